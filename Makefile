@@ -1,0 +1,47 @@
+# cadenza — the two commands a user needs: `make demo` and `make test`.
+# Every target installs what is missing first, and is idempotent.
+PY      ?= python3.11
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+SF2     := /usr/share/sounds/sf2/FluidR3_GM.sf2
+
+.PHONY: demo test lint bench system install clean
+
+demo: install
+	$(BIN)/cadenza demo -o out/demo
+
+test: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+
+install: system $(STAMP)
+
+# Debian packages: FluidSynth and the General MIDI SoundFont for rendering.
+system:
+	@if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f $(SF2) ]; then \
+	  echo "installing fluidsynth + fluid-soundfont-gm (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    fluidsynth fluid-soundfont-gm >/dev/null; \
+	fi
+
+$(VENV)/bin/python:
+	$(PY) -m venv $(VENV)
+
+# torch is pinned to the CPU wheel on the machine's disk; it is installed first so that nothing
+# resolves a newer (CUDA) build.
+$(STAMP): pyproject.toml $(VENV)/bin/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache .mypy_cache

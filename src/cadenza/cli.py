@@ -1,0 +1,267 @@
+"""The `cadenza` command line. Thin: it parses arguments, calls library functions, prints results.
+
+Every user mistake (a bad file, an unknown name, an unsupported option) ends with one line on stderr
+and exit code 2; nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cadenza.core.score import Score, ScoreError
+from cadenza.errors import CadenzaError, InputError
+
+EXIT_USAGE = 2
+
+
+def _pick(scores: list[Score], piece: int | None, path: str) -> Score:
+    if piece is None:
+        return scores[0]
+    if not 0 <= piece < len(scores):
+        raise InputError(path, f"has {len(scores)} pieces; --piece must be 0..{len(scores) - 1}")
+    return scores[piece]
+
+
+# ------------------------------------------------------------------------------------------------ commands
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from cadenza import io
+
+    scores = io.read(args.input)
+    out = Path(args.output)
+    if out.suffix.lower() == ".abc" and args.piece is None:
+        io.write_abc(scores, out)
+        print(f"wrote {out} ({len(scores)} tune{'s' if len(scores) != 1 else ''})")
+        return 0
+    score = _pick(scores, args.piece, args.input)
+    io.write(score, out)
+    print(f"wrote {out} ({score.n_notes} notes, {len(score.parts)} parts)")
+    return 0
+
+
+def cmd_corpus_list(args: argparse.Namespace) -> int:
+    from cadenza.corpus import list_corpora
+
+    for name, desc in list_corpora().items():
+        print(f"{name:10s} {desc}")
+    print(f"{'<folder>':10s} any folder of .mid/.midi/.xml/.mxl/.musicxml/.abc/.krn files")
+    return 0
+
+
+def corpus_stats(corpus: Any) -> dict[str, Any]:
+    """Summary figures of a loaded corpus (what `cadenza corpus stats` prints)."""
+    scores = corpus.scores
+    keys = Counter(s.key.name if s.key else "unknown" for s in scores)
+    meters = Counter(str(s.time_signature) for s in scores)
+    pitches = [n.pitch for s in scores for p in s.parts if not p.is_drum for n in p.notes]
+    pcs = [0] * 12
+    for pitch in pitches:
+        pcs[pitch % 12] += 1
+    quarters = sum(s.end for s in scores)
+    seconds = sum(s.duration_s for s in scores)
+    return {
+        "corpus": corpus.name,
+        "pieces": len(scores),
+        "notes": len(pitches),
+        "splits": {sp: corpus.split_of.count(sp) for sp in ("train", "valid", "test")},
+        "keys": dict(keys.most_common()),
+        "meters": dict(meters.most_common()),
+        "lowest_pitch": min(pitches) if pitches else None,
+        "highest_pitch": max(pitches) if pitches else None,
+        "duration_quarters": round(quarters, 2),
+        "duration_hours": round(seconds / 3600, 3),
+        "pitch_class_histogram": pcs,
+        "skipped_files": len(corpus.skipped),
+        "skipped": [{"file": f, "reason": r} for f, r in corpus.skipped],
+    }
+
+
+def cmd_corpus_stats(args: argparse.Namespace) -> int:
+    from cadenza.corpus import load_corpus
+
+    corpus = load_corpus(args.name, limit=args.limit, progress=not args.json)
+    stats = corpus_stats(corpus)
+    if args.plot:
+        from cadenza.evaluate.plots import pitch_class_histogram_png
+
+        pitch_class_histogram_png(stats["pitch_class_histogram"], args.plot, title=f"{args.name}: pitch classes")
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    print(f"corpus      {stats['corpus']}")
+    print(f"pieces      {stats['pieces']} (train {stats['splits']['train']}, valid {stats['splits']['valid']}, "
+          f"test {stats['splits']['test']})")  # fmt: skip
+    print(f"notes       {stats['notes']}")
+    print(f"pitch range {stats['lowest_pitch']}..{stats['highest_pitch']} (MIDI)")
+    print(f"duration    {stats['duration_quarters']} quarter notes, {stats['duration_hours']} h at the pieces' tempi")
+    print("keys        " + ", ".join(f"{k} {v}" for k, v in list(stats["keys"].items())[:8]))
+    print("meters      " + ", ".join(f"{k} {v}" for k, v in list(stats["meters"].items())[:8]))
+    if corpus.skipped:
+        print(f"skipped     {len(corpus.skipped)} unreadable files:")
+        for f, reason in corpus.skipped[:10]:
+            print(f"  {f}: {reason}")
+    if args.plot:
+        print(f"plot        {args.plot}")
+    return 0
+
+
+def cmd_corpus_export(args: argparse.Namespace) -> int:
+    from cadenza import io
+    from cadenza.corpus import load_corpus
+
+    corpus = load_corpus(args.name, progress=True)
+    score = _pick(corpus.scores, args.piece, args.name)
+    io.write(score, args.output)
+    print(f"wrote {args.output}: {score.title or score.source} ({score.n_notes} notes)")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from cadenza import io
+    from cadenza.render import program_number, render_score
+
+    score = _pick(io.read(args.input), args.piece, args.input)
+    program = program_number(args.program) if args.program is not None else None
+    out = render_score(score, args.output, sample_rate=args.sample_rate, program=program, soundfont=args.soundfont)
+    print(f"wrote {out} ({score.duration_s:.1f} s of music at {args.sample_rate} Hz)")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from cadenza import io
+    from cadenza.evaluate import analyze
+
+    score = _pick(io.read(args.input), args.piece, args.input)
+    result = analyze(score)
+    if args.plot:
+        from cadenza.evaluate.plots import piano_roll_png
+
+        piano_roll_png(score, args.plot)
+        result["plot"] = str(args.plot)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"title     {result['title']}")
+    print(f"key       {result['key']} ({result['key_source']})")
+    print(f"meter     {result['meter']}   tempo {result['tempo_bpm']} bpm")
+    print(f"parts     {', '.join(result['parts'])}")
+    print(f"notes     {result['notes']}, {result['duration_quarters']} quarters ({result['duration_s']} s)")
+    print(f"range     {result['lowest_pitch']}..{result['highest_pitch']}")
+    print("metrics (MusPy):")
+    for name, value in result["metrics"].items():
+        print(f"  {name:26s} {'n/a (no drums)' if value is None else value}")
+    from cadenza.core.score import PITCH_CLASS_NAMES
+
+    pcs = result["pitch_class_histogram"]
+    print("pitch classes: " + " ".join(f"{n}:{c}" for n, c in zip(PITCH_CLASS_NAMES, pcs)))
+    if args.plot:
+        print(f"piano roll written to {args.plot}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from cadenza.corpus import load_corpus
+    from cadenza.evaluate import compare_sets
+
+    generated = load_corpus(args.generated, progress=not args.json).scores
+    reference = load_corpus(args.corpus, limit=args.limit, progress=not args.json)
+    ref = reference.split("test") or reference.scores
+    result = compare_sets(generated, ref)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{len(generated)} generated pieces vs {len(ref)} pieces of {args.corpus} (Yang & Lerch 2020)")
+    print(f"{'feature':32s} {'overlap':>8s} {'KL':>8s}")
+    for name, v in result.items():
+        print(f"{name:32s} {v['overlap']:8.3f} {v['kl']:8.3f}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cadenza.demo import build_demo
+
+    page = build_demo(Path(args.output))
+    print(f"open {page} in a browser")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cadenza", description="Generative music AI, end to end on a CPU.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("convert", help="convert a score file by suffix (.mid .xml .mxl .abc .krn -> .mid .xml .abc)")
+    c.add_argument("input")
+    c.add_argument("output")
+    c.add_argument("--piece", type=int, help="which piece of a multi-piece file (default: first; all for .abc)")
+    c.set_defaults(func=cmd_convert)
+
+    corp = sub.add_parser("corpus", help="list, describe and export corpora")
+    csub = corp.add_subparsers(dest="corpus_command", required=True, metavar="ACTION")
+    cl = csub.add_parser("list", help="the named corpora")
+    cl.set_defaults(func=cmd_corpus_list)
+    cs = csub.add_parser("stats", help="pieces, notes, keys, meters, pitch range, duration")
+    cs.add_argument("name", help="a corpus name (see `corpus list`), essen/<sub>, or a folder")
+    cs.add_argument("--json", action="store_true", help="print JSON")
+    cs.add_argument("--plot", metavar="PNG", help="also draw the pitch-class histogram")
+    cs.add_argument("--limit", type=int, help="only the first N source files")
+    cs.set_defaults(func=cmd_corpus_stats)
+    ce = csub.add_parser("export", help="write one piece of a corpus to a file")
+    ce.add_argument("name")
+    ce.add_argument("--piece", type=int, required=True, help="piece index (0-based)")
+    ce.add_argument("-o", "--output", required=True, help="OUT.mid | OUT.xml | OUT.abc")
+    ce.set_defaults(func=cmd_corpus_export)
+
+    r = sub.add_parser("render", help="render a score to WAV with FluidSynth and a General MIDI SoundFont")
+    r.add_argument("input")
+    r.add_argument("-o", "--output", required=True, help="OUT.wav")
+    r.add_argument("--sample-rate", type=int, default=44100)
+    r.add_argument("--program", help="GM program name or number for every part (default: each part's own)")
+    r.add_argument("--soundfont", help="a .sf2 file (default: the Debian General MIDI SoundFont)")
+    r.add_argument("--piece", type=int)
+    r.set_defaults(func=cmd_render)
+
+    a = sub.add_parser("analyze", help="key, meter, range and the MusPy metrics of a score")
+    a.add_argument("input")
+    a.add_argument("--json", action="store_true")
+    a.add_argument("--plot", metavar="PNG", help="write a piano-roll picture")
+    a.add_argument("--piece", type=int)
+    a.set_defaults(func=cmd_analyze)
+
+    cmp_ = sub.add_parser("compare", help="how close a folder of generated pieces is to a corpus (OA and KL)")
+    cmp_.add_argument("generated", help="folder of generated files")
+    cmp_.add_argument("--corpus", required=True)
+    cmp_.add_argument("--limit", type=int, help="only the first N source files of the corpus")
+    cmp_.add_argument("--json", action="store_true")
+    cmp_.set_defaults(func=cmd_compare)
+
+    d = sub.add_parser("demo", help="build the listening page out/demo/index.html")
+    d.add_argument("-o", "--output", default="out/demo")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (CadenzaError, ScoreError) as e:
+        print(f"cadenza: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cadenza: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""The `make demo` page: one HTML file to open in a browser, to listen and look.
+
+Each technique contributes a section builder: a function `(out_dir) -> Section`. `SECTIONS` lists them in
+page order; a builder that fails shows its error on the page instead of sinking the others.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cadenza.core.score import Score
+from cadenza.io.files import write_text_atomic
+
+
+@dataclass
+class Item:
+    """One example on the page: a title, audio, a picture, a table of figures and some text."""
+
+    title: str
+    audio: str | None = None  # path relative to the page
+    image: str | None = None
+    table: dict[str, str] = field(default_factory=dict)
+    text: str | None = None  # shown preformatted (ABC, token strings)
+    note: str = ""
+
+
+@dataclass
+class Section:
+    title: str
+    intro: str
+    items: list[Item] = field(default_factory=list)
+
+
+def score_item(
+    score: Score, out_dir: Path, stem: str, *, title: str, program: int | None = None, note: str = ""
+) -> Item:
+    """Render a score to WAV, draw its piano roll, analyse it, and write its MIDI: one page item."""
+    from cadenza import io
+    from cadenza.evaluate import analyze
+    from cadenza.evaluate.plots import piano_roll_png
+    from cadenza.render import render_score
+
+    render_score(score, out_dir / f"{stem}.wav", sample_rate=22050, program=program)
+    piano_roll_png(score, out_dir / f"{stem}.png", title=title)
+    io.write(score, out_dir / f"{stem}.mid")
+    a = analyze(score)
+    m = a["metrics"]
+    table = {
+        "key": f"{a['key']} ({a['key_source']})",
+        "meter / tempo": f"{a['meter']}, {a['tempo_bpm']:g} bpm",
+        "parts": ", ".join(a["parts"]),
+        "notes / length": f"{a['notes']} notes, {a['duration_s']:.1f} s",
+        "pitch range": f"{a['lowest_pitch']}..{a['highest_pitch']} ({m['pitch_range']:g} semitones)",
+        "pitch-class entropy": f"{m['pitch_class_entropy']:.3f} bits (max 3.585)",
+        "scale consistency": f"{m['scale_consistency']:.3f}",
+        "polyphony": f"{m['polyphony']:.2f} voices sounding on average",
+        "groove consistency": f"{m['groove_consistency']:.3f}",
+        "empty-beat rate": f"{m['empty_beat_rate']:.3f}",
+        "MIDI": f'<a href="{stem}.mid">{stem}.mid</a>',
+    }
+    return Item(title, audio=f"{stem}.wav", image=f"{stem}.png", table=table, note=note)
+
+
+def section_corpora(out_dir: Path) -> Section:
+    from cadenza import io
+    from cadenza.corpus import music21_corpus_dir
+
+    bach = io.read_score(music21_corpus_dir() / "bach" / "bwv66.6.mxl").replace(title="BWV 66.6, Christ unser Herr")
+    tune = io.read(music21_corpus_dir() / "essenFolksong" / "erk5.abc")[0]
+    return Section(
+        "The corpora",
+        "Real music that every technique below learns from: a Bach chorale from music21's 371 (sung by the "
+        "General MIDI choir through FluidSynth) and a folk song of the Essen collection (a violin).",
+        [
+            score_item(
+                bach,
+                out_dir,
+                "bach",
+                title=bach.title,
+                program=52,
+                note="bach corpus: SATB, key and fermatas from MusicXML",
+            ),
+            score_item(
+                tune,
+                out_dir,
+                "essen",
+                title=tune.title or "Essen tune",
+                program=40,
+                note="essen/erk corpus: one tune of an ABC tune book",
+            ),
+        ],  # fmt: skip
+    )
+
+
+SECTIONS: list[Callable[[Path], Section]] = [section_corpora]
+
+
+def _render_item(item: Item) -> str:
+    parts = [f"<h3>{html.escape(item.title)}</h3>"]
+    if item.note:
+        parts.append(f'<p class="note">{html.escape(item.note)}</p>')
+    if item.audio:
+        parts.append(f'<audio controls preload="none" src="{html.escape(item.audio)}"></audio>')
+    if item.image:
+        parts.append(f'<img src="{html.escape(item.image)}" alt="{html.escape(item.title)}">')
+    if item.table:
+        rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in item.table.items())
+        parts.append(f"<table>{rows}</table>")
+    if item.text:
+        parts.append(f"<pre>{html.escape(item.text)}</pre>")
+    return '<div class="item">' + "".join(parts) + "</div>"
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; padding: 0 1em; }
+h1 { margin-bottom: 0; } .sub { color: #666; margin-top: .2em; }
+section { border-top: 2px solid #00798c; margin-top: 2em; }
+.item { margin: 1.2em 0; } img { max-width: 100%; display: block; margin: .5em 0; }
+audio { width: 100%; } table { border-collapse: collapse; font-size: 90%; }
+th { text-align: left; padding: 2px 12px 2px 0; color: #555; font-weight: normal; } td { padding: 2px 0; }
+pre { background: #f5f5f5; padding: .6em; overflow-x: auto; font-size: 85%; }
+.note { color: #555; font-style: italic; margin: .2em 0; } .error { color: #b00; }
+"""
+
+
+def build_demo(out_dir: Path, sections: list[Callable[[Path], Section]] | None = None) -> Path:
+    """Build every section into `out_dir` and write `out_dir/index.html`; returns the page's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    body = []
+    for builder in sections or SECTIONS:
+        t0 = time.perf_counter()
+        try:
+            sec = builder(out_dir)
+            items = "".join(_render_item(i) for i in sec.items)
+            body.append(f"<section><h2>{html.escape(sec.title)}</h2><p>{html.escape(sec.intro)}</p>{items}</section>")
+            print(f"demo: {sec.title} ({time.perf_counter() - t0:.1f} s)")
+        except Exception as e:  # one broken section must not hide the others
+            tb = traceback.format_exc(limit=3)
+            body.append(f'<section><h2>{builder.__name__}</h2><p class="error">failed: {html.escape(str(e))}</p>'
+                        f"<pre>{html.escape(tb)}</pre></section>")  # fmt: skip
+            print(f"demo: {builder.__name__} FAILED: {e}")
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>cadenza demo</title>"
+        f"<style>{STYLE}</style></head><body><h1>cadenza</h1>"
+        "<p class='sub'>Generative music AI, end to end on a laptop CPU, offline. Built by <code>make demo</code> "
+        f"on {time.strftime('%Y-%m-%d %H:%M')}.</p>{''.join(body)}</body></html>"
+    )
+    path = out_dir / "index.html"
+    write_text_atomic(path, page)
+    return path

@@ -1,0 +1,65 @@
+"""Pictures people would rather look at than read: piano rolls and histograms (matplotlib, PNG)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from cadenza.core.score import PITCH_CLASS_NAMES, Score
+from cadenza.io.files import atomic_path
+
+PART_COLORS = ("#d1495b", "#edae49", "#00798c", "#30638e", "#6a4c93", "#8ac926", "#ff924c", "#595959")
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def piano_roll_png(score: Score, path: str | Path, *, title: str | None = None, width_in: float = 10.0) -> Path:
+    """Draw the notes of every part as coloured bars (time in quarters, pitch in MIDI), bar lines in grey."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(width_in, 3.6), dpi=110)
+    for i, part in enumerate(score.parts):
+        color = PART_COLORS[i % len(PART_COLORS)]
+        bars = [(n.onset, n.duration) for n in part.notes]
+        for n, (x, w) in zip(part.notes, bars):
+            ax.broken_barh([(x, w * 0.95)], (n.pitch - 0.4, 0.8), facecolors=color)
+        ax.plot([], [], color=color, lw=6, label=part.name or f"part {i + 1}")
+    for b0, _ in score.bars():
+        ax.axvline(b0, color="#cccccc", lw=0.6, zorder=0)
+    lo, hi = score.pitch_range()
+    ax.set_ylim(lo - 2, hi + (7 if len(score.parts) > 1 else 2))  # room for the legend
+    ax.set_xlim(0, score.end)
+    ax.set_xlabel("time (quarter notes)")
+    ax.set_ylabel("MIDI pitch")
+    ax.set_title(title if title is not None else (score.title or ""))
+    if len(score.parts) > 1:
+        ax.legend(loc="upper right", fontsize=7, ncol=min(4, len(score.parts)), frameon=False)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def histogram_png(counts: Sequence[float], labels: Sequence[str], path: str | Path, *, title: str = "") -> Path:
+    """A bar chart of `counts` labelled by `labels`."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 2.8), dpi=110)
+    ax.bar(range(len(counts)), counts, color="#00798c")
+    ax.set_xticks(range(len(counts)), labels, fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def pitch_class_histogram_png(counts: Sequence[float], path: str | Path, *, title: str = "pitch classes") -> Path:
+    return histogram_png(counts, PITCH_CLASS_NAMES, path, title=title)

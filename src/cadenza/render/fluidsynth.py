@@ -1,0 +1,80 @@
+"""Score -> WAV through FluidSynth and a General MIDI SoundFont (Debian: fluidsynth, fluid-soundfont-gm)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from cadenza.core.score import Score
+from cadenza.errors import CadenzaError, InputError
+from cadenza.io.files import atomic_path
+from cadenza.io.midi import write_midi
+
+SOUNDFONT_CANDIDATES = (
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf2/default-GM.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+    "/usr/share/soundfonts/default.sf2",
+)
+
+
+class RenderError(CadenzaError):
+    """FluidSynth is missing or failed."""
+
+
+def find_soundfont(path: str | Path | None = None) -> Path:
+    """The SoundFont to use: `path`, else $CADENZA_SOUNDFONT, else the Debian General MIDI SoundFont."""
+    chosen = path or os.environ.get("CADENZA_SOUNDFONT")
+    if chosen:
+        p = Path(chosen)
+        if not p.is_file():
+            raise InputError(p, "SoundFont not found")
+        return p
+    for c in SOUNDFONT_CANDIDATES:
+        if Path(c).is_file():
+            return Path(c)
+    raise InputError(SOUNDFONT_CANDIDATES[0], "no General MIDI SoundFont (install with `make system`)")
+
+
+def render_score(
+    score: Score,
+    path: str | Path,
+    *,
+    sample_rate: int = 44100,
+    program: int | None = None,
+    soundfont: str | Path | None = None,
+    gain: float = 0.6,
+) -> Path:
+    """Render `score` to a WAV file (16-bit stereo) with FluidSynth, atomically.
+
+    Args:
+        score: the music; each part plays its own GM program unless `program` overrides all parts.
+        path: the .wav to write.
+        sample_rate: output rate in Hz.
+        program: one GM program (0..127) for every pitched part.
+        soundfont: a .sf2 file (default: see `find_soundfont`).
+        gain: FluidSynth master gain (0.2 is its quiet default).
+    """
+    sf2 = find_soundfont(soundfont)
+    exe = shutil.which("fluidsynth")
+    if exe is None:
+        raise RenderError("fluidsynth is not installed (install with `make system`)")
+    if not 8000 <= sample_rate <= 192000:
+        raise RenderError(f"sample rate {sample_rate} Hz is outside 8000..192000")
+    if program is not None:
+        parts = tuple(p if p.is_drum else dataclasses.replace(p, program=program) for p in score.parts)
+        score = score.replace(parts=parts)
+    with tempfile.TemporaryDirectory() as tmp:
+        mid = Path(tmp) / "in.mid"
+        write_midi(score, mid)
+        with atomic_path(path) as out:
+            cmd = [exe, "-ni", "-q", "-g", str(gain), "-r", str(sample_rate), "-o", "synth.cpu-cores=1",
+                   "-F", str(out), "-T", "wav", str(sf2), str(mid)]  # fmt: skip
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0 or out.stat().st_size <= 44:
+                raise RenderError(f"fluidsynth failed: {(proc.stderr or proc.stdout).strip()[:200]}")
+    return Path(path)

@@ -1,0 +1,154 @@
+"""Checkpoints and shipped weights: safetensors + JSON, never pickle; every write atomic.
+
+Layout of a run folder:
+
+    out_dir/checkpoints/step-000200/{model.safetensors, optimizer.safetensors, state.json}
+    out_dir/checkpoints/latest          # the name of the newest complete checkpoint
+
+A checkpoint folder is written under a temporary name and renamed when complete, then `latest` is
+replaced atomically, so a run killed at any moment resumes from its last complete checkpoint.
+Shipped models (`models/NAME/`) hold `model.safetensors`, `config.json` and `card.md`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from cadenza.errors import InputError
+from cadenza.io.files import write_text_atomic
+
+FORMAT_VERSION = 1
+KEEP_CHECKPOINTS = 2
+
+
+def _state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    # safetensors refuses shared storage (tied weights): store contiguous copies.
+    return {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    sd = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, Any] = {}
+    for pid, state in sd["state"].items():
+        for name, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"{pid}.{name}"] = value.detach().contiguous().clone()
+            else:
+                scalars[f"{pid}.{name}"] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def save_checkpoint(
+    out_dir: str | Path,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    model_config: dict[str, Any],
+    train_config: dict[str, Any],
+) -> Path:
+    """Write a complete checkpoint for `step` and point `latest` at it; keep the newest two."""
+    root = Path(out_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:07d}"
+    tmp = root / f".{name}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    save_file(_state_dict(model), str(tmp / "model.safetensors"))
+    opt_tensors, opt_meta = _optimizer_tensors(optimizer)
+    save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+    state = {
+        "format_version": FORMAT_VERSION,
+        "step": step,
+        "model_config": model_config,
+        "train_config": train_config,
+        "optimizer": opt_meta,
+    }
+    (tmp / "state.json").write_text(json.dumps(state, indent=1))
+    final = root / name
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    write_text_atomic(root / "latest", name)
+    for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-KEEP_CHECKPOINTS]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(out_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint of a run folder, or None."""
+    root = Path(out_dir) / "checkpoints"
+    pointer = root / "latest"
+    if pointer.exists():
+        path = root / pointer.read_text().strip()
+        if (path / "state.json").exists():
+            return path
+    done = sorted(p for p in root.glob("step-*") if (p / "state.json").exists())
+    return done[-1] if done else None
+
+
+def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> int:
+    """Load model (and optimizer) state from a checkpoint folder; returns its step."""
+    p = Path(path)
+    try:
+        state = json.loads((p / "state.json").read_text())
+        model.load_state_dict(load_file(str(p / "model.safetensors")))
+    except (OSError, ValueError, RuntimeError) as e:
+        raise InputError(p, f"unusable checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
+    if optimizer is not None:
+        tensors = load_file(str(p / "optimizer.safetensors"))
+        meta = state["optimizer"]
+        opt_state: dict[int, dict[str, Any]] = {}
+        for key, value in tensors.items():
+            pid, name = key.split(".", 1)
+            opt_state.setdefault(int(pid), {})[name] = value
+        for key, value in meta["scalars"].items():
+            pid, name = key.split(".", 1)
+            opt_state.setdefault(int(pid), {})[name] = value
+        optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+    return int(state["step"])
+
+
+def save_model(out_dir: str | Path, model: torch.nn.Module, config: dict[str, Any], *, kind: str, card: str) -> Path:
+    """Write a shippable model folder: model.safetensors, config.json (with kind and format version), card.md."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".model.safetensors.tmp"
+    save_file(_state_dict(model), str(tmp), metadata={"kind": kind, "format_version": str(FORMAT_VERSION)})
+    os.replace(tmp, out / "model.safetensors")
+    write_text_atomic(
+        out / "config.json", json.dumps({"kind": kind, "format_version": FORMAT_VERSION, **config}, indent=2)
+    )
+    write_text_atomic(out / "card.md", card)
+    return out
+
+
+def load_model_files(model_dir: str | Path, *, kind: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read (config, weights) of a shipped model folder, checking that it holds a model of `kind`."""
+    d = Path(model_dir)
+    cfg_path, weights = d / "config.json", d / "model.safetensors"
+    if not d.is_dir():
+        raise InputError(d, "model folder not found")
+    if not cfg_path.exists() or not weights.exists():
+        raise InputError(d, "not a cadenza model folder (needs config.json and model.safetensors)")
+    try:
+        config = json.loads(cfg_path.read_text())
+    except ValueError as e:
+        raise InputError(cfg_path, f"corrupt config ({e})") from None
+    if config.get("kind") != kind:
+        raise InputError(d, f"holds a {config.get('kind', 'unknown')!r} model, not a {kind!r} model")
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise InputError(d, f"format version {config['format_version']} is newer than this cadenza reads")
+    try:
+        tensors = load_file(str(weights))
+    except Exception as e:  # safetensors raises its own error types on corrupt files
+        raise InputError(weights, f"corrupt weights ({type(e).__name__}: {str(e)[:100]})") from None
+    return config, tensors
