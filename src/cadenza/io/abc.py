@@ -185,7 +185,9 @@ def write_abc_text(score: Score, index: int = 1) -> str:
                     letter, alt = _spell(pitch, key_alt, prefer_flats)
                     octave = (pitch - alt) // 12
                     acc = ""
-                    if alt != bar_state.get((letter, octave), key_alt[letter]):
+                    # Explicit whenever it differs from the key signature or from an earlier accidental
+                    # of the bar: ABC carries accidentals to the bar line, music21's reader does not.
+                    if alt != key_alt[letter] or alt != bar_state.get((letter, octave), key_alt[letter]):
                         acc = {1: "^", -1: "_", 0: "="}[alt]
                         bar_state[(letter, octave)] = alt
                     texts.append(_pitch_text(pitch, letter, alt, acc) + length)

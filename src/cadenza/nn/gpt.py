@@ -114,7 +114,11 @@ class GPT(nn.Module):
             new_caches.append(c)
         return self.head(self.ln_f(x)), new_caches
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean next-token cross-entropy (nats) of targets y [B, T] given inputs x [B, T]."""
-        logits, _ = self(x)
-        return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
+
+def lm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean next-token cross-entropy (nats) of batch["y"] [B, T] given batch["x"] [B, T].
+
+    It calls the model's forward (not a method of it), so that a DDP-wrapped model syncs its gradients.
+    """
+    logits, _ = model(batch["x"])
+    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), batch["y"].reshape(-1))

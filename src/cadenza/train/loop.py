@@ -99,7 +99,8 @@ def train(
     """Train `model` for `cfg.max_steps` steps, checkpointing into `out_dir`.
 
     Args:
-        model: any torch module; `loss_fn(model, batch)` returns a scalar loss.
+        model: any torch module; `loss_fn(model, batch)` returns a scalar loss. It must call the model's
+            forward (`model(...)`), never a method of it, or a DDP-wrapped model will not sync gradients.
         batches: deterministic batch source (see `Batches`).
         loss_fn: computes the training loss of one batch.
         cfg: optimization settings.

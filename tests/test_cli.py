@@ -1,0 +1,109 @@
+"""The CLI as a user meets it: real commands, real output, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cadenza import io
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cadenza", *args], capture_output=True, text=True, cwd=cwd,
+                          env=dict(os.environ), timeout=300)  # fmt: skip
+
+
+def assert_user_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cadenza: error:"), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for f in fragments:
+        assert f in lines[0]
+
+
+def test_convert_and_analyze(bach_files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "c.mid"
+    p = run("convert", str(bach_files[0]), str(out))
+    assert p.returncode == 0, p.stderr
+    assert out.exists()
+    p = run("analyze", str(out), "--json", "--plot", str(tmp_path / "roll.png"))
+    assert p.returncode == 0, p.stderr
+    result = json.loads(p.stdout)
+    assert result["notes"] > 100 and len(result["metrics"]) == 14
+    assert (tmp_path / "roll.png").stat().st_size > 1000
+
+
+def test_convert_tune_book_to_abc(m21: Path, tmp_path: Path) -> None:
+    p = run("convert", str(m21 / "essenFolksong" / "erk5.abc"), str(tmp_path / "book.abc"))
+    assert p.returncode == 0 and "27 tunes" in p.stdout
+    assert len(io.read(tmp_path / "book.abc")) == 27
+
+
+def test_corpus_list_and_stats_json() -> None:
+    p = run("corpus", "list")
+    assert p.returncode == 0 and "essen" in p.stdout and "jsb" in p.stdout
+    p = run("corpus", "stats", "jsb", "--json")
+    stats = json.loads(p.stdout)
+    assert stats["pieces"] == 382 and stats["notes"] > 50000
+    assert stats["splits"] == {"train": 229, "valid": 76, "test": 77}
+
+
+def test_corpus_stats_folder_with_junk_and_export(tmp_path: Path, bach_scores) -> None:  # type: ignore[no-untyped-def]
+    io.write(bach_scores[0], tmp_path / "a.mid")
+    (tmp_path / "bad.mid").write_bytes(b"nope")
+    p = run("corpus", "stats", str(tmp_path), "--plot", str(tmp_path / "pcs.png"))
+    assert p.returncode == 0, p.stderr
+    assert "pieces      1" in p.stdout and "skipped     1" in p.stdout and "bad.mid" in p.stdout
+    assert (tmp_path / "pcs.png").exists()
+    p = run("corpus", "export", "jsb", "--piece", "3", "-o", str(tmp_path / "out" / "jsb3.xml"))
+    assert p.returncode == 0, p.stderr
+    assert len(io.read_score(tmp_path / "out" / "jsb3.xml").parts) == 4
+
+
+def test_render(bach_files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    p = run("render", str(bach_files[1]), "-o", str(tmp_path / "x.wav"), "--sample-rate", "16000", "--program", "organ")
+    assert p.returncode == 0, p.stderr
+    import soundfile as sf
+
+    assert sf.info(str(tmp_path / "x.wav")).samplerate == 16000
+
+
+def test_compare(tmp_path: Path, essen_scores) -> None:  # type: ignore[no-untyped-def]
+    for i, s in enumerate(essen_scores[:6]):
+        io.write(s, tmp_path / f"{i}.mid")
+    p = run("compare", str(tmp_path), "--corpus", "jsb", "--json")
+    assert p.returncode == 0, p.stderr
+    assert 0 <= json.loads(p.stdout)["mean"]["overlap"] <= 1
+
+
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (["corpus", "stats", "bachh"], ["unknown corpus 'bachh'"]),
+        (["render", "{tmp}/missing.mid", "-o", "{tmp}/o.wav"], ["missing.mid", "no such file"]),
+        (["render", "{tmp}/junk.mid", "-o", "{tmp}/o.wav"], ["junk.mid", "not a readable MIDI file"]),
+        (["analyze", "{tmp}/empty.mid"], ["empty.mid", "empty file"]),
+        (["convert", "{tmp}/broken.abc", "{tmp}/o.mid"], ["broken.abc"]),
+        (["render", "{tmp}/good.mid", "-o", "{tmp}/o.wav", "--program", "theremin"], ["unknown GM program"]),
+        (["render", "{tmp}/good.mid", "-o", "{tmp}/o.wav", "--soundfont", "{tmp}/none.sf2"], ["SoundFont not found"]),
+        (["convert", "{tmp}/good.mid", "{tmp}/o.pdf"], ["cannot write .pdf"]),
+        (["corpus", "export", "jsb", "--piece", "999", "-o", "{tmp}/o.mid"], ["--piece must be"]),
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path: Path, args: list[str], fragments: list[str]) -> None:
+    (tmp_path / "junk.mid").write_bytes(b"MThd garbage")
+    (tmp_path / "empty.mid").write_bytes(b"")
+    (tmp_path / "broken.abc").write_text("X:1\nT:broken\nM:4/4\nK:C\n|]\n")
+    from cadenza.core import make_score
+
+    io.write(make_score([[(60, 0, 1)]]), tmp_path / "good.mid")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = run(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert_user_error(proc, *fragments)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing half-written

@@ -1,0 +1,16 @@
+from pathlib import Path
+
+from cadenza.demo import Section, build_demo, section_corpora
+
+
+def test_demo_page_has_players_and_pictures(tmp_path: Path) -> None:
+    def broken(out_dir: Path) -> Section:
+        raise RuntimeError("this section is broken")
+
+    page = build_demo(tmp_path, [section_corpora, broken])
+    html = page.read_text()
+    assert html.count("<audio") == 2 and html.count("<img") == 2
+    assert "F# minor" in html  # the chorale's analysis
+    assert "this section is broken" in html  # a failing section is shown, not fatal
+    for name in ("bach.wav", "bach.png", "essen.wav", "essen.png", "bach.mid"):
+        assert (tmp_path / name).stat().st_size > 0

@@ -1,0 +1,25 @@
+import torch
+
+from cadenza.sample import sample_next, top_k_filter, top_p_filter
+
+
+def test_top_k_keeps_k() -> None:
+    logits = torch.tensor([[1.0, 3.0, 2.0, 0.0]])
+    out = top_k_filter(logits, 2)
+    assert torch.isfinite(out).tolist() == [[False, True, True, False]]
+
+
+def test_top_p_keeps_the_nucleus() -> None:
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    out = top_p_filter(probs.log(), 0.75)
+    assert torch.isfinite(out).tolist() == [[True, True, False, False]]
+    assert torch.isfinite(top_p_filter(probs.log(), 0.1)).sum() == 1  # always at least one
+
+
+def test_sampling_is_seeded() -> None:
+    logits = torch.randn(4, 50)
+    a = sample_next(logits, temperature=0.9, top_p=0.9, generator=torch.Generator().manual_seed(1))
+    b = sample_next(logits, temperature=0.9, top_p=0.9, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    greedy = sample_next(logits, temperature=1e-4)
+    assert torch.equal(greedy, logits.argmax(-1))
