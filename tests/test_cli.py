@@ -59,7 +59,7 @@ def test_corpus_stats_folder_with_junk_and_export(tmp_path: Path, bach_scores) -
     (tmp_path / "bad.mid").write_bytes(b"nope")
     p = run("corpus", "stats", str(tmp_path), "--plot", str(tmp_path / "pcs.png"))
     assert p.returncode == 0, p.stderr
-    assert "pieces      1" in p.stdout and "skipped     1" in p.stdout and "bad.mid" in p.stdout
+    assert "pieces      1" in p.stdout and "skipped     1 unreadable" in p.stdout and "bad.mid" in p.stdout
     assert (tmp_path / "pcs.png").exists()
     p = run("corpus", "export", "jsb", "--piece", "3", "-o", str(tmp_path / "out" / "jsb3.xml"))
     assert p.returncode == 0, p.stderr

@@ -61,9 +61,11 @@ def test_folder_with_junk(tmp_path: Path, bach_scores) -> None:  # type: ignore[
     (tmp_path / "junk.mid").write_bytes(b"garbage")
     (tmp_path / "empty.abc").write_text("")
     (tmp_path / "readme.txt").write_text("not music")
+    good = "X:1\nT:good\nM:4/4\nL:1/4\nK:C\nC D E F | G4 |]\n"
+    (tmp_path / "book.abc").write_text(good + "\nX:2\nT:bad\nM:4/4\nL:1/8\nK:C\nC D | zz9/0 |]\n")
     c = load_corpus(str(tmp_path), progress=False)
-    assert len(c) == 2
-    assert sorted(Path(f).name for f, _ in c.skipped) == ["empty.abc", "junk.mid"]
+    assert len(c) == 3
+    assert sorted(Path(f).name for f, _ in c.skipped) == ["book.abc#1", "empty.abc", "junk.mid"]
 
 
 def test_folder_of_only_junk(tmp_path: Path) -> None:

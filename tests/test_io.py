@@ -82,6 +82,7 @@ def test_midi_keeps_programs_and_tempo(tmp_path: Path) -> None:
         ("empty.mid", b"", "empty file"),
         ("junk.mid", b"this is not a midi file at all", "not a readable MIDI file"),
         ("empty.abc", b"   \n", "empty file"),
+        ("syntax.abc", b"X:1\nT:bad\nM:4/4\nL:1/8\nK:C\nC D E F | zz9/0 |]\n", "ABC does not parse"),
         ("junk.xml", b"<score-partwise><part", "not a readable musicxml file"),
         ("notes.txt", b"C D E", "unsupported file type"),
     ],

@@ -78,7 +78,7 @@ def corpus_stats(corpus: Any) -> dict[str, Any]:
         "duration_quarters": round(quarters, 2),
         "duration_hours": round(seconds / 3600, 3),
         "pitch_class_histogram": pcs,
-        "skipped_files": len(corpus.skipped),
+        "skipped_count": len(corpus.skipped),
         "skipped": [{"file": f, "reason": r} for f, r in corpus.skipped],
     }
 
@@ -104,7 +104,7 @@ def cmd_corpus_stats(args: argparse.Namespace) -> int:
     print("keys        " + ", ".join(f"{k} {v}" for k, v in list(stats["keys"].items())[:8]))
     print("meters      " + ", ".join(f"{k} {v}" for k, v in list(stats["meters"].items())[:8]))
     if corpus.skipped:
-        print(f"skipped     {len(corpus.skipped)} unreadable files:")
+        print(f"skipped     {len(corpus.skipped)} unreadable files or tunes:")
         for f, reason in corpus.skipped[:10]:
             print(f"  {f}: {reason}")
     if args.plot:

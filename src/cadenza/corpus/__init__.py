@@ -38,7 +38,7 @@ class Corpus:
     name: str
     scores: list[Score]
     split_of: list[str]
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file or "file#tune", reason)
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -161,8 +161,9 @@ def load_corpus(name: str, *, limit: int | None = None, progress: bool = True, w
         if isinstance(result, str):
             skipped.append((str(f), result))
             continue
-        for s in result:
+        for s in result[0]:
             scores.append(s.replace(source=_relative(s.source, root)))
+        skipped += result[1]
     if not scores and skipped:
         raise InputError(name, f"no readable music in {len(skipped)} files (first: {skipped[0][0]}: {skipped[0][1]})")
     return Corpus(name, scores, [split_for(s.source) for s in scores], skipped)

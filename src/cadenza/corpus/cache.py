@@ -22,7 +22,10 @@ from cadenza.core.score import ChordSymbol, Key, Note, Part, Score, TimeSignatur
 from cadenza.errors import CadenzaError
 from cadenza.io.files import write_bytes_atomic
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+# A parsed file: its scores and the pieces inside it that failed (source, reason); or the file's error.
+Parsed = tuple[list[Score], list[tuple[str, str]]] | str
 
 
 def score_to_dict(score: Score) -> dict[str, Any]:
@@ -80,8 +83,8 @@ class ParseCache:
         key = f"{FORMAT_VERSION}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
         return self.root / (hashlib.sha1(key.encode()).hexdigest() + ".json.gz")
 
-    def get(self, path: Path) -> list[Score] | str | None:
-        """The cached scores, the cached error message, or None when not cached."""
+    def get(self, path: Path) -> Parsed | None:
+        """The cached result, or None when not cached."""
         entry = self._entry(path)
         if not entry.exists():
             return None
@@ -92,19 +95,25 @@ class ParseCache:
             return None  # a damaged entry is parsed again
         if "error" in data:
             return str(data["error"])
-        return [score_from_dict(d) for d in data["scores"]]
+        return [score_from_dict(d) for d in data["scores"]], [tuple(f) for f in data["failed"]]
 
-    def put(self, path: Path, result: list[Score] | str) -> None:
-        data = {"error": result} if isinstance(result, str) else {"scores": [score_to_dict(s) for s in result]}
+    def put(self, path: Path, result: Parsed) -> None:
+        if isinstance(result, str):
+            data: dict[str, Any] = {"error": result}
+        else:
+            data = {"scores": [score_to_dict(s) for s in result[0]], "failed": result[1]}
         payload = gzip.compress(json.dumps(data, separators=(",", ":")).encode(), compresslevel=3)
         write_bytes_atomic(self._entry(path), payload)
 
 
-def _parse_one(path: Path) -> list[Score] | str:
+def _parse_one(path: Path) -> Parsed:
     from cadenza.io import read
+    from cadenza.io.abc import read_abc_report
 
     try:
-        return read(path)
+        if path.suffix.lower() == ".abc":
+            return read_abc_report(path)
+        return read(path), []
     except CadenzaError as e:
         return str(e).split(": ", 1)[-1]
     except Exception as e:  # a reader bug on one odd file must not sink a corpus of thousands
@@ -113,13 +122,13 @@ def _parse_one(path: Path) -> list[Score] | str:
 
 def parse_files(
     files: list[Path], cache: ParseCache, *, progress: bool = True, workers: int | None = None
-) -> dict[Path, list[Score] | str]:
+) -> dict[Path, Parsed]:
     """Parse `files` (distinct ones once), in parallel for those not cached yet.
 
     Returns:
-        path -> scores, or path -> the error message for a file that cannot be read.
+        path -> (scores, failed pieces), or path -> the error message for a file that cannot be read.
     """
-    results: dict[Path, list[Score] | str] = {}
+    results: dict[Path, Parsed] = {}
     todo: list[Path] = []
     for f in dict.fromkeys(files):
         hit = cache.get(f)

@@ -63,21 +63,25 @@ def parse_abc_tune(tune: str, source: str = "") -> Score:
 def read_abc(path: str | Path) -> list[Score]:
     """Read every tune of an ABC file (a tune book gives many scores).
 
-    Tunes that fail to parse are skipped; if none parses, the file is an error.
+    Tunes that fail to parse are skipped (`read_abc_report` says which); if none parses, the file is an error.
     """
+    return read_abc_report(path)[0]
+
+
+def read_abc_report(path: str | Path) -> tuple[list[Score], list[tuple[str, str]]]:
+    """Like `read_abc`, and also the tunes that failed, as (source "file#index", reason) pairs."""
     p = Path(path)
     text = _read_text(p)
-    tunes = split_tunes(text)
-    scores, errors = [], []
-    for i, tune in enumerate(tunes):
+    scores: list[Score] = []
+    failed: list[tuple[str, str]] = []
+    for i, tune in enumerate(split_tunes(text)):
         try:
             scores.append(parse_abc_tune(tune, source=f"{p}#{i}"))
         except (InputError, ScoreError) as e:
-            errors.append(str(e))
+            failed.append((f"{p}#{i}", str(e).split(": ", 1)[-1]))
     if not scores:
-        why = errors[0].split(": ", 1)[-1] if errors else "no tunes (no X: line and no notes)"
-        raise InputError(p, why)
-    return scores
+        raise InputError(p, failed[0][1] if failed else "no tunes (no X: line and no notes)")
+    return scores, failed
 
 
 def _read_text(p: Path) -> str:
@@ -106,20 +110,24 @@ def _key_alterations(key: Key | None) -> dict[str, int]:
     return alt
 
 
-def _spell(pitch: int, key_alt: dict[str, int], prefer_flats: bool) -> tuple[str, int]:
-    """Choose a letter and alteration for `pitch`: the key's own spelling when the pitch is diatonic."""
+# Chromatic pitches relative to the tonic -> the scale degree (0-based) they are spelled on:
+# major: #1, b3, #4, b6, b7; minor: b2, #3 (the major third), #4, #6 and #7 (melodic minor).
+_CHROMATIC_DEGREE = {"major": {1: 0, 3: 2, 6: 3, 8: 5, 10: 6}, "minor": {1: 1, 4: 2, 6: 3, 9: 5, 11: 6}}
+_ACCIDENTALS = {2: "^^", 1: "^", 0: "=", -1: "_", -2: "__"}
+
+
+def _spell(pitch: int, key: Key, key_alt: dict[str, int]) -> tuple[str, int]:
+    """A letter and alteration for `pitch` in `key`: the key's own spelling when the pitch is diatonic,
+    else the usual chromatic spelling of its degree (F# not Gb in C major, Bb not A# in G major)."""
     pc = pitch % 12
     for letter in _LETTERS:
         if (_NATURAL_PC[letter] + key_alt[letter]) % 12 == pc:
             return letter, key_alt[letter]
-    for letter in _LETTERS:
-        if _NATURAL_PC[letter] == pc:
-            return letter, 0
-    if prefer_flats:
-        letter = next(ch for ch in _LETTERS if (_NATURAL_PC[ch] - 1) % 12 == pc)
-        return letter, -1
-    letter = next(ch for ch in _LETTERS if (_NATURAL_PC[ch] + 1) % 12 == pc)
-    return letter, 1
+    tonic_letter = _key_text(key)[0]
+    degree = _CHROMATIC_DEGREE[key.mode][(pc - key.tonic) % 12]
+    letter = _LETTERS[(_LETTERS.index(tonic_letter) + degree) % 7]
+    delta = (pc - _NATURAL_PC[letter] - key_alt[letter] + 6) % 12 - 6  # -1 or +1 from the key's note
+    return letter, key_alt[letter] + delta
 
 
 def _pitch_text(pitch: int, letter: str, alt: int, accidental: str) -> str:
@@ -160,7 +168,7 @@ def write_abc_text(score: Score, index: int = 1) -> str:
     unit = _unit_length(score)  # a fraction of a whole note
     unit_ql = unit * 4
     key_alt = _key_alterations(score.key)
-    prefer_flats = score.key is not None and key_to_sharps(score.key) < 0
+    key = score.key or Key(0)
     lines = [f"X:{index}", f"T:{score.title or 'untitled'}", f"M:{ts.numerator}/{ts.denominator}"]
     lines.append(f"L:{unit.numerator}/{unit.denominator}")
     lines.append(f"Q:1/4={round(score.tempo_bpm)}")
@@ -182,13 +190,13 @@ def write_abc_text(score: Score, index: int = 1) -> str:
                     continue
                 texts = []
                 for pitch in ev.pitches:
-                    letter, alt = _spell(pitch, key_alt, prefer_flats)
+                    letter, alt = _spell(pitch, key, key_alt)
                     octave = (pitch - alt) // 12
                     acc = ""
                     # Explicit whenever it differs from the key signature or from an earlier accidental
                     # of the bar: ABC carries accidentals to the bar line, music21's reader does not.
                     if alt != key_alt[letter] or alt != bar_state.get((letter, octave), key_alt[letter]):
-                        acc = {1: "^", -1: "_", 0: "="}[alt]
+                        acc = _ACCIDENTALS[alt]
                         bar_state[(letter, octave)] = alt
                     texts.append(_pitch_text(pitch, letter, alt, acc) + length)
                 body = texts[0] if len(texts) == 1 else "[" + "".join(texts) + "]"

@@ -1,0 +1,16 @@
+"""Run every benchmark, then regenerate BENCHMARKS.md. usage: python benchmarks/run_all.py"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SCRIPTS = ["corpus_load.py", "midi_read.py", "render_rtf.py", "train_bf16.py"]
+
+if __name__ == "__main__":
+    for script in SCRIPTS:
+        print(f"== {script}", flush=True)
+        subprocess.run([sys.executable, str(HERE / script)], check=True)
+    subprocess.run([sys.executable, str(HERE / "make_report.py")], check=True)
