@@ -10,10 +10,10 @@ import time
 import warnings
 from pathlib import Path
 
-from common import write_result
-
 from cadenza import io
 from cadenza.corpus import load_corpus
+
+from common import write_result
 
 
 def main(n_files: int = 60) -> None:

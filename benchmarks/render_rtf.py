@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 import soundfile as sf
-from common import one_core_prefix, write_result
 
 from cadenza import io
 from cadenza.corpus import load_corpus
+
+from common import one_core_prefix, write_result
 
 SNIPPET = """
 import sys

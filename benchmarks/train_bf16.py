@@ -11,7 +11,6 @@ import tempfile
 import time
 
 import torch
-from common import write_result
 
 from cadenza import io
 from cadenza.corpus import music21_corpus_dir
@@ -19,6 +18,8 @@ from cadenza.encodings import MelodyGrid
 from cadenza.nn.gpt import GPT, GPTConfig, lm_loss
 from cadenza.train import RandomWindows, TrainConfig, train
 from cadenza.train.loop import cpu_has_native_bf16
+
+from common import write_result
 
 STEPS, WARMUP_STEPS, BLOCK, BATCH, WIDTH = 8, 2, 256, 8, 128
 
