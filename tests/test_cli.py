@@ -107,3 +107,29 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path: Path, args: list[st
     proc = run(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert_user_error(proc, *fragments)
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing half-written
+
+
+def test_markov_train_generate_evaluate(tmp_path: Path, m21: Path) -> None:
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    (folder / "erk5.abc").write_bytes((m21 / "essenFolksong" / "erk5.abc").read_bytes())
+    model = tmp_path / "m.json.gz"
+    p = run("markov", "train", "--corpus", str(folder), "--order", "3", "-o", str(model))
+    assert p.returncode == 0, p.stderr
+    p = run("markov", "generate", "--model", str(model), "-o", str(tmp_path / "mel"), "--key", "G", "--bars", "4")
+    assert p.returncode == 0, p.stderr
+    for suffix in (".mid", ".xml", ".wav"):
+        assert (tmp_path / f"mel{suffix}").stat().st_size > 0
+    s = io.read_score(tmp_path / "mel.mid")
+    assert s.parts[0].notes[-1].pitch % 12 == 7
+    p = run("markov", "evaluate", "--corpus", str(folder), "--folds", "3", "--json")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert set(r) >= {"model", "course"} and r["model"]["bits_per_note"] > 0
+    bad = run("markov", "generate", "--model", str(model), "-o", str(tmp_path / "x"), "--range", "70..60")
+    assert_user_error(bad, "--range")
+    bad = run("markov", "generate", "--model", str(model), "-o", str(tmp_path / "x"), "--meter", "7/5")
+    assert_user_error(bad, "unsupported meter")
+    bad = run("markov", "generate", "--model", str(tmp_path / "none.gz"), "-o", str(tmp_path / "x"))
+    assert_user_error(bad, "none.gz")
+    assert not (tmp_path / "x.mid").exists()

@@ -184,6 +184,99 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_outputs(score: Score, output: str, *, program: int | None = None) -> list[Path]:
+    """Write a generated score as MIDI, MusicXML and WAV next to each other (OUT.mid, OUT.xml, OUT.wav)."""
+    from cadenza import io
+    from cadenza.render import render_score
+
+    stem = Path(output)
+    if stem.suffix.lower() in (".mid", ".midi", ".xml", ".wav", ".abc", ".mxl"):
+        stem = stem.with_suffix("")
+    paths = [stem.with_suffix(".mid"), stem.with_suffix(".xml"), stem.with_suffix(".wav")]
+    io.write(score, paths[0])
+    io.write(score, paths[1])
+    render_score(score, paths[2], program=program)
+    return paths
+
+
+def _parse_range(text: str) -> tuple[int, int]:
+    try:
+        lo, hi = (int(x) for x in text.split(".."))
+    except ValueError:
+        raise InputError("--range", f"expected LOW..HIGH in MIDI numbers, got {text!r}") from None
+    if not 0 <= lo < hi <= 127:
+        raise InputError("--range", f"{text} is not inside 0..127")
+    return lo, hi
+
+
+def cmd_markov_train(args: argparse.Namespace) -> int:
+    import time
+
+    from cadenza.corpus import load_corpus
+    from cadenza.symbolic.markov import MarkovConfig, MarkovMelody
+
+    corpus = load_corpus(args.corpus)
+    t0 = time.perf_counter()
+    model = MarkovMelody(MarkovConfig(order=args.order)).fit(corpus.split("train"))
+    seconds = time.perf_counter() - t0
+    model.save(args.output)
+    counts = ", ".join(f"{k} {v}" for k, v in model.n_pieces.items())
+    print(f"trained order-{args.order} model on {counts} melodies of {args.corpus} (train split) in {seconds:.1f} s")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_markov_generate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from cadenza.core.score import Key, TimeSignature
+    from cadenza.symbolic.markov import MarkovMelody
+
+    model = MarkovMelody.load(args.model)
+    score = model.generate(
+        bars=args.bars,
+        key=Key.parse(args.key),
+        time_signature=TimeSignature.parse(args.meter),
+        pitch_range=_parse_range(args.range),
+        end_on_tonic=not args.free_ending,
+        temperature=args.temperature,
+        rng=np.random.default_rng(args.seed),
+        tempo_bpm=args.tempo,
+    )
+    paths = write_outputs(score, args.output)
+    print(f"{score.n_notes} notes, {args.bars} bars of {args.meter} in {score.key.name if score.key else '?'}")
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_markov_evaluate(args: argparse.Namespace) -> int:
+    from cadenza.corpus import load_corpus
+    from cadenza.symbolic.markov import MarkovConfig
+    from cadenza.symbolic.markov_eval import cross_validate
+
+    corpus = load_corpus(args.corpus, limit=args.limit, progress=not args.json)
+    result = cross_validate(corpus.scores, MarkovConfig(order=args.order), folds=args.folds, progress=not args.json)
+    result["corpus"] = args.corpus
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    c = result["course"]
+    course_bits = "inf" if c["bits_per_note"] is None else f"{c['bits_per_note']:.3f}"
+    print(f"{result['folds']}-fold cross-validation on {result['pieces']} melodies ({result['notes']} notes) of "
+          f"{args.corpus}, bits per note (lower is better):")  # fmt: skip
+    print(
+        f"  model, viewpoints {'+'.join(result['model']['viewpoints'])}, order {args.order}: "
+        f"pitch {result['model']['bits_per_note']:.3f}, pitch+duration {result['model']['joint_bits_per_note']:.3f}"
+    )
+    print(f"  model, pitch viewpoint alone: {result['pitch_viewpoint_only']['bits_per_note']:.3f}")
+    print(
+        f"  course chain: pitch {course_bits} ({100 * c['zero_probability_share']:.2f}% of notes have "
+        f"probability 0; {c['bits_per_note_on_nonzero']:.3f} on the others)"
+    )
+    print(f"  anchor: IDyOM (Pearce & Wiggins 2004) about {result['anchor']['idyom_pitch_bits_per_note']} for pitch")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from cadenza.demo import build_demo
 
@@ -243,6 +336,33 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--limit", type=int, help="only the first N source files of the corpus")
     cmp_.add_argument("--json", action="store_true")
     cmp_.set_defaults(func=cmd_compare)
+
+    mk = sub.add_parser("markov", help="variable-order Markov melodies: train, generate, evaluate")
+    msub = mk.add_subparsers(dest="markov_command", required=True, metavar="ACTION")
+    mt = msub.add_parser("train", help="train on the train split of a corpus")
+    mt.add_argument("--corpus", required=True, help="essen, essen/erk, bach (sopranos), oneills, a folder, ...")
+    mt.add_argument("--order", type=int, default=4, help="longest context in notes (default 4)")
+    mt.add_argument("-o", "--output", required=True, help="MODEL.json.gz")
+    mt.set_defaults(func=cmd_markov_train)
+    mg = msub.add_parser("generate", help="sample a melody; writes OUT.mid, OUT.xml and OUT.wav")
+    mg.add_argument("--model", required=True)
+    mg.add_argument("-o", "--output", required=True, help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
+    mg.add_argument("--bars", type=int, default=8)
+    mg.add_argument("--key", default="C major", help='e.g. "D minor", "Bb", "f#" (default C major)')
+    mg.add_argument("--meter", default="4/4")
+    mg.add_argument("--range", default="55..84", help="lowest..highest MIDI pitch (default 55..84)")
+    mg.add_argument("--free-ending", action="store_true", help="do not force the last note onto the tonic")
+    mg.add_argument("--temperature", type=float, default=1.0)
+    mg.add_argument("--tempo", type=float, default=100.0, help="quarter notes per minute")
+    mg.add_argument("--seed", type=int, default=0)
+    mg.set_defaults(func=cmd_markov_generate)
+    me = msub.add_parser("evaluate", help="k-fold held-out bits per note: our model vs the course chain")
+    me.add_argument("--corpus", required=True)
+    me.add_argument("--order", type=int, default=4)
+    me.add_argument("--folds", type=int, default=10)
+    me.add_argument("--limit", type=int, help="only the first N source files of the corpus")
+    me.add_argument("--json", action="store_true")
+    me.set_defaults(func=cmd_markov_evaluate)
 
     d = sub.add_parser("demo", help="build the listening page out/demo/index.html")
     d.add_argument("-o", "--output", default="out/demo")

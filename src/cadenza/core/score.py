@@ -156,10 +156,10 @@ class TimeSignature:
         if t == "C|":
             return TimeSignature(2, 2)
         try:
-            num, den = t.split("/")
-            return TimeSignature(int(num), int(den))
+            num, den = (int(x) for x in t.split("/"))
         except ValueError:
-            raise ScoreError(f"cannot parse meter {text!r}") from None
+            raise ScoreError(f"cannot parse meter {text!r} (expected e.g. 3/4)") from None
+        return TimeSignature(num, den)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Generators over scores: Markov chains, genetic algorithms, neural models."""
