@@ -22,7 +22,7 @@ from cadenza.core.score import ChordSymbol, Key, Note, Part, Score, TimeSignatur
 from cadenza.errors import CadenzaError
 from cadenza.io.files import write_bytes_atomic
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 # A parsed file: its scores and the pieces inside it that failed (source, reason); or the file's error.
 Parsed = tuple[list[Score], list[tuple[str, str]]] | str

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cadenza.core.score import Key, Score, ScoreError
 from cadenza.errors import InputError
+from cadenza.evaluate.key import estimate_key
 from cadenza.io.files import write_text_atomic
 from cadenza.io.midi import key_to_sharps
 from cadenza.io.notation import bar_bounds, bars_of_voice, frac, split_voices
@@ -54,10 +55,21 @@ def parse_abc_tune(tune: str, source: str = "") -> Score:
     score = from_music21(stream, source=source)
     if score.n_notes == 0:
         raise InputError(source or "<abc>", "ABC tune has no notes")
+    score = _mode_from_signature(score, tune)
     if not score.title:
         m = re.search(r"(?m)^T:\s*(.+)$", tune)
         score = score.replace(title=m.group(1).strip() if m else "")
     return score
+
+
+def _mode_from_signature(score: Score, tune: str) -> Score:
+    """A `K:` field without a mode ("K: G") often only gives the key signature (the Essen collection writes
+    its minor tunes so): choose between the major key and its relative minor by key-profile correlation."""
+    m = re.search(r"(?m)^K:\s*([A-Ga-g][#b]?)([^\S\n]*)([A-Za-z]*)", tune)
+    if m is None or m.group(3) or score.key is None or score.key.mode != "major":
+        return score
+    candidates = [score.key, Key(score.key.tonic - 3, "minor")]
+    return score.replace(key=estimate_key(score, candidates=candidates))
 
 
 def read_abc(path: str | Path) -> list[Score]:
@@ -123,7 +135,7 @@ def _spell(pitch: int, key: Key, key_alt: dict[str, int]) -> tuple[str, int]:
     for letter in _LETTERS:
         if (_NATURAL_PC[letter] + key_alt[letter]) % 12 == pc:
             return letter, key_alt[letter]
-    tonic_letter = _key_text(key)[0]
+    tonic_letter = _key_text(key)[0]  # "Ebmaj" -> "E"
     degree = _CHROMATIC_DEGREE[key.mode][(pc - key.tonic) % 12]
     letter = _LETTERS[(_LETTERS.index(tonic_letter) + degree) % 7]
     delta = (pc - _NATURAL_PC[letter] - key_alt[letter] + 6) % 12 - 6  # -1 or +1 from the key's note
@@ -219,7 +231,7 @@ def _key_text(key: Key | None) -> str:
     if key is None:
         return "C"
     if key.mode == "major":
-        return _MAJOR_NAMES[key.tonic]
+        return _MAJOR_NAMES[key.tonic] + "maj"  # explicit: a bare "K:G" is read as a key signature only
     return _MINOR_NAMES[key.tonic] + "m"
 
 
