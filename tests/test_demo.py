@@ -9,7 +9,7 @@ def test_demo_page_has_players_and_pictures(tmp_path: Path) -> None:
 
     page = build_demo(tmp_path, [section_corpora, broken])
     html = page.read_text()
-    assert html.count("<audio") == 2 and html.count("<img") == 2
+    assert html.count("<audio") == 2 and html.count("<img") == 2  # the corpora section alone
     assert "F# minor" in html  # the chorale's analysis
     assert "this section is broken" in html  # a failing section is shown, not fatal
     for name in ("bach.wav", "bach.png", "essen.wav", "essen.png", "bach.mid"):

@@ -232,7 +232,9 @@ def cmd_markov_generate(args: argparse.Namespace) -> int:
     from cadenza.core.score import Key, TimeSignature
     from cadenza.symbolic.markov import MarkovMelody
 
-    model = MarkovMelody.load(args.model)
+    from cadenza.paths import shipped_model
+
+    model = MarkovMelody.load(args.model or shipped_model("markov-essen", "model.json.gz"))
     score = model.generate(
         bars=args.bars,
         key=Key.parse(args.key),
@@ -345,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("-o", "--output", required=True, help="MODEL.json.gz")
     mt.set_defaults(func=cmd_markov_train)
     mg = msub.add_parser("generate", help="sample a melody; writes OUT.mid, OUT.xml and OUT.wav")
-    mg.add_argument("--model", required=True)
+    mg.add_argument("--model", help="a model from `markov train` (default: the shipped models/markov-essen)")
     mg.add_argument("-o", "--output", required=True, help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
     mg.add_argument("--bars", type=int, default=8)
     mg.add_argument("--key", default="C major", help='e.g. "D minor", "Bb", "f#" (default C major)')

@@ -37,6 +37,9 @@ def piano_roll_png(score: Score, path: str | Path, *, title: str | None = None, 
     ax.set_xlim(0, score.end)
     ax.set_xlabel("time (quarter notes)")
     ax.set_ylabel("MIDI pitch")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title if title is not None else (score.title or ""))
     if len(score.parts) > 1:
         ax.legend(loc="upper right", fontsize=7, ncol=min(4, len(score.parts)), frameon=False)
