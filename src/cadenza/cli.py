@@ -230,9 +230,8 @@ def cmd_markov_generate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from cadenza.core.score import Key, TimeSignature
-    from cadenza.symbolic.markov import MarkovMelody
-
     from cadenza.paths import shipped_model
+    from cadenza.symbolic.markov import MarkovMelody
 
     model = MarkovMelody.load(args.model or shipped_model("markov-essen", "model.json.gz"))
     score = model.generate(
