@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -43,12 +42,3 @@ def write_result(name: str, figures: dict[str, Any], *, command: str) -> Path:
     tmp.replace(out)
     print(json.dumps(figures, indent=2))
     return out
-
-
-def one_core_prefix() -> list[str]:
-    """`taskset -c 0` where available, to pin a subprocess to one core."""
-    try:
-        subprocess.run(["taskset", "-c", "0", "true"], check=True, capture_output=True)
-        return ["taskset", "-c", "0"]
-    except (OSError, subprocess.CalledProcessError):
-        return []

@@ -133,8 +133,7 @@ def load_corpus(name: str, *, limit: int | None = None, progress: bool = True, w
     """
     if name == "jsb":
         return load_jsb()
-    base = name.split("/", 1)[0]
-    if base == "essen" and name not in NAMED or name == "essen":
+    if name.split("/", 1)[0] == "essen":  # "essen" or a sub-collection "essen/erk"
         files = _essen_files(name.split("/", 1)[1] if "/" in name else "")
         root = music21_corpus_dir()
     elif name in NAMED:

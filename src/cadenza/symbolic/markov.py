@@ -116,22 +116,24 @@ class MarkovMelody:
         half = p[n : 2 * n] if rest else p[:n]
         return half / half.sum()
 
-    def log2_probs(self, score: Score, *, joint: bool = False) -> np.ndarray:
-        """-log2 P of each note of the melody (pitch, or pitch and duration), notes only (no rests, no end).
+    def note_bits(self, score: Score) -> tuple[np.ndarray, np.ndarray]:
+        """-log2 P of each note's pitch, and of its duration given that a note follows: two arrays [n_notes].
 
-        This is the protocol of Pearce & Wiggins: melodies as sequences of notes, each note predicted from the
-        notes before it.
+        Notes only (no rests, no end), each predicted from the notes before it: the protocol of Pearce &
+        Wiggins. Pitch + duration bits is the joint information content of the note.
         """
         events, mode = normalized_events(score, rests=False)
-        out = np.empty(len(events))
+        pitch_bits, dur_bits = np.empty(len(events)), np.empty(len(events))
         for i, e in enumerate(events):
             p = self.pitch_distribution(events[:i], mode)[:128]
-            bits = -math.log2(p[e.pitch] / p.sum())
-            if joint:
-                d = self.duration_distribution(events[:i], mode, rest=False)
-                bits -= math.log2(d[_dur_index(e.duration)])
-            out[i] = bits
-        return out
+            pitch_bits[i] = -math.log2(p[e.pitch] / p.sum())
+            d = self.duration_distribution(events[:i], mode, rest=False)
+            dur_bits[i] = -math.log2(d[_dur_index(e.duration)])
+        return pitch_bits, dur_bits
+
+    def log2_probs(self, score: Score) -> np.ndarray:
+        """-log2 P(pitch) of each note of the melody (see `note_bits`)."""
+        return self.note_bits(score)[0]
 
     # ---------------------------------------------------------------------------------- generation
 

@@ -66,8 +66,9 @@ def cross_validate(
         course = CourseChain().fit(train)
         course_joint = CourseChain(joint=True).fit(train)
         for s in test:
-            bits["model"].append(model.log2_probs(s))
-            bits["model_joint"].append(model.log2_probs(s, joint=True))
+            pitch_bits, dur_bits = model.note_bits(s)
+            bits["model"].append(pitch_bits)
+            bits["model_joint"].append(pitch_bits + dur_bits)
             bits["pitch_only"].append(pitch_only.log2_probs(s))
             course_p.append(course.probs(s))
             course_joint_p.append(course_joint.probs(s))
