@@ -133,3 +133,15 @@ def test_markov_train_generate_evaluate(tmp_path: Path, m21: Path) -> None:
     bad = run("markov", "generate", "--model", str(tmp_path / "none.gz"), "-o", str(tmp_path / "x"))
     assert_user_error(bad, "none.gz")
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_harmonize_cli(tmp_path: Path, m21: Path) -> None:
+    tune = m21 / "essenFolksong" / "erk5.abc"
+    p = run("harmonize", str(tune), "--piece", "2", "-o", str(tmp_path / "h"), "--chords-per-bar", "1")
+    assert p.returncode == 0, p.stderr
+    assert "chords:" in p.stdout
+    assert len(io.read_score(tmp_path / "h.mid").parts) == 4
+    assert_user_error(run("harmonize", str(tune), "-o", str(tmp_path / "x"), "--method", "magic"), "--method")
+    assert_user_error(run("harmonize", str(tune), "-o", str(tmp_path / "x"), "--chords-per-bar", "0"), "at least 1")
+    assert_user_error(run("harmonize", str(tmp_path / "none.mid"), "-o", str(tmp_path / "x")), "none.mid")
+    assert not (tmp_path / "x.mid").exists()

@@ -278,6 +278,45 @@ def cmd_markov_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_harmonize(args: argparse.Namespace) -> int:
+    from cadenza.paths import shipped_model
+    from cadenza.symbolic.harmonize import HarmonyModel, evaluate_on_chorales, harmonize
+
+    if args.method != "viterbi":
+        raise InputError("--method", f"{args.method!r} is not available yet (available: viterbi)")
+    model = HarmonyModel.load(args.model or shipped_model("harmony-bach", "model.json"))
+    if args.evaluate:
+        from cadenza.corpus import load_corpus
+
+        corpus = load_corpus(args.corpus, progress=not args.json)
+        result = {"viterbi": evaluate_on_chorales(model, corpus.split("test")), "corpus": args.corpus,
+                  "split": "test"}  # fmt: skip
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            v = result["viterbi"]
+            print(f"{v['melodies']} held-out chorales of {args.corpus} ({v['beats']} beats), soprano in, "
+                  "chords per beat vs the chorales' own (root + quality):")  # fmt: skip
+            print(f"  viterbi        accuracy {v['accuracy']:.3f}   {1000 * v['seconds_per_melody']:.1f} ms per melody")
+            print(f"  always tonic   accuracy {v['always_tonic_accuracy']:.3f}")
+        return 0
+    if not args.melody or not args.output:
+        raise InputError("harmonize", "give a MELODY file and -o OUT (or --evaluate --corpus NAME)")
+    from cadenza import io
+    from cadenza.core.score import Key
+
+    melody = _pick(io.read(args.melody), args.piece, args.melody)
+    if args.chords_per_bar is not None and args.chords_per_bar < 1:
+        raise InputError("--chords-per-bar", "must be at least 1")
+    harmony = harmonize(melody, model, key=Key.parse(args.key) if args.key else None,
+                        chords_per_bar=args.chords_per_bar)  # fmt: skip
+    paths = write_outputs(harmony.score, args.output)
+    names = " ".join(c.name for c in harmony.chords[:32]) + (" ..." if len(harmony.chords) > 32 else "")
+    print(f"key {harmony.key.name}, {len(harmony.chords)} chords: {names}")
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from cadenza.demo import build_demo
 
@@ -364,6 +403,19 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--limit", type=int, help="only the first N source files of the corpus")
     me.add_argument("--json", action="store_true")
     me.set_defaults(func=cmd_markov_evaluate)
+
+    h = sub.add_parser("harmonize", help="harmonize a melody in four parts (an HMM learned from Bach, Viterbi)")
+    h.add_argument("melody", nargs="?", help="MIDI / MusicXML / ABC / kern file; its first part is the tune")
+    h.add_argument("-o", "--output", help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
+    h.add_argument("--method", default="viterbi", help="viterbi (the GA and the course preset come next)")
+    h.add_argument("--chords-per-bar", type=int, help="chord slots per bar (default: one per beat)")
+    h.add_argument("--key", help='e.g. "G major" (default: from the file, else estimated)')
+    h.add_argument("--model", help="a harmony model (default: the shipped models/harmony-bach)")
+    h.add_argument("--piece", type=int)
+    h.add_argument("--evaluate", action="store_true", help="evaluate on the held-out chorales of --corpus")
+    h.add_argument("--corpus", default="bach")
+    h.add_argument("--json", action="store_true")
+    h.set_defaults(func=cmd_harmonize)
 
     d = sub.add_parser("demo", help="build the listening page out/demo/index.html")
     d.add_argument("-o", "--output", default="out/demo")

@@ -1,0 +1,91 @@
+"""Chord labels of chorales and the HMM harmonizer learned from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cadenza.core import Key, TimeSignature, make_score
+from cadenza.errors import InputError
+from cadenza.symbolic.chords import label_beats, vocabulary
+from cadenza.symbolic.harmonize import HarmonyModel, evaluate_on_chorales, harmonize, phrase_ends, slot_melody
+
+
+@pytest.fixture(scope="module")
+def model(bach_scores) -> HarmonyModel:  # type: ignore[no-untyped-def]
+    return HarmonyModel().fit(bach_scores[3:])
+
+
+def test_label_beats_names_plain_chords() -> None:
+    # C major: C-E-G-C, then G-B-D-F (V7), then A-C-E (vi), one chord per beat
+    s = make_score(
+        [[(72, 0, 1), (74, 1, 1), (72, 2, 1)], [(67, 0, 1), (65, 1, 1), (64, 2, 1)],
+         [(64, 0, 1), (59, 1, 1), (57, 2, 1)], [(48, 0, 1), (43, 1, 1), (45, 2, 1)]],
+        key=Key(0), time_signature=TimeSignature(3, 4),
+    )  # fmt: skip
+    assert [c.name for c in label_beats(s, Key(0))] == ["I", "V7", "vi"]
+
+
+def test_vocabularies() -> None:
+    names = [c.name for c in vocabulary("major")]
+    assert names[:7] == ["I", "ii", "iii", "IV", "V", "vi", "vii°"] and "V7/V" in names
+    assert [c.name for c in vocabulary("minor")][:3] == ["i", "ii°", "III"]
+
+
+def test_harmonizer_beats_always_tonic(model: HarmonyModel, bach_scores) -> None:  # type: ignore[no-untyped-def]
+    r = evaluate_on_chorales(model, bach_scores[:3])
+    assert r["accuracy"] > r["always_tonic_accuracy"]
+
+
+def test_chords_hold_the_strong_beat_melody_notes(model: HarmonyModel, essen_scores) -> None:  # type: ignore[no-untyped-def]
+    hits = total = 0
+    chance = np.mean([len(c.pitch_classes()) for c in vocabulary("major")]) / 12
+    for tune in essen_scores[:8]:
+        h = harmonize(tune, model)
+        origin = tune.pickup - np.ceil(tune.pickup / h.slot_ql - 1e-9) * h.slot_ql
+        for k, chord in enumerate(h.chords):
+            t = origin + k * h.slot_ql
+            notes = [n for n in tune.melody().notes if abs(n.onset - t) < 1e-9 and tune.beat_strength(t) >= 0.5]
+            for n in notes:
+                total += 1
+                hits += n.pitch % 12 in chord.pitch_classes(h.key.tonic)
+    assert total > 50
+    assert hits / total > 2 * chance
+
+
+def test_viterbi_is_the_optimum(model: HarmonyModel, bach_scores) -> None:  # type: ignore[no-untyped-def]
+    s = bach_scores[0]
+    m, ends = slot_melody(s, s.key, 1.0), phrase_ends(s, 1.0)
+    best = model.viterbi(m, ends, s.key.mode)
+    top = model.total_score(best, m, ends, s.key.mode)
+    rng = np.random.default_rng(0)
+    n = len(vocabulary(s.key.mode))
+    for _ in range(200):
+        path = list(rng.integers(0, n, len(best)))
+        assert model.total_score(path, m, ends, s.key.mode) <= top + 1e-9
+    mutated = list(best)
+    mutated[3] = (mutated[3] + 1) % n
+    assert model.total_score(mutated, m, ends, s.key.mode) <= top + 1e-9
+
+
+def test_four_voices_and_meter(model: HarmonyModel, essen_scores) -> None:  # type: ignore[no-untyped-def]
+    tune = essen_scores[1]
+    h = harmonize(tune, model, chords_per_bar=1)
+    assert [p.name for p in h.score.parts] == ["melody", "alto", "tenor", "bass"]
+    assert len(h.chords) == len(list(tune.bars()))
+    for p in h.score.parts[1:]:
+        assert p.is_monophonic() and all(40 <= n.pitch <= 74 for n in p.notes)
+    with pytest.raises(Exception, match="no notes"):
+        harmonize(make_score([[]]), model)
+
+
+def test_save_load(model: HarmonyModel, tmp_path: Path, bach_scores) -> None:  # type: ignore[no-untyped-def]
+    model.save(tmp_path / "h.json")
+    back = HarmonyModel.load(tmp_path / "h.json")
+    s = bach_scores[0]
+    assert harmonize(s, back).chords == harmonize(s, model).chords
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(InputError, match="not a harmony model"):
+        HarmonyModel.load(tmp_path / "bad.json")
