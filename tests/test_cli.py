@@ -141,6 +141,11 @@ def test_harmonize_cli(tmp_path: Path, m21: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert "chords:" in p.stdout
     assert len(io.read_score(tmp_path / "h.mid").parts) == 4
+    p = run("harmonize", str(tune), "--piece", "2", "-o", str(tmp_path / "g"), "--plot", str(tmp_path / "ga.png"),
+            "--generations", "50")  # fmt: skip
+    assert p.returncode == 0 and "GA: best fitness" in p.stdout and (tmp_path / "ga.png").exists()
+    p = run("harmonize", str(tune), "--piece", "2", "-o", str(tmp_path / "c"), "--method", "course", "--seed", "1")
+    assert p.returncode == 0 and "key C major" in p.stdout
     assert_user_error(run("harmonize", str(tune), "-o", str(tmp_path / "x"), "--method", "magic"), "--method")
     assert_user_error(run("harmonize", str(tune), "-o", str(tmp_path / "x"), "--chords-per-bar", "0"), "at least 1")
     assert_user_error(run("harmonize", str(tmp_path / "none.mid"), "-o", str(tmp_path / "x")), "none.mid")

@@ -10,7 +10,8 @@ import pytest
 from cadenza.core import Key, TimeSignature, make_score
 from cadenza.errors import InputError
 from cadenza.symbolic.chords import label_beats, vocabulary
-from cadenza.symbolic.harmonize import HarmonyModel, evaluate_on_chorales, harmonize, phrase_ends, slot_melody
+from cadenza.symbolic.harmonize import HarmonyModel, harmonize, phrase_ends, slot_melody
+from cadenza.symbolic.harmonize_eval import evaluate_harmonizers
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +36,8 @@ def test_vocabularies() -> None:
 
 
 def test_harmonizer_beats_always_tonic(model: HarmonyModel, bach_scores) -> None:  # type: ignore[no-untyped-def]
-    r = evaluate_on_chorales(model, bach_scores[:3])
-    assert r["accuracy"] > r["always_tonic_accuracy"]
+    r = evaluate_harmonizers(model, bach_scores[:3], ("viterbi",))
+    assert r["viterbi"]["accuracy"] > r["always_tonic"]["accuracy"]
 
 
 def test_chords_hold_the_strong_beat_melody_notes(model: HarmonyModel, essen_scores) -> None:  # type: ignore[no-untyped-def]
@@ -89,3 +90,47 @@ def test_save_load(model: HarmonyModel, tmp_path: Path, bach_scores) -> None:  #
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(InputError, match="not a harmony model"):
         HarmonyModel.load(tmp_path / "bad.json")
+
+
+def test_evolve_finds_a_known_optimum() -> None:
+    from cadenza.symbolic.genetic import GAConfig, evolve
+
+    target = np.arange(20) % 5
+
+    def fitness(pop: np.ndarray) -> np.ndarray:
+        return (pop == target).sum(axis=1).astype(float)
+
+    r = evolve(fitness, 20, 5, GAConfig(population=60, generations=80, seed=1))
+    assert r.best_fitness == 20 and np.array_equal(r.best, target)
+    bests = [g["best"] for g in r.log]
+    assert all(b2 >= b1 for b1, b2 in zip(bests, bests[1:]))  # elitism: the best never gets worse
+    again = evolve(fitness, 20, 5, GAConfig(population=60, generations=80, seed=1))
+    assert np.array_equal(again.best, r.best)  # a seed reproduces the run
+
+
+def test_ga_approaches_the_viterbi_optimum(model: HarmonyModel, bach_scores) -> None:  # type: ignore[no-untyped-def]
+    from cadenza.symbolic.genetic import GAConfig, ga_harmonize
+
+    s = bach_scores[1]
+    m, ends = slot_melody(s, s.key, 1.0), phrase_ends(s, 1.0)
+    optimum = model.total_score(model.viterbi(m, ends, s.key.mode), m, ends, s.key.mode)
+    h, r = ga_harmonize(s, model, key=s.key, cfg=GAConfig(seed=0))
+    assert r.best_fitness <= optimum + 1e-9
+    assert (optimum - r.best_fitness) / abs(optimum) < 0.15
+    assert len(h.chords) == len(m)
+
+
+def test_course_preset_behaves_like_the_course(essen_scores, bach_scores) -> None:  # type: ignore[no-untyped-def]
+    from cadenza.symbolic.genetic import COURSE_CHORDS, CourseHarmonizer, course_harmonization
+
+    course = CourseHarmonizer(generations=40, seed=3)
+    names = course.harmonize(essen_scores[0])
+    total = sum(n.duration for n in essen_scores[0].melody().notes)
+    assert len(names) == int(total // 4) and set(names) <= set(COURSE_CHORDS)  # 4/4 bars, C major only
+    assert course.harmonize(essen_scores[0]) == names
+    h = course_harmonization(essen_scores[0], course)
+    assert h.key == Key(0) and len(h.score.parts) == 4
+    r = evaluate_harmonizers(HarmonyModel().fit(bach_scores[2:]), bach_scores[:2], course=course)
+    assert set(r) >= {"viterbi", "ga", "course", "always_tonic"}
+    assert r["viterbi"]["accuracy"] >= r["course"]["accuracy"]
+    assert 0 <= r["ga"]["mean_gap_to_optimum"] < 0.2

@@ -280,26 +280,15 @@ def cmd_markov_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_harmonize(args: argparse.Namespace) -> int:
     from cadenza.paths import shipped_model
-    from cadenza.symbolic.harmonize import HarmonyModel, evaluate_on_chorales, harmonize
+    from cadenza.symbolic.genetic import CourseHarmonizer, GAConfig
+    from cadenza.symbolic.harmonize import HarmonyModel
 
-    if args.method != "viterbi":
-        raise InputError("--method", f"{args.method!r} is not available yet (available: viterbi)")
+    if args.method not in ("viterbi", "ga", "course"):
+        raise InputError("--method", f"unknown method {args.method!r} (known: viterbi, ga, course)")
     model = HarmonyModel.load(args.model or shipped_model("harmony-bach", "model.json"))
+    ga = GAConfig(population=args.population, generations=args.generations, seed=args.seed)
     if args.evaluate:
-        from cadenza.corpus import load_corpus
-
-        corpus = load_corpus(args.corpus, progress=not args.json)
-        result = {"viterbi": evaluate_on_chorales(model, corpus.split("test")), "corpus": args.corpus,
-                  "split": "test"}  # fmt: skip
-        if args.json:
-            print(json.dumps(result, indent=2))
-        else:
-            v = result["viterbi"]
-            print(f"{v['melodies']} held-out chorales of {args.corpus} ({v['beats']} beats), soprano in, "
-                  "chords per beat vs the chorales' own (root + quality):")  # fmt: skip
-            print(f"  viterbi        accuracy {v['accuracy']:.3f}   {1000 * v['seconds_per_melody']:.1f} ms per melody")
-            print(f"  always tonic   accuracy {v['always_tonic_accuracy']:.3f}")
-        return 0
+        return _harmonize_evaluate(args, model, ga)
     if not args.melody or not args.output:
         raise InputError("harmonize", "give a MELODY file and -o OUT (or --evaluate --corpus NAME)")
     from cadenza import io
@@ -308,13 +297,58 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
     melody = _pick(io.read(args.melody), args.piece, args.melody)
     if args.chords_per_bar is not None and args.chords_per_bar < 1:
         raise InputError("--chords-per-bar", "must be at least 1")
-    harmony = harmonize(melody, model, key=Key.parse(args.key) if args.key else None,
-                        chords_per_bar=args.chords_per_bar)  # fmt: skip
+    key = Key.parse(args.key) if args.key else None
+    if args.method == "viterbi":
+        from cadenza.symbolic.harmonize import harmonize
+
+        harmony = harmonize(melody, model, key=key, chords_per_bar=args.chords_per_bar)
+    elif args.method == "ga":
+        from cadenza.symbolic.genetic import ga_harmonize
+
+        harmony, result = ga_harmonize(melody, model, key=key, chords_per_bar=args.chords_per_bar, cfg=ga)
+        print(f"GA: best fitness {result.best_fitness:.3f} after {ga.generations} generations of {ga.population}")
+        if args.plot:
+            _plot_convergence(result.log, args.plot)
+    else:
+        from cadenza.symbolic.genetic import course_harmonization
+
+        harmony = course_harmonization(melody, CourseHarmonizer(seed=args.seed))
     paths = write_outputs(harmony.score, args.output)
     names = " ".join(c.name for c in harmony.chords[:32]) + (" ..." if len(harmony.chords) > 32 else "")
     print(f"key {harmony.key.name}, {len(harmony.chords)} chords: {names}")
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _harmonize_evaluate(args: argparse.Namespace, model: Any, ga: Any) -> int:
+    from cadenza.corpus import load_corpus
+    from cadenza.symbolic.harmonize_eval import METHODS, evaluate_harmonizers
+
+    corpus = load_corpus(args.corpus, progress=not args.json)
+    result: dict[str, Any] = evaluate_harmonizers(model, corpus.split("test"), METHODS, ga=ga)
+    result |= {"corpus": args.corpus, "split": "test"}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    n = result["melodies"]
+    print(f"{n['count']} held-out chorales of {args.corpus} ({n['beats']} beats), soprano in; chord per beat "
+          "against the chorales' own (root + quality):")  # fmt: skip
+    for method in (*METHODS, "always_tonic"):
+        r = result[method]
+        extra = f"   {1000 * r['seconds_per_melody']:8.1f} ms per melody" if "seconds_per_melody" in r else ""
+        if "mean_gap_to_optimum" in r:
+            extra += f"   {100 * r['mean_gap_to_optimum']:.1f}% below the exact optimum"
+        print(f"  {method:13s} accuracy {r['accuracy']:.3f}{extra}")
+    return 0
+
+
+def _plot_convergence(log: list[dict[str, float]], path: str) -> None:
+    from cadenza.evaluate.plots import line_plot_png
+
+    gens = [r["generation"] for r in log]
+    line_plot_png(gens, {"best": [r["best"] for r in log], "mean": [r["mean"] for r in log]}, path,
+                  xlabel="generation", ylabel="fitness", title="GA convergence")  # fmt: skip
+    print(f"convergence plot: {path}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -407,12 +441,16 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser("harmonize", help="harmonize a melody in four parts (an HMM learned from Bach, Viterbi)")
     h.add_argument("melody", nargs="?", help="MIDI / MusicXML / ABC / kern file; its first part is the tune")
     h.add_argument("-o", "--output", help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
-    h.add_argument("--method", default="viterbi", help="viterbi (the GA and the course preset come next)")
+    h.add_argument("--method", default="ga", help="ga (default), viterbi (the exact optimum), course (the reference)")
     h.add_argument("--chords-per-bar", type=int, help="chord slots per bar (default: one per beat)")
     h.add_argument("--key", help='e.g. "G major" (default: from the file, else estimated)')
     h.add_argument("--model", help="a harmony model (default: the shipped models/harmony-bach)")
     h.add_argument("--piece", type=int)
-    h.add_argument("--evaluate", action="store_true", help="evaluate on the held-out chorales of --corpus")
+    h.add_argument("--population", type=int, default=96, help="GA population size")
+    h.add_argument("--generations", type=int, default=300, help="GA generations")
+    h.add_argument("--seed", type=int, default=0)
+    h.add_argument("--plot", metavar="PNG", help="GA: draw best and mean fitness per generation")
+    h.add_argument("--evaluate", action="store_true", help="compare the methods on the held-out chorales")
     h.add_argument("--corpus", default="bach")
     h.add_argument("--json", action="store_true")
     h.set_defaults(func=cmd_harmonize)

@@ -66,3 +66,22 @@ def histogram_png(counts: Sequence[float], labels: Sequence[str], path: str | Pa
 
 def pitch_class_histogram_png(counts: Sequence[float], path: str | Path, *, title: str = "pitch classes") -> Path:
     return histogram_png(counts, PITCH_CLASS_NAMES, path, title=title)
+
+
+def line_plot_png(
+    x: Sequence[float], series: dict[str, Sequence[float]], path: str | Path, *, xlabel: str, ylabel: str, title: str
+) -> Path:
+    """Lines of `series` (name -> values) over `x`."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
+    for name, values in series.items():
+        ax.plot(x, values, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)

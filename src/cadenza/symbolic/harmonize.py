@@ -137,36 +137,6 @@ class HarmonyModel:
         return cls({m: {k: np.array(v) for k, v in t.items()} for m, t in data["tables"].items()})
 
 
-def evaluate_on_chorales(model: HarmonyModel, chorales: Sequence[Score]) -> dict[str, float]:
-    """Chord accuracy (root + quality, per beat) of Viterbi harmonizations of the chorales' sopranos against
-    the chorales' own harmony, the seconds per melody, and the accuracy of always answering the tonic chord."""
-    import time
-
-    hits = total = tonic_hits = 0
-    seconds = 0.0
-    n = 0
-    for s in chorales:
-        if len(s.parts) < 4 or s.key is None:
-            continue
-        reference = label_beats(s, s.key)
-        t0 = time.perf_counter()
-        result = harmonize(s, model, key=s.key)
-        seconds += time.perf_counter() - t0
-        a, b = chord_accuracy(result.chords, reference)
-        hits, total, n = hits + a, total + b, n + 1
-        tonic = vocabulary(s.key.mode)[0]
-        tonic_hits += chord_accuracy([tonic] * len(reference), reference)[0]
-    if not total:
-        raise ScoreError("no four-part chorale with a key to evaluate on")
-    return {
-        "accuracy": round(hits / total, 4),
-        "seconds_per_melody": round(seconds / n, 5),
-        "always_tonic_accuracy": round(tonic_hits / total, 4),
-        "melodies": n,
-        "beats": total,
-    }
-
-
 def _log_norm(x: np.ndarray) -> np.ndarray:
     return np.log(x / x.sum(axis=-1, keepdims=True))
 

@@ -1,0 +1,231 @@
+"""Genetic algorithms: a vectorized GA, the harmonizer built on it, and the course's GA harmonizer.
+
+`evolve` is a generational GA over integer genomes: tournament selection, elitism, one-point crossover,
+per-gene mutation, a seed, and a convergence log (best and mean fitness per generation). The fitness
+function takes the whole population [P, L] and returns [P] fitnesses, so that it runs as a few numpy
+operations per generation.
+
+`ga_harmonize` optimizes the objective of `cadenza.symbolic.harmonize.HarmonyModel` (the same one Viterbi
+solves exactly), so the two can be compared. `CourseHarmonizer` reproduces the course's reference code
+("Melody harmonization with genetic algorithms"): C major, 4/4, one chord per bar, melody notes matched to
+chords by the first letter of their names, fitness-proportional selection, no elitism, the best of the last
+generation.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cadenza.core.score import Key, Score, ScoreError
+from cadenza.evaluate.key import estimate_key
+from cadenza.symbolic.chords import Chord, slot_origin, vocabulary
+from cadenza.symbolic.harmonize import Harmonization, HarmonyModel, phrase_ends, slot_melody, voice_chords
+
+
+@dataclass(frozen=True)
+class GAConfig:
+    population: int = 96
+    generations: int = 300
+    tournament: int = 3
+    elite: int = 2
+    crossover_rate: float = 0.9
+    mutation_rate: float | None = None  # per gene; None = 1.5 / genome length
+    seed: int = 0
+
+
+@dataclass
+class GAResult:
+    best: np.ndarray  # [L] genome
+    best_fitness: float
+    log: list[dict[str, float]] = field(default_factory=list)  # per generation: best, mean
+
+
+def evolve(
+    fitness: Callable[[np.ndarray], np.ndarray],
+    n_genes: int,
+    n_alleles: int,
+    cfg: GAConfig,
+    *,
+    seeds: np.ndarray | None = None,
+) -> GAResult:
+    """Maximize `fitness` over genomes of `n_genes` integers in [0, n_alleles).
+
+    Args:
+        fitness: population [P, L] -> fitness [P] (vectorized).
+        n_genes: genome length L.
+        n_alleles: number of values a gene takes.
+        cfg: population size, generations, tournament size, elitism, rates, seed.
+        seeds: optional genomes [S, L] put into the first population.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    p = cfg.population
+    mutation = cfg.mutation_rate if cfg.mutation_rate is not None else min(1.0, 1.5 / max(n_genes, 1))
+    pop = rng.integers(0, n_alleles, (p, n_genes))
+    if seeds is not None:
+        pop[: len(seeds)] = seeds[:p]
+    fit = fitness(pop)
+    best_i = int(fit.argmax())
+    best, best_fit = pop[best_i].copy(), float(fit[best_i])
+    log = [{"generation": 0, "best": best_fit, "mean": float(fit.mean())}]
+    for gen in range(1, cfg.generations + 1):
+        elite = pop[np.argsort(fit)[::-1][: cfg.elite]]
+        n_children = p - len(elite)
+        # tournament selection: the fittest of `tournament` random individuals, for each parent slot
+        contenders = rng.integers(0, p, (2 * n_children, cfg.tournament))
+        parents = pop[contenders[np.arange(2 * n_children), fit[contenders].argmax(axis=1)]]
+        mothers, fathers = parents[:n_children], parents[n_children:]
+        cut = rng.integers(1, max(n_genes, 2), n_children)[:, None]
+        do_cross = rng.random(n_children)[:, None] < cfg.crossover_rate
+        take_father = (np.arange(n_genes)[None, :] >= cut) & do_cross
+        children = np.where(take_father, fathers, mothers)
+        mutate = rng.random(children.shape) < mutation
+        children = np.where(mutate, rng.integers(0, n_alleles, children.shape), children)
+        pop = np.vstack([elite, children])
+        fit = fitness(pop)
+        i = int(fit.argmax())
+        if fit[i] > best_fit:
+            best, best_fit = pop[i].copy(), float(fit[i])
+        log.append({"generation": gen, "best": float(fit.max()), "mean": float(fit.mean())})
+    return GAResult(best, best_fit, log)
+
+
+def harmony_fitness(model: HarmonyModel, melody: np.ndarray, ends: np.ndarray, mode: str) -> Callable:
+    """The Viterbi objective of `model` as a vectorized fitness over chord-index genomes [P, L]."""
+    t = model.tables[mode]
+    local = model.slot_scores(melody, ends, mode)  # [L, C]
+    start, trans = model.weights.transition * t["start"], model.weights.transition * t["trans"]
+    steps = np.arange(local.shape[0])
+
+    def fitness(pop: np.ndarray) -> np.ndarray:
+        return start[pop[:, 0]] + local[steps, pop].sum(axis=1) + trans[pop[:, :-1], pop[:, 1:]].sum(axis=1)
+
+    return fitness
+
+
+def ga_harmonize(
+    melody: Score,
+    model: HarmonyModel,
+    *,
+    key: Key | None = None,
+    chords_per_bar: int | None = None,
+    cfg: GAConfig | None = None,
+) -> tuple[Harmonization, GAResult]:
+    """Harmonize like `harmonize`, but search the chord sequence with the GA. Returns it and the GA's log."""
+    if not melody.melody().notes:
+        raise ScoreError(f"{melody.source or melody.title or 'melody'}: no notes to harmonize")
+    key = key or melody.key or estimate_key(melody)
+    if key.mode not in model.tables:
+        key = Key(key.tonic, next(iter(model.tables)))
+    ts = melody.time_signature
+    slot = ts.bar_length / chords_per_bar if chords_per_bar else ts.beat_length
+    m, ends = slot_melody(melody, key, slot), phrase_ends(melody, slot)
+    vocab = vocabulary(key.mode)
+    greedy = model.slot_scores(m, ends, key.mode).argmax(axis=1)[None, :]  # best chord of each slot alone
+    result = evolve(harmony_fitness(model, m, ends, key.mode), len(m), len(vocab), cfg or GAConfig(), seeds=greedy)
+    chords = [vocab[int(i)] for i in result.best]
+    voiced = voice_chords(chords, key, slot, slot_origin(melody, slot), m.sum(axis=1) > 0, melody)
+    return Harmonization(key, slot, chords, voiced), result
+
+
+# ------------------------------------------------------------------------------------------ course preset
+
+COURSE_CHORDS = {
+    "C": ("C", "E", "G"), "Dm": ("D", "F", "A"), "Em": ("E", "G", "B"), "F": ("F", "A", "C"),
+    "G": ("G", "B", "D"), "Am": ("A", "C", "E"), "Bdim": ("B", "D", "F"),
+}  # fmt: skip
+COURSE_TRANSITIONS = {
+    "C": ("G", "Am", "F"), "Dm": ("G", "Am"), "Em": ("Am", "F", "C"), "F": ("C", "G"), "G": ("Am", "C"),
+    "Am": ("Dm", "Em", "F", "C"), "Bdim": ("F", "Am"),
+}  # fmt: skip
+COURSE_WEIGHTS = {"chord_melody_congruence": 0.4, "chord_variety": 0.1, "harmonic_flow": 0.3, "functional_harmony": 0.2}
+# music21's default spelling of MIDI pitches (C#, E-, F#, G#, B-): the course compares first letters only.
+_FIRST_LETTER = ("C", "C", "D", "E", "E", "F", "F", "G", "G", "A", "B", "B")
+_COURSE_ROOTS = {"C": (0, "maj"), "Dm": (2, "min"), "Em": (4, "min"), "F": (5, "maj"), "G": (7, "maj"),
+                 "Am": (9, "min"), "Bdim": (11, "dim")}  # fmt: skip
+
+
+@dataclass
+class CourseHarmonizer:
+    """The course's GA harmonizer, flaws included (see the module docstring). Uses Python's `random`."""
+
+    population_size: int = 100
+    mutation_rate: float = 0.05
+    generations: int = 1000
+    seed: int = 0
+
+    def harmonize(self, melody: Score) -> list[str]:
+        """One chord name per 4/4 bar (4 quarters) of the melody, as the course computes it."""
+        notes = [(_FIRST_LETTER[n.pitch % 12], n.duration) for n in melody.melody().notes]
+        if not notes:
+            raise ScoreError(f"{melody.source or melody.title or 'melody'}: no notes to harmonize")
+        total = sum(d for _, d in notes)
+        n_bars = int(total // 4)
+        if n_bars < 2:
+            raise ScoreError("the course harmonizer needs at least two 4/4 bars")
+        rnd = random.Random(self.seed)
+        names = list(COURSE_CHORDS)
+
+        def evaluate(seq: list[str]) -> float:
+            return sum(w * getattr(self, f"_{f}")(seq, notes, total) for f, w in COURSE_WEIGHTS.items())
+
+        pop = [[rnd.choice(names) for _ in range(n_bars)] for _ in range(self.population_size)]
+        for _ in range(self.generations):
+            parents = rnd.choices(pop, weights=[evaluate(s) for s in pop], k=self.population_size)
+            new = []
+            for i in range(0, self.population_size, 2):
+                for a, b in ((parents[i], parents[i + 1]), (parents[i + 1], parents[i])):
+                    cut = rnd.randint(1, n_bars - 1)
+                    child = a[:cut] + b[cut:]
+                    if rnd.random() < self.mutation_rate:
+                        child[rnd.randint(0, n_bars - 1)] = rnd.choice(names)
+                    new.append(child)
+            pop = new
+        return max(pop, key=evaluate)
+
+    @staticmethod
+    def _chord_melody_congruence(seq: list[str], notes: list[tuple[str, float]], total: float) -> float:
+        score, i = 0.0, 0
+        for chord in seq:
+            bar = 0.0
+            while bar < 4 and i < len(notes):
+                letter, dur = notes[i]
+                if letter in COURSE_CHORDS[chord]:
+                    score += dur
+                bar += dur
+                i += 1
+        return score / total
+
+    @staticmethod
+    def _chord_variety(seq: list[str], notes: list[tuple[str, float]], total: float) -> float:
+        return len(set(seq)) / len(COURSE_CHORDS)
+
+    @staticmethod
+    def _harmonic_flow(seq: list[str], notes: list[tuple[str, float]], total: float) -> float:
+        return sum(b in COURSE_TRANSITIONS[a] for a, b in zip(seq, seq[1:])) / (len(seq) - 1)
+
+    @staticmethod
+    def _functional_harmony(seq: list[str], notes: list[tuple[str, float]], total: float) -> float:
+        score = (seq[0] in ("C", "Am")) + (seq[-1] == "C") + ("F" in seq and "G" in seq)
+        return score / 3
+
+
+def course_chords_in_key(names: list[str], key: Key) -> list[Chord]:
+    """The course's C-major chord names as `Chord`s relative to `key` (for comparison with labels)."""
+    out = []
+    for name in names:
+        root, quality = _COURSE_ROOTS[name]
+        out.append(Chord((root - key.tonic) % 12, quality, name))
+    return out
+
+
+def course_harmonization(melody: Score, harmonizer: CourseHarmonizer) -> Harmonization:
+    """The course preset end to end: its chords (C major, a bar of 4 quarters each), voiced in four parts."""
+    key = Key(0)
+    chords = course_chords_in_key(harmonizer.harmonize(melody), key)
+    start = melody.melody().notes[0].onset
+    active = np.ones(len(chords), dtype=bool)
+    return Harmonization(key, 4.0, chords, voice_chords(chords, key, 4.0, start, active, melody))
