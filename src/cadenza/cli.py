@@ -308,7 +308,10 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
         harmony, result = ga_harmonize(melody, model, key=key, chords_per_bar=args.chords_per_bar, cfg=ga)
         print(f"GA: best fitness {result.best_fitness:.3f} after {ga.generations} generations of {ga.population}")
         if args.plot:
-            _plot_convergence(result.log, args.plot)
+            from cadenza.evaluate.plots import convergence_png
+
+            convergence_png(result.log, args.plot)
+            print(f"convergence plot: {args.plot}")
     else:
         from cadenza.symbolic.genetic import course_harmonization
 
@@ -340,15 +343,6 @@ def _harmonize_evaluate(args: argparse.Namespace, model: Any, ga: Any) -> int:
             extra += f"   {100 * r['mean_gap_to_optimum']:.1f}% below the exact optimum"
         print(f"  {method:13s} accuracy {r['accuracy']:.3f}{extra}")
     return 0
-
-
-def _plot_convergence(log: list[dict[str, float]], path: str) -> None:
-    from cadenza.evaluate.plots import line_plot_png
-
-    gens = [r["generation"] for r in log]
-    line_plot_png(gens, {"best": [r["best"] for r in log], "mean": [r["mean"] for r in log]}, path,
-                  xlabel="generation", ylabel="fitness", title="GA convergence")  # fmt: skip
-    print(f"convergence plot: {path}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

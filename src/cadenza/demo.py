@@ -128,7 +128,7 @@ def section_markov(out_dir: Path) -> Section:
 def section_harmonize(out_dir: Path) -> Section:
     from cadenza import io
     from cadenza.corpus import music21_corpus_dir
-    from cadenza.evaluate.plots import line_plot_png
+    from cadenza.evaluate.plots import convergence_png
     from cadenza.paths import shipped_model
     from cadenza.symbolic.genetic import CourseHarmonizer, course_harmonization, ga_harmonize
     from cadenza.symbolic.harmonize import HarmonyModel
@@ -136,9 +136,7 @@ def section_harmonize(out_dir: Path) -> Section:
     model = HarmonyModel.load(shipped_model("harmony-bach", "model.json"))
     tune = io.read(music21_corpus_dir() / "essenFolksong" / "erk5.abc")[2]
     ga, result = ga_harmonize(tune, model, chords_per_bar=2)
-    line_plot_png([r["generation"] for r in result.log],
-                  {"best": [r["best"] for r in result.log], "mean": [r["mean"] for r in result.log]},
-                  out_dir / "ga_convergence.png", xlabel="generation", ylabel="fitness", title="GA convergence")  # fmt: skip
+    convergence_png(result.log, out_dir / "ga_convergence.png")
     course = course_harmonization(tune, CourseHarmonizer())
     ga_item = score_item(ga.score, out_dir, "harmony_ga", title=f"GA harmonization in {ga.key.name}")
     ga_item.text = "chords: " + " ".join(c.name for c in ga.chords)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cadenza.core.score import PITCH_CLASS_NAMES, Score
@@ -69,7 +69,7 @@ def pitch_class_histogram_png(counts: Sequence[float], path: str | Path, *, titl
 
 
 def line_plot_png(
-    x: Sequence[float], series: dict[str, Sequence[float]], path: str | Path, *, xlabel: str, ylabel: str, title: str
+    x: Sequence[float], series: Mapping[str, Sequence[float]], path: str | Path, *, xlabel: str, ylabel: str, title: str
 ) -> Path:
     """Lines of `series` (name -> values) over `x`."""
     plt = _pyplot()
@@ -85,3 +85,10 @@ def line_plot_png(
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def convergence_png(log: Sequence[dict[str, float]], path: str | Path, *, title: str = "GA convergence") -> Path:
+    """Best and mean fitness per generation of a genetic algorithm's log."""
+    gens = [r["generation"] for r in log]
+    series = {"best": [r["best"] for r in log], "mean": [r["mean"] for r in log]}
+    return line_plot_png(gens, series, path, xlabel="generation", ylabel="fitness", title=title)
