@@ -20,7 +20,7 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 
 def assert_user_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
     assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
+    lines = [line for line in proc.stderr.strip().splitlines() if not line.startswith("parsing:")]  # progress
     assert len(lines) == 1 and lines[0].startswith("cadenza: error:"), proc.stderr
     assert "Traceback" not in proc.stderr
     for f in fragments:
@@ -149,4 +149,18 @@ def test_harmonize_cli(tmp_path: Path, m21: Path) -> None:
     assert_user_error(run("harmonize", str(tune), "-o", str(tmp_path / "x"), "--method", "magic"), "--method")
     assert_user_error(run("harmonize", str(tune), "-o", str(tmp_path / "x"), "--chords-per-bar", "0"), "at least 1")
     assert_user_error(run("harmonize", str(tmp_path / "none.mid"), "-o", str(tmp_path / "x")), "none.mid")
+    assert not (tmp_path / "x.mid").exists()
+
+
+def test_compose_cli(tmp_path: Path, bach_scores) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "chorales"
+    for i, s in enumerate(bach_scores):
+        io.write(s, folder / f"{i}.xml")
+    p = run("compose", "--corpus", str(folder), "-o", str(tmp_path / "piece"), "--key", "A minor", "--seed", "1")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("form ")
+    assert [x.name for x in io.read_score(tmp_path / "piece.mid").parts][:3] == ["melody", "chords", "bass"]
+    tunes = tmp_path / "tunes"
+    io.write(bach_scores[0].replace(parts=bach_scores[0].parts[:1]), tunes / "one.mid")
+    assert_user_error(run("compose", "--corpus", str(tunes), "-o", str(tmp_path / "x")), "no chord data")
     assert not (tmp_path / "x.mid").exists()

@@ -345,6 +345,31 @@ def _harmonize_evaluate(args: argparse.Namespace, model: Any, ga: Any) -> int:
     return 0
 
 
+def cmd_compose(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from cadenza.core.score import Key
+    from cadenza.corpus import load_corpus
+    from cadenza.paths import shipped_model
+    from cadenza.symbolic.compose import Style, compose
+    from cadenza.symbolic.markov import MarkovMelody
+
+    if args.bars_per_section < 1:
+        raise InputError("--bars-per-section", "must be at least 1")
+    style = Style.learn(load_corpus(args.corpus).split("train"))
+    melody_model = MarkovMelody.load(args.melody_model or shipped_model("markov-essen", "model.json.gz"))
+    piece = compose(style, melody_model, key=Key.parse(args.key), bars_per_section=args.bars_per_section,
+                    tempo_bpm=args.tempo, rng=np.random.default_rng(args.seed))  # fmt: skip
+    paths = write_outputs(piece.score, args.output)
+    print(
+        f"form {' '.join(piece.form)} ({len(piece.form) * args.bars_per_section} bars, {piece.score.duration_s:.0f} s)"
+    )
+    for label, chords in piece.progressions.items():
+        print(f"  {label}: {' '.join(chords)}")
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from cadenza.demo import build_demo
 
@@ -448,6 +473,16 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--corpus", default="bach")
     h.add_argument("--json", action="store_true")
     h.set_defaults(func=cmd_harmonize)
+
+    co = sub.add_parser("compose", help="a multi-track piece, top-down with Markov chains (GEDMAS-style)")
+    co.add_argument("--corpus", default="bach", help="where form, chords and rhythms are learned (default bach)")
+    co.add_argument("-o", "--output", required=True, help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
+    co.add_argument("--key", default="C major")
+    co.add_argument("--bars-per-section", type=int, default=4)
+    co.add_argument("--tempo", type=float, default=100.0)
+    co.add_argument("--melody-model", help="a Markov melody model (default: the shipped models/markov-essen)")
+    co.add_argument("--seed", type=int, default=0)
+    co.set_defaults(func=cmd_compose)
 
     d = sub.add_parser("demo", help="build the listening page out/demo/index.html")
     d.add_argument("-o", "--output", default="out/demo")

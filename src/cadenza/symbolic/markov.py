@@ -14,7 +14,7 @@ trained on all melodies joined into one. It is kept as the `course` preset to co
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -148,6 +148,7 @@ class MarkovMelody:
         temperature: float = 1.0,
         rng: np.random.Generator | None = None,
         tempo_bpm: float = 100.0,
+        pitch_bias: Callable[[float], np.ndarray] | None = None,
     ) -> Score:
         """Sample a melody of `bars` bars that fills every bar exactly (no note crosses a bar line).
 
@@ -159,6 +160,8 @@ class MarkovMelody:
             end_on_tonic: the last note is the tonic.
             temperature: > 1 flattens, < 1 sharpens the model's distributions.
             rng: numpy generator (a seed reproduces the melody).
+            pitch_bias: onset (quarter lengths) -> weights [128] over MIDI pitches in the requested key, multiplied
+                into the model's distribution (e.g. favour chord tones on strong beats).
         """
         if bars < 1:
             raise InputError("--bars", "must be at least 1")
@@ -178,6 +181,8 @@ class MarkovMelody:
             p_pitch = self.pitch_distribution(events, key.mode)[:N_PITCH].copy()
             p_pitch[: max(lo, 0)] = 0
             p_pitch[min(hi, 127) + 1 : 128] = 0
+            if pitch_bias is not None:  # the bias is in the requested key; the model works in C
+                p_pitch[:128] *= np.roll(pitch_bias(t), -shift)
             if not self.cfg.rests or not events or events[-1].is_rest:
                 p_pitch[128] = 0  # no rest first, none twice in a row
             fits = durs <= in_bar + 1e-9
