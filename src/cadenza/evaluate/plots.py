@@ -25,6 +25,8 @@ def piano_roll_png(score: Score, path: str | Path, *, title: str | None = None, 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(width_in, 3.6), dpi=110)
     for i, part in enumerate(score.parts):
+        if part.is_drum:  # drum "pitches" are instruments: they do not belong on a pitch axis
+            continue
         color = PART_COLORS[i % len(PART_COLORS)]
         bars = [(n.onset, n.duration) for n in part.notes]
         for n, (x, w) in zip(part.notes, bars):
@@ -41,7 +43,7 @@ def piano_roll_png(score: Score, path: str | Path, *, title: str | None = None, 
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title if title is not None else (score.title or ""))
-    if len(score.parts) > 1:
+    if sum(not p.is_drum for p in score.parts) > 1:
         ax.legend(loc="upper right", fontsize=7, ncol=min(4, len(score.parts)), frameon=False)
     fig.tight_layout()
     with atomic_path(path) as tmp:

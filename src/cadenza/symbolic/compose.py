@@ -221,6 +221,7 @@ def compose(
 
         melodies[label] = melody_model.generate(
             bars=bars_per_section, key=key, time_signature=TimeSignature(4, 4), rng=rng, pitch_bias=bias,
+            pitch_range=(60, 84),
             end_on_tonic=label == form[-1],
         )  # fmt: skip
     # 4. rhythm patterns per track, and the parts
@@ -237,7 +238,7 @@ def compose(
             bass_state = _sample(style.bass, bass_state, rng, exclude=frozenset({END}))
             comp_state = _sample(style.comp, comp_state, rng, exclude=frozenset({END}))
             tracks["bass"] += _play(bass_state, bar, [36 + (pcs[0] - 36) % 12], 80)
-            triad = sorted(48 + 12 + ((pc - 60) % 12) for pc in pcs[:3])
+            triad = sorted(48 + (pc - 48) % 12 for pc in pcs[:3])  # C3..B3, under the melody
             tracks["chords"] += _play(comp_state, bar, triad, 60)
             pattern = DRUM_PATTERNS["fill" if b == bars_per_section - 1 and si < len(form) - 1 else groove]
             for drum, steps in pattern.items():
