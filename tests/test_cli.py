@@ -164,3 +164,21 @@ def test_compose_cli(tmp_path: Path, bach_scores) -> None:  # type: ignore[no-un
     io.write(bach_scores[0].replace(parts=bach_scores[0].parts[:1]), tunes / "one.mid")
     assert_user_error(run("compose", "--corpus", str(tunes), "-o", str(tmp_path / "x")), "no chord data")
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_improvise_cli(tmp_path: Path) -> None:
+    p = run(
+        "improvise", "--chords", "Dm7 G7 Cmaj7 A7", "--bars", "8", "-o", str(tmp_path / "solo"), "--critic", "rules"
+    )
+    assert p.returncode == 0, p.stderr
+    assert [x.name for x in io.read_score(tmp_path / "solo.mid").parts] == ["solo", "piano", "bass"]
+    ratings = "g\nb\n\ng\n"
+    rated = subprocess.run(
+        [sys.executable, "-m", "cadenza", "improvise", "--chords", "Dm7 G7", "-o", str(tmp_path / "jam"),
+         "--interactive", "--rounds", "1", "--critic", "rules", "--allow-piped-ratings"],
+        input=ratings, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert rated.returncode == 0, rated.stderr
+    assert "rated 4 phrases in 1 rounds" in rated.stdout
+    assert_user_error(run("improvise", "--chords", "Dm7 Q7", "-o", str(tmp_path / "x")), "Q7")
+    assert not (tmp_path / "x.mid").exists()

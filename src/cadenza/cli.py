@@ -370,6 +370,63 @@ def cmd_compose(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_improvise(args: argparse.Namespace) -> int:
+    from cadenza.symbolic.genjam import Critic, GenJam, GenJamConfig, markov_critic, parse_chords, rule_critic
+
+    chords = parse_chords(args.chords)
+    if args.bars < 1:
+        raise InputError("--bars", "must be at least 1")
+    if args.critic not in ("markov", "rules"):
+        raise InputError("--critic", f"unknown critic {args.critic!r} (known: markov, rules)")
+    critic: Critic = rule_critic
+    if args.critic == "markov":
+        from cadenza.paths import shipped_model
+        from cadenza.symbolic.markov import MarkovMelody
+
+        critic = markov_critic(MarkovMelody.load(shipped_model("markov-essen", "model.json.gz")))
+    jam = GenJam(chords, critic, GenJamConfig(generations=args.generations, seed=args.seed))
+    if args.interactive:
+        _rate_interactively(jam, args)
+    else:
+        jam.evolve()
+        print(
+            f"{args.generations} tournaments: best phrase fitness {jam.log[0]['best']:.2f} -> {jam.log[-1]['best']:.2f}"
+        )
+    solo = jam.solo(args.bars, tempo_bpm=args.tempo)
+    paths = write_outputs(solo, args.output)
+    print(f"{len(solo.parts[0].notes)} solo notes over {args.bars} bars of {' '.join(c.symbol for c in chords)}")
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _rate_interactively(jam: Any, args: argparse.Namespace) -> None:
+    """GenJam's interactive fitness: the listener rates phrases good (g) or bad (b) while they play."""
+    import numpy as np
+
+    from cadenza.render import render_score
+
+    if not sys.stdin or not sys.stdin.isatty() and not args.allow_piped_ratings:
+        raise InputError(
+            "--interactive", "needs a terminal to read your ratings (g = good, b = bad, enter = no opinion)"
+        )
+    ratings: dict[int, float] = {}
+    folder = Path(args.output).with_suffix("").parent / "genjam_phrases"
+    rng = np.random.default_rng(args.seed)
+    for round_ in range(args.rounds):
+        for i in rng.choice(len(jam.phrases), 4, replace=False):
+            notes = jam.phrase_notes(jam.phrases[i], 0)
+            path = folder / f"round{round_ + 1}_phrase{i}.wav"
+            if notes:
+                from cadenza.core.score import Part, Score, TimeSignature
+
+                render_score(Score((Part(tuple(notes), program=65),), time_signature=TimeSignature(4, 4),
+                                   tempo_bpm=args.tempo), path)  # fmt: skip
+            answer = input(f"round {round_ + 1}: phrase {i} ({path if notes else 'silence'}) good/bad? [g/b/enter] ")
+            ratings[int(i)] = ratings.get(int(i), 0.0) + {"g": 1.0, "b": -1.0}.get(answer.strip().lower()[:1], 0.0)
+        jam.evolve(generations=8, rate=lambda k: ratings.get(k, 0.0))
+    print(f"rated {len(ratings)} phrases in {args.rounds} rounds")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from cadenza.demo import build_demo
 
@@ -483,6 +540,19 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--melody-model", help="a Markov melody model (default: the shipped models/markov-essen)")
     co.add_argument("--seed", type=int, default=0)
     co.set_defaults(func=cmd_compose)
+
+    im = sub.add_parser("improvise", help="a GenJam-style jazz solo over a chord progression (a GA)")
+    im.add_argument("--chords", required=True, help='one chord per bar, e.g. "Dm7 G7 Cmaj7 Cmaj7"')
+    im.add_argument("--bars", type=int, default=16)
+    im.add_argument("-o", "--output", required=True, help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
+    im.add_argument("--critic", default="markov", help="markov (Essen Markov log-likelihood + rules) or rules")
+    im.add_argument("--generations", type=int, default=300, help="tournaments per population")
+    im.add_argument("--interactive", action="store_true", help="you rate phrases good/bad: that is the fitness")
+    im.add_argument("--rounds", type=int, default=4, help="interactive: rating rounds of 4 phrases")
+    im.add_argument("--allow-piped-ratings", action="store_true", help=argparse.SUPPRESS)
+    im.add_argument("--tempo", type=float, default=140.0)
+    im.add_argument("--seed", type=int, default=0)
+    im.set_defaults(func=cmd_improvise)
 
     d = sub.add_parser("demo", help="build the listening page out/demo/index.html")
     d.add_argument("-o", "--output", default="out/demo")
