@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cadenza.core.score import Key, Score, ScoreError
-from cadenza.evaluate.key import estimate_key
-from cadenza.symbolic.chords import Chord, slot_origin, vocabulary
-from cadenza.symbolic.harmonize import Harmonization, HarmonyModel, phrase_ends, slot_melody, voice_chords
+from cadenza.symbolic.chords import Chord, vocabulary
+from cadenza.symbolic.harmonize import Harmonization, HarmonyModel, HarmonyProblem, voice_chords
 
 
 @dataclass(frozen=True)
@@ -115,20 +114,12 @@ def ga_harmonize(
     cfg: GAConfig | None = None,
 ) -> tuple[Harmonization, GAResult]:
     """Harmonize like `harmonize`, but search the chord sequence with the GA. Returns it and the GA's log."""
-    if not melody.melody().notes:
-        raise ScoreError(f"{melody.source or melody.title or 'melody'}: no notes to harmonize")
-    key = key or melody.key or estimate_key(melody)
-    if key.mode not in model.tables:
-        key = Key(key.tonic, next(iter(model.tables)))
-    ts = melody.time_signature
-    slot = ts.bar_length / chords_per_bar if chords_per_bar else ts.beat_length
-    m, ends = slot_melody(melody, key, slot), phrase_ends(melody, slot)
-    vocab = vocabulary(key.mode)
-    greedy = model.slot_scores(m, ends, key.mode).argmax(axis=1)[None, :]  # best chord of each slot alone
-    result = evolve(harmony_fitness(model, m, ends, key.mode), len(m), len(vocab), cfg or GAConfig(), seeds=greedy)
-    chords = [vocab[int(i)] for i in result.best]
-    voiced = voice_chords(chords, key, slot, slot_origin(melody, slot), m.sum(axis=1) > 0, melody)
-    return Harmonization(key, slot, chords, voiced), result
+    problem = HarmonyProblem.of(melody, model, key=key, chords_per_bar=chords_per_bar)
+    m, ends, mode = problem.pitches, problem.ends, problem.key.mode
+    greedy = model.slot_scores(m, ends, mode).argmax(axis=1)[None, :]  # the best chord of each slot alone
+    n_chords = len(vocabulary(mode))
+    result = evolve(harmony_fitness(model, m, ends, mode), len(m), n_chords, cfg or GAConfig(), seeds=greedy)
+    return problem.solution(result.best.tolist()), result
 
 
 # ------------------------------------------------------------------------------------------ course preset

@@ -175,6 +175,39 @@ class Harmonization:
     score: Score  # melody + alto, tenor, bass
 
 
+@dataclass(frozen=True)
+class HarmonyProblem:
+    """A melody cut into chord slots: what every harmonization method searches over."""
+
+    melody: Score
+    key: Key
+    slot_ql: float
+    pitches: np.ndarray  # [slots, 12] melody pitch classes relative to the tonic (`slot_melody`)
+    ends: np.ndarray  # [slots] phrase ends (`phrase_ends`)
+
+    @classmethod
+    def of(
+        cls, melody: Score, model: HarmonyModel, *, key: Key | None = None, chords_per_bar: int | None = None
+    ) -> HarmonyProblem:
+        """Slots of one beat (or `chords_per_bar` per bar) in `key` (default: the score's, else estimated)."""
+        if not melody.melody().notes:
+            raise ScoreError(f"{melody.source or melody.title or 'melody'}: no notes to harmonize")
+        key = key or melody.key or estimate_key(melody)
+        if key.mode not in model.tables:
+            key = Key(key.tonic, next(iter(model.tables)))
+        ts = melody.time_signature
+        slot = ts.bar_length / chords_per_bar if chords_per_bar else ts.beat_length
+        return cls(melody, key, slot, slot_melody(melody, key, slot), phrase_ends(melody, slot))
+
+    def solution(self, chord_indices: Sequence[int]) -> Harmonization:
+        """The chords (indices into the key's vocabulary), voiced in four parts under the melody."""
+        vocab = vocabulary(self.key.mode)
+        chords = [vocab[int(i)] for i in chord_indices]
+        origin = slot_origin(self.melody, self.slot_ql)
+        voiced = voice_chords(chords, self.key, self.slot_ql, origin, self.pitches.sum(axis=1) > 0, self.melody)
+        return Harmonization(self.key, self.slot_ql, chords, voiced)
+
+
 def harmonize(
     melody: Score,
     model: HarmonyModel,
@@ -190,21 +223,8 @@ def harmonize(
         key: the key (default: the score's, else estimated).
         chords_per_bar: slots per bar (default: one per beat).
     """
-    part = melody.melody()
-    if not part.notes:
-        raise ScoreError(f"{melody.source or melody.title or 'melody'}: no notes to harmonize")
-    key = key or melody.key or estimate_key(melody)
-    if key.mode not in model.tables:
-        key = Key(key.tonic, next(iter(model.tables)))
-    ts = melody.time_signature
-    slot = ts.bar_length / chords_per_bar if chords_per_bar else ts.beat_length
-    m = slot_melody(melody, key, slot)
-    ends = phrase_ends(melody, slot)
-    path = model.viterbi(m, ends, key.mode)
-    vocab = vocabulary(key.mode)
-    chords = [vocab[i] for i in path]
-    voiced = voice_chords(chords, key, slot, slot_origin(melody, slot), m.sum(axis=1) > 0, melody)
-    return Harmonization(key, slot, chords, voiced)
+    problem = HarmonyProblem.of(melody, model, key=key, chords_per_bar=chords_per_bar)
+    return problem.solution(model.viterbi(problem.pitches, problem.ends, problem.key.mode))
 
 
 def voice_chords(
