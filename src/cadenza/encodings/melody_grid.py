@@ -14,6 +14,8 @@ from cadenza.encodings.base import EncodingError
 
 STEP_QL = 0.25
 HOLD, REST, SEP = "_", "r", "/"
+VOCAB = (SEP, HOLD, REST, *(str(p) for p in range(128)))
+_INDEX = {sym: i for i, sym in enumerate(VOCAB)}
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,10 @@ class MelodyGrid:
 
     @property
     def vocab(self) -> list[str]:
-        return [SEP, HOLD, REST] + [str(p) for p in range(128)]
+        return list(VOCAB)
 
     def token_id(self, symbol: str) -> int:
-        return self.vocab.index(symbol) if symbol in (SEP, HOLD, REST) else 3 + int(symbol)
+        return _INDEX[symbol]
 
     def symbols(self, score: Score) -> list[str]:
         """The grid symbols of the score's melody (its first part), from time 0 to the last note's end.
@@ -59,7 +61,7 @@ class MelodyGrid:
 
     def decode(self, ids: list[int], *, time_signature: TimeSignature | None = None, key: Key | None = None) -> Score:
         """Symbols back to a one-part Score; decoding stops at the first "/"."""
-        vocab = self.vocab
+        vocab = VOCAB
         notes: list[Note] = []
         current: tuple[int, int] | None = None  # (pitch, start step) of the sounding note
         step = 0
