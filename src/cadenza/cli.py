@@ -283,8 +283,10 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
     from cadenza.symbolic.genetic import CourseHarmonizer, GAConfig
     from cadenza.symbolic.harmonize import HarmonyModel
 
-    if args.method not in ("viterbi", "ga", "course"):
-        raise InputError("--method", f"unknown method {args.method!r} (known: viterbi, ga, course)")
+    if args.method not in ("viterbi", "ga", "course", "chorale-lstm"):
+        raise InputError("--method", f"unknown method {args.method!r} (known: viterbi, ga, course, chorale-lstm)")
+    if args.method == "chorale-lstm" and not args.evaluate:
+        return _harmonize_bachbot(args)
     model = HarmonyModel.load(args.model or shipped_model("harmony-bach", "model.json"))
     ga = GAConfig(population=args.population, generations=args.generations, seed=args.seed)
     if args.evaluate:
@@ -319,6 +321,21 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
     paths = write_outputs(harmony.score, args.output)
     names = " ".join(c.name for c in harmony.chords[:32]) + (" ..." if len(harmony.chords) > 32 else "")
     print(f"key {harmony.key.name}, {len(harmony.chords)} chords: {names}")
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _harmonize_bachbot(args: argparse.Namespace) -> int:
+    from cadenza import io
+    from cadenza.symbolic.bachbot import harmonize_bachbot, load_bachbot
+
+    if not args.melody or not args.output:
+        raise InputError("harmonize", "give a MELODY file and -o OUT")
+    melody = _pick(io.read(args.melody), args.piece, args.melody)
+    model = load_bachbot(args.bachbot_model)
+    score = harmonize_bachbot(melody, model, temperature=args.temperature, seed=args.seed)
+    paths = write_outputs(score, args.output)
+    print(f"alto, tenor and bass by the chorale LSTM under the soprano: {score.n_notes} notes")
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -427,6 +444,267 @@ def _rate_interactively(jam: Any, args: argparse.Namespace) -> None:
     print(f"rated {len(ratings)} phrases in {args.rounds} rounds")
 
 
+def _card_figures(figures: dict[str, Any]) -> str:
+    return "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in figures.items())
+
+
+def cmd_train_music_transformer(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from cadenza.symbolic.transformer import KIND, JSBTrainConfig, model_config, train_jsb
+    from cadenza.train.checkpoint import save_model
+    from cadenza.train.loop import TrainConfig
+
+    if args.position not in ("relative", "absolute"):
+        raise InputError("--position", f"must be relative or absolute, not {args.position!r}")
+    cfg = JSBTrainConfig(
+        block_size=args.context,
+        n_layer=args.layers,
+        n_head=args.heads,
+        n_embd=args.width,
+        dropout=args.dropout,
+        position=args.position,
+        batch_size=args.batch_size,
+        max_shift=args.max_shift,
+    )
+    tc = TrainConfig(
+        max_steps=args.steps, lr=args.lr, warmup_steps=min(100, args.steps // 10), eval_every=args.eval_every,
+        checkpoint_every=args.eval_every, seed=args.seed, threads=args.threads,
+    )  # fmt: skip
+    model, figures = train_jsb(cfg, tc, args.output)
+    command = "cadenza " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("cadenza") else "cadenza train ..."
+    card = MT_CARD.format(
+        position=cfg.position, config=json.dumps(asdict(cfg)), train=json.dumps(asdict(tc)), command=command,
+        minutes=figures["train_seconds"] / 60, figures=_card_figures(figures),
+    )  # fmt: skip
+    config = {"model": asdict(model_config(cfg)), "jsb": asdict(cfg), "train": asdict(tc), "figures": figures}
+    save_model(args.output, model, config, kind=KIND, card=card)
+    print(f"valid NLL {figures['valid_nll']:.4f}, test NLL {figures['test_nll']:.4f} nats per token")
+    print(f"wrote {args.output}/model.safetensors, config.json, card.md")
+    return 0
+
+
+MT_CARD = """# Music Transformer, JSB Chorales ({position} attention)
+
+Decoder-only Transformer (`cadenza.nn.gpt.GPT`, position="{position}") trained on the 229 train chorales of
+the JSB Chorales benchmark (16th-note grid, voices serialized S, A, T, B per step; a random transposition of
+up to +-5 semitones per window). Never trained on the validation or test split, nor on music21's chorales.
+
+- Model: `{config}`
+- Optimization: `{train}`
+- Command: `{command}`
+- Wall time: {minutes:.1f} min on this machine's CPU (2 cores, fp32)
+
+| figure | value |
+|---|---|
+{figures}
+
+NLL is note-wise, nats per token, over every token of every piece of the split (`cadenza eval jsb`).
+Published anchors: Music Transformer 0.335, vanilla Transformer 0.417 (Huang et al. 2019).
+"""
+
+
+def cmd_eval_jsb(args: argparse.Namespace) -> int:
+    import time
+
+    from cadenza.symbolic.transformer import evaluate_jsb, load_music_transformer
+
+    model, _ = load_music_transformer(args.model)
+    t0 = time.perf_counter()
+    valid, test = evaluate_jsb(model, "valid"), evaluate_jsb(model, "test")
+    result = {
+        "model": str(args.model or "models/music-transformer-jsb"),
+        "position": model.cfg.position,
+        "valid_nll": round(valid["nll"], 4),
+        "test_nll": round(test["nll"], 4),
+        "valid_tokens": int(valid["tokens"]),
+        "test_tokens": int(test["tokens"]),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "anchor": {"music_transformer": 0.335, "vanilla_transformer": 0.417, "coconet": 0.436},
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"JSB Chorales, note-wise NLL in nats per token ({model.cfg.position} attention):")
+    print(f"  valid_nll {result['valid_nll']:.4f}  ({result['valid_tokens']} tokens)")
+    print(f"  test_nll  {result['test_nll']:.4f}  ({result['test_tokens']} tokens)")
+    print("  anchors: Music Transformer 0.335, vanilla Transformer 0.417 (Huang et al. 2019)")
+    return 0
+
+
+def _read_primer_grid(path: str, max_tokens: int) -> list[list[int]]:
+    from cadenza import io
+    from cadenza.encodings.base import EncodingError
+    from cadenza.encodings.satb_grid import SATBGrid
+
+    score = io.read(path)[0]
+    try:
+        grid = SATBGrid().grid(score)
+    except EncodingError as e:
+        raise InputError(path, f"cannot be a chorale primer: {e}") from None
+    if 1 + 4 * len(grid) > max_tokens:
+        raise InputError(path, f"primer of {len(grid)} steps ({1 + 4 * len(grid)} tokens) exceeds the context of "
+                         f"{max_tokens} tokens; shorten it")  # fmt: skip
+    if any(p > 127 for step in grid for p in step):
+        raise InputError(path, "has pitches above MIDI 127")
+    return grid
+
+
+def cmd_generate_music_transformer(args: argparse.Namespace) -> int:
+    from cadenza.symbolic.transformer import generate_chorale, load_music_transformer
+
+    model, _ = load_music_transformer(args.model)
+    primer = _read_primer_grid(args.primer, model.cfg.block_size) if args.primer else None
+    score = generate_chorale(
+        model, steps=args.steps, primer=primer, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        seed=args.seed,
+    )  # fmt: skip
+    paths = write_outputs(score, args.output)
+    print(f"{score.n_notes} notes in 4 voices, {args.steps} 16th-note steps" + (" after the primer" if primer else ""))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_train_lstm(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from cadenza.corpus import load_corpus
+    from cadenza.symbolic.lstm import MELODY_KIND, PRESETS, melody_ids, train_melody_lstm
+    from cadenza.train.checkpoint import save_model
+    from cadenza.train.loop import TrainConfig
+
+    if args.preset not in PRESETS:
+        raise InputError("--preset", f"unknown preset {args.preset!r} (known: {', '.join(PRESETS)})")
+    preset = PRESETS[args.preset]
+    corpus = load_corpus(args.corpus)
+    train_songs, skipped = melody_ids(corpus.split("train"))
+    valid_songs, _ = melody_ids(corpus.split("valid"))
+    if not train_songs or not valid_songs:
+        raise InputError(args.corpus, "has no melodies on the 16th-note grid in its train or valid split")
+    print(f"{len(train_songs)} train / {len(valid_songs)} valid melodies of {args.corpus} "
+          f"({skipped} train melodies off the 16th-note grid skipped)")  # fmt: skip
+    tc = TrainConfig(
+        max_steps=args.steps, lr=preset.lr, warmup_steps=min(100, args.steps // 10), eval_every=args.eval_every,
+        checkpoint_every=args.eval_every, seed=args.seed, threads=args.threads, betas=(0.9, 0.999),
+    )  # fmt: skip
+    model, figures = train_melody_lstm(preset, tc, train_songs, valid_songs, args.output)
+    command = "cadenza " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("cadenza") else "cadenza train lstm ..."
+    card = LSTM_CARD.format(
+        preset=preset.name, corpus=args.corpus, n_train=len(train_songs), n_valid=len(valid_songs),
+        config=json.dumps(asdict(preset)), train=json.dumps(asdict(tc)), command=command,
+        minutes=figures["train_seconds"] / 60, figures=_card_figures(figures),
+    )  # fmt: skip
+    config = {"model": asdict(preset.model), "preset": asdict(preset), "corpus": args.corpus, "figures": figures}
+    save_model(args.output, model, config, kind=MELODY_KIND, card=card)
+    print(f"valid NLL {figures['valid_nll']:.4f} nats per symbol, accuracy {figures['valid_accuracy']:.3f}")
+    print(f"wrote {args.output}/model.safetensors, config.json, card.md")
+    return 0
+
+
+LSTM_CARD = """# LSTM melody model ({preset} preset), {corpus}
+
+An LSTM over the 16th-note melody grid (pitch / "r" / "_" / "/"), melodies transposed to C major or A minor,
+trained on the train split of `{corpus}` ({n_train} melodies; {n_valid} in the valid split).
+
+- Preset: `{config}`
+- Optimization: `{train}`
+- Command: `{command}`
+- Wall time: {minutes:.1f} min on this machine's CPU (2 cores, fp32)
+
+| figure | value |
+|---|---|
+{figures}
+
+NLL in nats per grid symbol over whole validation melodies and their closing "/"; accuracy = the most
+probable symbol is the true one.
+"""
+
+
+def cmd_generate_lstm(args: argparse.Namespace) -> int:
+    from cadenza.symbolic.lstm import generate_melody, load_melody_lstm
+
+    model, preset = load_melody_lstm(args.model)
+    primer = None
+    if args.primer:
+        from cadenza import io
+
+        primer = io.read(args.primer)[0]
+    score = generate_melody(
+        model, preset, primer=primer, max_steps=args.max_steps, temperature=args.temperature, top_k=args.top_k,
+        top_p=args.top_p, seed=args.seed, tempo_bpm=args.tempo,
+    )  # fmt: skip
+    paths = write_outputs(score, args.output)
+    key = score.key.name if score.key else "?"
+    print(f"{score.n_notes} notes, {score.end / 4:.1f} bars of 4 quarters, key {key}")
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_train_bachbot(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from cadenza.corpus import load_corpus
+    from cadenza.symbolic.bachbot import KIND, BachBotConfig, chorale_sequences, train_bachbot
+    from cadenza.train.checkpoint import save_model
+    from cadenza.train.loop import TrainConfig
+
+    corpus = load_corpus(args.corpus)
+    train_seqs, skipped = chorale_sequences(corpus.split("train"))
+    valid_seqs, _ = chorale_sequences(corpus.split("valid"))
+    if not train_seqs or not valid_seqs:
+        raise InputError(args.corpus, "has no four-part chorales on the 16th-note grid in its train or valid split")
+    print(f"{len(train_seqs)} train / {len(valid_seqs)} valid chorales ({skipped} train pieces skipped: not four "
+          "parts or off the 16th-note grid)")  # fmt: skip
+    cfg = BachBotConfig()
+    tc = TrainConfig(
+        max_steps=args.steps, lr=cfg.lr, warmup_steps=min(100, args.steps // 10), eval_every=args.eval_every,
+        checkpoint_every=args.eval_every, seed=args.seed, threads=args.threads, betas=(0.9, 0.999),
+    )  # fmt: skip
+    model, figures = train_bachbot(cfg, tc, train_seqs, valid_seqs, args.output)
+    command = "cadenza " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("cadenza") else "cadenza train bachbot ..."
+    card = BACHBOT_CARD.format(
+        corpus=args.corpus, n_train=len(train_seqs), n_valid=len(valid_seqs), config=json.dumps(asdict(cfg)),
+        train=json.dumps(asdict(tc)), command=command, minutes=figures["train_seconds"] / 60,
+        figures=_card_figures(figures),
+    )  # fmt: skip
+    config = {"model": asdict(cfg.model), "bachbot": asdict(cfg), "corpus": args.corpus, "figures": figures}
+    save_model(args.output, model, config, kind=KIND, card=card)
+    print(f"valid cross-entropy {figures['valid_nll']:.4f} nats per token (BachBot reports 0.477)")
+    print(f"wrote {args.output}/model.safetensors, config.json, card.md")
+    return 0
+
+
+BACHBOT_CARD = """# BachBot-style chorale LSTM, {corpus}
+
+BachBot's encoding (Liang 2016): chorales in C major / A minor, 16th-note frames, each frame an optional
+fermata token then (pitch, tied) for soprano, alto, tenor, bass, then "|||"; START / END. Trained on the train
+split of `{corpus}` ({n_train} chorales; {n_valid} in the valid split).
+
+- Config: `{config}`
+- Optimization: `{train}`
+- Command: `{command}`
+- Wall time: {minutes:.1f} min on this machine's CPU (2 cores, fp32)
+
+| figure | value |
+|---|---|
+{figures}
+
+Cross-entropy in nats per token over whole validation chorales read from START. BachBot reports 0.477.
+"""
+
+
+def cmd_generate_bachbot(args: argparse.Namespace) -> int:
+    from cadenza.symbolic.bachbot import decode, decode_tokens, load_bachbot
+
+    model = load_bachbot(args.model)
+    tokens = decode(model, n_frames=args.frames, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+    score = decode_tokens(tokens)
+    paths = write_outputs(score, args.output)
+    print(f"{score.n_notes} notes in 4 voices, {score.end:.1f} quarter notes (C major / A minor)")
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from cadenza.demo import build_demo
 
@@ -517,7 +795,12 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser("harmonize", help="harmonize a melody in four parts (an HMM learned from Bach, Viterbi)")
     h.add_argument("melody", nargs="?", help="MIDI / MusicXML / ABC / kern file; its first part is the tune")
     h.add_argument("-o", "--output", help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
-    h.add_argument("--method", default="ga", help="ga (default), viterbi (the exact optimum), course (the reference)")
+    h.add_argument(
+        "--method", default="ga",
+        help="ga (default), viterbi (the exact optimum), course (the reference), chorale-lstm (BachBot-style)",
+    )  # fmt: skip
+    h.add_argument("--bachbot-model", help="chorale-lstm: model folder (default: the shipped models/bachbot)")
+    h.add_argument("--temperature", type=float, default=0.7, help="chorale-lstm: sampling temperature")
     h.add_argument("--chords-per-bar", type=int, help="chord slots per bar (default: one per beat)")
     h.add_argument("--key", help='e.g. "G major" (default: from the file, else estimated)')
     h.add_argument("--model", help="a harmony model (default: the shipped models/harmony-bach)")
@@ -553,6 +836,83 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--tempo", type=float, default=140.0)
     im.add_argument("--seed", type=int, default=0)
     im.set_defaults(func=cmd_improvise)
+
+    tr = sub.add_parser("train", help="train a neural model with the shared loop (resumes from its checkpoints)")
+    trsub = tr.add_subparsers(dest="train_command", required=True, metavar="MODEL")
+    tmt = trsub.add_parser("music-transformer", help="a Transformer on the JSB Chorales train split")
+    tmt.add_argument("-o", "--output", required=True, help="model folder (checkpoints go in OUTPUT/run)")
+    tmt.add_argument("--position", default="relative", help="relative (Music Transformer, default) or absolute")
+    tmt.add_argument("--steps", type=int, default=3000)
+    tmt.add_argument("--context", type=int, default=256, help="context in tokens (4 per 16th-note step)")
+    tmt.add_argument("--layers", type=int, default=4)
+    tmt.add_argument("--heads", type=int, default=4)
+    tmt.add_argument("--width", type=int, default=128)
+    tmt.add_argument("--dropout", type=float, default=0.1)
+    tmt.add_argument("--batch-size", type=int, default=16)
+    tmt.add_argument("--max-shift", type=int, default=5, help="transposition augmentation, +- semitones")
+    tmt.add_argument("--lr", type=float, default=1e-3)
+    tmt.add_argument("--eval-every", type=int, default=250)
+    tmt.add_argument("--threads", type=int, default=0)
+    tmt.add_argument("--seed", type=int, default=0)
+    tmt.set_defaults(func=cmd_train_music_transformer)
+
+    tl = trsub.add_parser("lstm", help="an LSTM melody model on a corpus's melodies (16th-note grid)")
+    tl.add_argument("--corpus", default="essen/erk", help="essen/erk (default), essen, oneills, a folder, ...")
+    tl.add_argument("--preset", default="default", help="default (improved) or course (the course's model)")
+    tl.add_argument("--steps", type=int, default=2000)
+    tl.add_argument("--eval-every", type=int, default=250)
+    tl.add_argument("--threads", type=int, default=0)
+    tl.add_argument("--seed", type=int, default=0)
+    tl.add_argument("-o", "--output", required=True, help="model folder (checkpoints go in OUTPUT/run)")
+    tl.set_defaults(func=cmd_train_lstm)
+    tb = trsub.add_parser("bachbot", help="a BachBot-style LSTM on four-part chorales")
+    tb.add_argument("--corpus", default="bach")
+    tb.add_argument("--steps", type=int, default=1500)
+    tb.add_argument("--eval-every", type=int, default=250)
+    tb.add_argument("--threads", type=int, default=0)
+    tb.add_argument("--seed", type=int, default=0)
+    tb.add_argument("-o", "--output", required=True, help="model folder (checkpoints go in OUTPUT/run)")
+    tb.set_defaults(func=cmd_train_bachbot)
+
+    gen = sub.add_parser("generate", help="sample from a trained neural model (default: the shipped one)")
+    gsub = gen.add_subparsers(dest="generate_command", required=True, metavar="MODEL")
+    gmt = gsub.add_parser("music-transformer", help="a four-voice chorale from the JSB Music Transformer")
+    gmt.add_argument("--model", help="model folder (default: the shipped models/music-transformer-jsb)")
+    gmt.add_argument("--primer", help="a four-part score (MIDI / MusicXML) to continue")
+    gmt.add_argument("--steps", type=int, default=128, help="16th-note steps to generate (default 128 = 8 bars)")
+    gmt.add_argument("--temperature", type=float, default=1.0)
+    gmt.add_argument("--top-k", type=int, default=0)
+    gmt.add_argument("--top-p", type=float, default=1.0)
+    gmt.add_argument("--seed", type=int, default=0)
+    gmt.add_argument("-o", "--output", required=True, help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
+    gmt.set_defaults(func=cmd_generate_music_transformer)
+
+    gl = gsub.add_parser("lstm", help="a melody from the LSTM (default: the shipped models/lstm-essen)")
+    gl.add_argument("--model", help="model folder (default: the shipped models/lstm-essen)")
+    gl.add_argument("--primer", help="a melody file to continue (MIDI / MusicXML / ABC; first tune, first part)")
+    gl.add_argument("--max-steps", type=int, default=256, help="most 16th-note steps to generate (default 256)")
+    gl.add_argument("--temperature", type=float, default=1.0)
+    gl.add_argument("--top-k", type=int, default=0)
+    gl.add_argument("--top-p", type=float, default=1.0)
+    gl.add_argument("--tempo", type=float, default=100.0)
+    gl.add_argument("--seed", type=int, default=0)
+    gl.add_argument("-o", "--output", required=True, help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
+    gl.set_defaults(func=cmd_generate_lstm)
+    gb = gsub.add_parser("bachbot", help="a free four-part chorale (default: the shipped models/bachbot)")
+    gb.add_argument("--model", help="model folder (default: the shipped models/bachbot)")
+    gb.add_argument("--frames", type=int, default=256, help="most 16th-note frames (default 256 = 16 bars)")
+    gb.add_argument("--temperature", type=float, default=1.0)
+    gb.add_argument("--top-p", type=float, default=1.0)
+    gb.add_argument("--seed", type=int, default=0)
+    gb.add_argument("-o", "--output", required=True, help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
+    gb.set_defaults(func=cmd_generate_bachbot)
+
+    ev = sub.add_parser("eval", help="benchmark evaluations of trained models")
+    esub = ev.add_subparsers(dest="eval_command", required=True, metavar="BENCHMARK")
+    ej = esub.add_parser("jsb", help="note-wise NLL on the JSB Chorales validation and test splits")
+    ej.add_argument("--model", help="model folder (default: the shipped models/music-transformer-jsb)")
+    ej.add_argument("--json", action="store_true")
+    ej.set_defaults(func=cmd_eval_jsb)
 
     d = sub.add_parser("demo", help="build the listening page out/demo/index.html")
     d.add_argument("-o", "--output", default="out/demo")

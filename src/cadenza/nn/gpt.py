@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cadenza.nn.relative import RelativeSelfAttention
+
 
 @dataclass(frozen=True)
 class GPTConfig:
@@ -22,6 +24,8 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0  # note: dropout > 0 leaves PyTorch's fast CPU attention kernel (~9x slower)
     tie_weights: bool = True
+    position: str = "absolute"  # "absolute" (learned embeddings) or "relative" (Music Transformer attention)
+    period: int = 0  # > 0: a learned embedding of each token's phase in a cycle (e.g. the voice in SATB steps)
 
 
 class CausalSelfAttention(nn.Module):
@@ -60,7 +64,11 @@ class Block(nn.Module):
     def __init__(self, cfg: GPTConfig) -> None:
         super().__init__()
         self.ln1 = nn.LayerNorm(cfg.n_embd)
-        self.attn = CausalSelfAttention(cfg)
+        self.attn: nn.Module
+        if cfg.position == "relative":
+            self.attn = RelativeSelfAttention(cfg.n_embd, cfg.n_head, cfg.block_size, cfg.dropout)
+        else:
+            self.attn = CausalSelfAttention(cfg)
         self.ln2 = nn.LayerNorm(cfg.n_embd)
         self.mlp = nn.Sequential(
             nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(), nn.Linear(4 * cfg.n_embd, cfg.n_embd)
@@ -77,13 +85,20 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    """Token and learned position embeddings, pre-norm blocks, a (tied) output head."""
+    """Token embeddings, learned absolute positions or relative attention, pre-norm blocks, a (tied) head.
+
+    With `position="relative"` this is the Music Transformer (Huang et al. 2019): no absolute positions,
+    relative attention with skewing in every layer.
+    """
 
     def __init__(self, cfg: GPTConfig) -> None:
         super().__init__()
+        if cfg.position not in ("absolute", "relative"):
+            raise ValueError(f"position must be 'absolute' or 'relative', not {cfg.position!r}")
         self.cfg = cfg
         self.tok = nn.Embedding(cfg.vocab_size, cfg.n_embd)
-        self.pos = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.pos = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.position == "absolute" else None
+        self.phase = nn.Embedding(cfg.period, cfg.n_embd) if cfg.period > 0 else None
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
@@ -99,15 +114,26 @@ class GPT(nn.Module):
             nn.init.zeros_(m.bias)
 
     def forward(
-        self, idx: torch.Tensor, caches: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        self,
+        idx: torch.Tensor,
+        caches: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+        phase: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Logits [B, T, vocab] for token ids [B, T]; with `caches`, positions continue after the cached ones."""
+        """Logits [B, T, vocab] for token ids [B, T]; with `caches`, positions continue after the cached ones.
+
+        `phase` [B, T] (ids in 0..period-1) is required when the model has a period.
+        """
         B, T = idx.shape
         past = caches[0][0].size(2) if caches else 0
         if past + T > self.cfg.block_size:
             raise ValueError(f"sequence of {past + T} tokens exceeds the context of {self.cfg.block_size}")
-        pos = torch.arange(past, past + T, device=idx.device)
-        x = self.tok(idx) + self.pos(pos)  # (B, T, C)
+        x = self.tok(idx)  # (B, T, C)
+        if self.pos is not None:
+            x = x + self.pos(torch.arange(past, past + T, device=idx.device))
+        if self.phase is not None:
+            if phase is None:
+                raise ValueError("this model needs the phase of every token")
+            x = x + self.phase(phase)
         new_caches = []
         for i, block in enumerate(self.blocks):
             x, c = block(x, caches[i] if caches else None)
@@ -120,5 +146,5 @@ def lm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Ten
 
     It calls the model's forward (not a method of it), so that a DDP-wrapped model syncs its gradients.
     """
-    logits, _ = model(batch["x"])
+    logits, _ = model(batch["x"], phase=batch.get("phase"))
     return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), batch["y"].reshape(-1))

@@ -1,0 +1,329 @@
+"""BachBot-style chorales (Liang 2016, "BachBot: automatic composition in the style of Bach chorales").
+
+Encoding, as BachBot's: each chorale transposed to C major / A minor and cut into 16th-note frames; a frame is
+an optional fermata token "(.)", then the four voices from soprano to bass, each as (pitch, tied?) where tied
+means "the note of the previous frame goes on", then the frame delimiter "|||". START and END close the piece.
+
+An LSTM (BachBot's best: 3 layers of 256) learns the token stream. It generates free chorales, and harmonizes:
+any subset of voices is fixed (the soprano, typically) and the others are sampled token by token, the fixed
+tokens forced in place (constrained decoding). A grammar mask keeps every output well formed: the right token
+kind at each place in a frame, and a tie only where the voice's previous pitch continues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from cadenza.core.score import Key, Note, Part, Score
+from cadenza.encodings.base import EncodingError
+from cadenza.encodings.transpose import to_c
+from cadenza.errors import InputError
+from cadenza.sample import sample_next
+from cadenza.symbolic.lstm import LSTMLM, LSTMConfig, all_positions_loss
+from cadenza.train.data import _generator
+
+KIND = "bachbot"
+STEP_QL = 0.25
+START, END, DELIM, FERMATA = 0, 1, 2, 3
+REST = 4
+FIRST_NOTE = 5  # id FIRST_NOTE + 2 * pitch + tied
+VOCAB_SIZE = FIRST_NOTE + 256
+VOICES = ("soprano", "alto", "tenor", "bass")
+PITCH_RANGE = (28, 96)  # pitches the decoder may choose (the chorales in C span 33..86)
+
+
+def note_token(pitch: int, tied: bool) -> int:
+    return FIRST_NOTE + 2 * pitch + int(tied)
+
+
+def token_str(t: int) -> str:
+    if t < FIRST_NOTE:
+        return ("START", "END", "|||", "(.)", "rest")[t]
+    p, tied = divmod(t - FIRST_NOTE, 2)
+    return f"({p},{'True' if tied else 'False'})"
+
+
+# A frame of the grid: per voice (pitch or -1, tied), and the fermata flag.
+Frame = tuple[tuple[tuple[int, bool], ...], bool]
+
+
+def frames_of(score: Score) -> list[Frame]:
+    """The 16th-note frames of a four-part score (no transposition).
+
+    Raises:
+        EncodingError: not four parts, or a note off the 16th-note grid.
+    """
+    name = score.source or score.title or "score"
+    if len(score.parts) != 4:
+        raise EncodingError(f"{name}: {len(score.parts)} parts, a chorale needs 4")
+    n = round(score.end / STEP_QL + 1e-6)
+    voices = [[(-1, False)] * n for _ in range(4)]
+    fermata = [False] * n
+    for v, part in enumerate(score.parts):
+        for note in part.notes:
+            a, b = note.onset / STEP_QL, note.offset / STEP_QL
+            if abs(a - round(a)) > 1e-6 or abs(b - round(b)) > 1e-6:
+                raise EncodingError(f"{name}: note at {note.onset} is off the 16th-note grid")
+            for k in range(round(a), min(n, round(b))):
+                if voices[v][k][0] < note.pitch:  # a divided voice keeps its upper note
+                    voices[v][k] = (note.pitch, k > round(a))
+                fermata[k] |= note.fermata
+    return [(tuple(voices[v][k] for v in range(4)), fermata[k]) for k in range(n)]
+
+
+def encode_frames(frames: Sequence[Frame]) -> list[int]:
+    out = [START]
+    for voices, fermata in frames:
+        if fermata:
+            out.append(FERMATA)
+        out += [REST if p < 0 else note_token(p, tied) for p, tied in voices]
+        out.append(DELIM)
+    return out + [END]
+
+
+def encode_chorale(score: Score) -> list[int]:
+    """The BachBot tokens of a chorale, transposed to C major / A minor."""
+    return encode_frames(frames_of(to_c(score)[0]))
+
+
+def decode_tokens(tokens: Sequence[int], *, key: Key | None = None, title: str = "BachBot chorale") -> Score:
+    """Tokens back to a four-part score; notes join across frames where the tie flag says so."""
+    frames: list[list[int]] = []
+    ties: list[list[bool]] = []
+    fermatas: list[bool] = []
+    cur: list[int] = []
+    cur_tie: list[bool] = []
+    ferm = False
+    for t in tokens:
+        if t == DELIM:
+            if len(cur) == 4:
+                frames.append(cur)
+                ties.append(cur_tie)
+                fermatas.append(ferm)
+            cur, cur_tie, ferm = [], [], False
+        elif t == FERMATA:
+            ferm = True
+        elif t == REST:
+            cur.append(-1)
+            cur_tie.append(False)
+        elif t >= FIRST_NOTE:
+            p, tied = divmod(t - FIRST_NOTE, 2)
+            cur.append(p)
+            cur_tie.append(bool(tied))
+    parts = []
+    for v in range(4):
+        notes: list[Note] = []
+        start = None
+        for k in range(len(frames) + 1):
+            cont = k < len(frames) and ties[k][v] and start is not None and frames[k][v] == frames[start][v]
+            if cont:
+                continue
+            if start is not None and frames[start][v] >= 0:
+                f = any(fermatas[start:k])
+                notes.append(Note(frames[start][v], start * STEP_QL, (k - start) * STEP_QL, 80, f))
+            start = k if k < len(frames) else None
+        parts.append(Part(tuple(notes), name=VOICES[v], program=52 if v else 19))
+    return Score(tuple(parts), key=key or Key(0, "major"), tempo_bpm=72.0, title=title, source="bachbot")
+
+
+def chorale_sequences(scores: Sequence[Score]) -> tuple[list[list[int]], int]:
+    out, skipped = [], 0
+    for s in scores:
+        try:
+            out.append(encode_chorale(s))
+        except EncodingError:
+            skipped += 1
+    return out, skipped
+
+
+# ------------------------------------------------------------------------------------------------ training
+
+
+@dataclass(frozen=True)
+class BachBotConfig:
+    model: LSTMConfig = LSTMConfig(vocab_size=VOCAB_SIZE, n_embd=32, hidden=256, n_layer=3, dropout=0.3,
+                                   tie_weights=False)  # fmt: skip
+    window: int = 128
+    batch_size: int = 32
+    lr: float = 2e-3
+
+
+class TokenWindows:
+    """Random windows over the chorales' token streams joined end to end."""
+
+    def __init__(self, seqs: list[list[int]], window: int, batch_size: int, seed: int = 0) -> None:
+        self.tokens = torch.tensor([t for s in seqs for t in s])
+        self.window, self.batch_size, self.seed = window, batch_size, seed
+
+    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
+        g = _generator(self.seed, step, rank)
+        starts = torch.randint(0, self.tokens.numel() - self.window - 1, (self.batch_size,), generator=g)
+        win = self.tokens[starts[:, None] + torch.arange(self.window + 1)]
+        return {"x": win[:, :-1], "y": win[:, 1:]}
+
+
+@torch.no_grad()
+def evaluate_chorales(model: LSTMLM, seqs: list[list[int]]) -> dict[str, float]:
+    """Cross-entropy per token (nats) of whole chorales, each read from START (BachBot's measure)."""
+    model.eval()
+    total = count = 0.0
+    for s in seqs:
+        x = torch.tensor(s)[None]
+        logits, _ = model(x[:, :-1])
+        total += float(F.cross_entropy(logits[0], x[0, 1:], reduction="sum"))
+        count += len(s) - 1
+    return {"nll": total / count, "tokens": count}
+
+
+def train_bachbot(
+    cfg: BachBotConfig, train_cfg: Any, train_seqs: list[list[int]], valid_seqs: list[list[int]],
+    out_dir: str | Path, *, progress: bool = True,
+) -> tuple[LSTMLM, dict[str, Any]]:  # fmt: skip
+    from cadenza.train.loop import train
+
+    torch.manual_seed(train_cfg.seed)
+    model = LSTMLM(cfg.model)
+    data = TokenWindows(train_seqs, cfg.window, cfg.batch_size, seed=train_cfg.seed)
+    result = train(
+        model, data, all_positions_loss, train_cfg, out_dir=Path(out_dir) / "run",
+        eval_fn=lambda m: {"valid/nll": evaluate_chorales(m, valid_seqs)["nll"]},  # type: ignore[arg-type]
+        model_config={"model": asdict(cfg.model), "bachbot": asdict(cfg)}, progress=progress,
+        tokens_per_batch=cfg.window * cfg.batch_size,
+    )  # fmt: skip
+    figures = {"valid_nll": evaluate_chorales(model, valid_seqs)["nll"], "train_seconds": result.seconds,
+               "steps": result.step}  # fmt: skip
+    return model, figures
+
+
+def load_bachbot(path: str | Path | None = None) -> LSTMLM:
+    from cadenza.paths import shipped_model
+    from cadenza.train.checkpoint import load_model_files
+
+    folder = Path(path) if path else shipped_model("bachbot", "config.json").parent
+    config, tensors = load_model_files(folder, kind=KIND)
+    model = LSTMLM(LSTMConfig(**config["model"]))
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as e:
+        raise InputError(folder, f"weights do not match the config ({str(e).splitlines()[0]})") from None
+    return model.eval()
+
+
+# ------------------------------------------------------------------------------------------------ decoding
+
+
+def _allowed(place: int, prev: list[int] | None, fermata_seen: bool) -> torch.Tensor:
+    """Mask of tokens allowed at `place` in a frame (0..3 = a voice, 4 = the delimiter; -1 = frame start)."""
+    ok = torch.zeros(VOCAB_SIZE, dtype=torch.bool)
+    if place == -1:  # frame start: fermata, the soprano, or the end of the piece
+        ok[FERMATA] = True
+        ok[END] = True
+        place = 0
+    if place == 4:
+        ok[DELIM] = True
+        return ok
+    ok[REST] = True
+    ok[note_token(PITCH_RANGE[0], False) : note_token(PITCH_RANGE[1], False) + 1 : 2] = True  # untied pitches
+    if prev is not None and prev[place] >= 0:
+        ok[note_token(prev[place], True)] = True  # the voice's previous pitch may go on
+    return ok
+
+
+@torch.no_grad()
+def decode(
+    model: LSTMLM,
+    fixed: Sequence[Sequence[int | None]] | None = None,
+    *,
+    n_frames: int = 256,
+    fermatas: Sequence[bool] | None = None,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+) -> list[int]:
+    """Sample a chorale token by token. `fixed[k][v]` is a forced token for voice v at frame k (None: free);
+    with `fixed`, the piece has exactly len(fixed) frames and fermatas follow `fermatas` (default: none)."""
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    tokens = [START]
+    logits, state = model(torch.tensor([[START]]))
+    prev: list[int] | None = None
+    limit = len(fixed) if fixed is not None else n_frames
+    frame = 0
+
+    def emit(tok: int) -> None:
+        nonlocal logits, state
+        tokens.append(tok)
+        logits, state = model(torch.tensor([[tok]]), state)
+
+    def choose(mask: torch.Tensor) -> int:
+        masked = logits[:, -1].masked_fill(~mask, float("-inf"))
+        return int(sample_next(masked, temperature=temperature, top_p=top_p, generator=g)[0])
+
+    while frame < limit:
+        cur: list[int] = []
+        if fixed is not None:
+            if fermatas is not None and fermatas[frame]:
+                emit(FERMATA)
+        else:
+            start_mask = _allowed(-1, prev, False)
+            if frame == 0:
+                start_mask[END] = False
+            tok = choose(start_mask)
+            if tok == END:
+                break
+            if tok == FERMATA:
+                emit(FERMATA)
+        for v in range(4):
+            forced = fixed[frame][v] if fixed is not None else None
+            if forced is None:
+                forced = choose(_allowed(v, prev, False))
+            emit(forced)
+            cur.append(-1 if forced == REST else (forced - FIRST_NOTE) // 2)
+        emit(DELIM)
+        prev = cur
+        frame += 1
+    tokens.append(END)
+    return tokens
+
+
+def soprano_constraints(melody: Score) -> tuple[list[list[int | None]], list[bool], int]:
+    """Fixed soprano tokens per frame, fermatas per frame, and the transposition to C applied (to undo)."""
+    moved, shift = to_c(melody)
+    part = moved.melody()
+    name = melody.source or melody.title or "melody"
+    n = round(part.end / STEP_QL + 1e-6) if part.notes else 0
+    if n == 0:
+        raise InputError(name, "has no notes to harmonize")
+    fixed: list[list[int | None]] = [[REST, None, None, None] for _ in range(n)]
+    fermatas = [False] * n
+    for note in part.notes:
+        a, b = note.onset / STEP_QL, note.offset / STEP_QL
+        if abs(a - round(a)) > 1e-6 or abs(b - round(b)) > 1e-6:
+            raise InputError(name, f"note at {note.onset} is off the 16th-note grid; BachBot cannot hold it")
+        for k in range(round(a), round(b)):
+            fixed[k][0] = note_token(note.pitch, k > round(a))
+            fermatas[k] |= note.fermata
+    return fixed, fermatas, shift
+
+
+def harmonize_bachbot(
+    melody: Score, model: LSTMLM, *, temperature: float = 0.7, seed: int = 0, fermatas_from_phrases: bool = True
+) -> Score:
+    """Alto, tenor and bass for a soprano melody, by constrained decoding. Returns the four parts in the
+    melody's own key. Without fermatas in the melody, a fermata is put on the last note."""
+    fixed, fermatas, shift = soprano_constraints(melody)
+    if fermatas_from_phrases and not any(fermatas):
+        last_onset = round(melody.melody().notes[-1].onset / STEP_QL)
+        for k in range(last_onset, len(fermatas)):
+            fermatas[k] = True
+    tokens = decode(model, fixed, fermatas=fermatas, temperature=temperature, seed=seed)
+    key = to_c(melody)[0].key
+    score = decode_tokens(tokens, key=key, title="BachBot harmonization")
+    score = score.transpose(-shift) if shift else score
+    return score.replace(time_signature=melody.time_signature, pickup=melody.pickup, tempo_bpm=melody.tempo_bpm or 72.0)
