@@ -159,5 +159,5 @@ def test_jsb_eval_and_generation_of_a_tiny_model(tmp_path: Path) -> None:
     assert len(score.parts) == 4 and score.end <= 12 * 0.25 + 1e-9
     save_model(tmp_path / "mt", model, {"model": model.cfg.__dict__}, kind=transformer.KIND, card="# t\n")
     loaded, _ = transformer.load_music_transformer(tmp_path / "mt")
-    assert torch.equal(loaded(torch.tensor([seq[:8]]), phase=torch.tensor([transformer.token_phases(8)]))[0],
-                       model(torch.tensor([seq[:8]]), phase=torch.tensor([transformer.token_phases(8)]))[0])  # fmt: skip
+    x, phase = torch.tensor([seq[:8]]), torch.tensor([transformer.token_phases(8)])
+    assert torch.equal(loaded(x, phase=phase)[0], model(x, phase=phase)[0])

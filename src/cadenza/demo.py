@@ -199,12 +199,80 @@ def section_improvise(out_dir: Path) -> Section:
     )
 
 
+def _figures(model_dir: Path) -> dict[str, float]:
+    import json
+
+    return json.loads((model_dir / "config.json").read_text()).get("figures", {})
+
+
+def section_lstm(out_dir: Path) -> Section:
+    import dataclasses
+
+    from cadenza import io
+    from cadenza.corpus import music21_corpus_dir
+    from cadenza.paths import models_dir
+    from cadenza.symbolic.lstm import generate_melody, load_melody_lstm
+
+    model, preset = load_melody_lstm()
+    free = generate_melody(model, preset, seed=7, temperature=0.9)
+    tune = io.read(music21_corpus_dir() / "essenFolksong" / "erk5.abc")[5]
+    primer = tune.replace(parts=(dataclasses.replace(tune.melody(), notes=tune.melody().notes[:8]),))
+    cont = generate_melody(model, preset, primer=primer, seed=3, temperature=0.9)
+    f = _figures(models_dir() / "lstm-essen")
+    return Section(
+        "LSTM: folk melodies",
+        "An LSTM over the 16th-note melody grid, trained on the Essen erk collection in C major / A minor "
+        f"(valid NLL {f.get('valid_nll', float('nan')):.3f} nats per symbol, accuracy "
+        f"{f.get('valid_accuracy', float('nan')):.3f}). `cadenza generate lstm [--primer FILE]`.",
+        [
+            score_item(free, out_dir, "lstm_free", title="A melody from nothing (temperature 0.9)", program=73),
+            score_item(cont, out_dir, "lstm_primer", title="The first 8 notes of an Essen tune, continued", program=73),
+        ],  # fmt: skip
+    )
+
+
+def section_chorales(out_dir: Path) -> Section:
+    from cadenza import io
+    from cadenza.corpus import music21_corpus_dir
+    from cadenza.evaluate.voice_leading import violations
+    from cadenza.paths import models_dir
+    from cadenza.symbolic.bachbot import decode, decode_tokens, harmonize_bachbot, load_bachbot
+    from cadenza.symbolic.transformer import generate_chorale, load_music_transformer
+
+    items = []
+    mt, config = load_music_transformer()
+    chorale = generate_chorale(mt, steps=128, seed=2)
+    fig = config.get("figures", {})
+    items.append(score_item(chorale, out_dir, "mt_chorale", title="Music Transformer: 8 bars, free sampling"))
+    bb = load_bachbot()
+    free = decode_tokens(decode(bb, n_frames=128, seed=4))
+    items.append(score_item(free, out_dir, "bachbot_free", title="BachBot LSTM: a free chorale"))
+    chorale_src = io.read_score(music21_corpus_dir() / "bach" / "bwv269.mxl")
+    melody = chorale_src.replace(parts=(chorale_src.parts[0],))
+    harm = harmonize_bachbot(melody, bb, seed=1)
+    item = score_item(harm, out_dir, "bachbot_harmony", title="BachBot LSTM harmonizes the soprano of BWV 269")
+    v = violations(harm)["per_100_beats"]
+    item.text = "voice-leading violations per 100 beats: " + ", ".join(f"{k} {x:.2f}" for k, x in v.items())
+    items.append(item)
+    bbf = _figures(models_dir() / "bachbot")
+    return Section(
+        "Neural chorales: Music Transformer and BachBot",
+        "A Transformer with relative attention (Huang et al. 2019) trained on the JSB Chorales train split "
+        f"(valid NLL {fig.get('valid_nll', float('nan')):.3f} nats per token; the paper reports 0.335), and a "
+        f"BachBot-style LSTM (Liang 2016; valid cross-entropy {bbf.get('valid_nll', float('nan')):.3f}, BachBot "
+        "0.477) that writes chorales or fills alto, tenor and bass under a given soprano.",
+        items,
+    )
+
+
 SECTIONS: list[Callable[[Path], Section]] = [
     section_corpora,
     section_markov,
     section_compose,
     section_harmonize,
     section_improvise,
+    section_lstm,
+    section_chorales,
 ]
 
 
