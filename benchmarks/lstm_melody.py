@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from cadenza.corpus import load_corpus
-from cadenza.symbolic.lstm import PRESETS, LSTMLM, MelodyWindows, all_positions_loss, last_position_loss, melody_ids
+from cadenza.symbolic.lstm import LSTMLM, PRESETS, MelodyWindows, all_positions_loss, last_position_loss, melody_ids
 
 from common import write_result
 
@@ -74,7 +74,9 @@ def main() -> None:
                 "valid_accuracy": round(figures["valid_accuracy"], 4),
                 "command": " ".join(cmd),
             }
-    results["nll_ratio_default_over_course"] = round(results["default"]["valid_nll"] / results["course"]["valid_nll"], 3)
+    results["nll_ratio_default_over_course"] = round(
+        results["default"]["valid_nll"] / results["course"]["valid_nll"], 3
+    )
     results["budget_seconds"] = args.budget
     results["corpus"] = CORPUS
     write_result("lstm_melody", results, command="python benchmarks/lstm_melody.py --ship")

@@ -147,11 +147,11 @@ def chorale_sequences(scores: Sequence[Score]) -> tuple[list[list[int]], int]:
 
 @dataclass(frozen=True)
 class BachBotConfig:
-    model: LSTMConfig = LSTMConfig(vocab_size=VOCAB_SIZE, n_embd=32, hidden=256, n_layer=3, dropout=0.3,
+    model: LSTMConfig = LSTMConfig(vocab_size=VOCAB_SIZE, n_embd=64, hidden=256, n_layer=3, dropout=0.1,
                                    tie_weights=False)  # fmt: skip
     window: int = 128
     batch_size: int = 32
-    lr: float = 2e-3
+    lr: float = 3e-3
 
 
 class TokenWindows:
@@ -241,12 +241,15 @@ def decode(
     fixed: Sequence[Sequence[int | None]] | None = None,
     *,
     n_frames: int = 256,
+    min_frames: int = 64,
     fermatas: Sequence[bool] | None = None,
     temperature: float = 1.0,
     top_p: float = 1.0,
     seed: int = 0,
 ) -> list[int]:
-    """Sample a chorale token by token. `fixed[k][v]` is a forced token for voice v at frame k (None: free);
+    """Sample a chorale token by token (END is not allowed before `min_frames` frames).
+
+    `fixed[k][v]` is a forced token for voice v at frame k (None: free);
     with `fixed`, the piece has exactly len(fixed) frames and fermatas follow `fermatas` (default: none)."""
     model.eval()
     g = torch.Generator().manual_seed(seed)
@@ -272,7 +275,7 @@ def decode(
                 emit(FERMATA)
         else:
             start_mask = _allowed(-1, prev, False)
-            if frame == 0:
+            if frame < min_frames:
                 start_mask[END] = False
             tok = choose(start_mask)
             if tok == END:

@@ -8,7 +8,9 @@ Two presets, trained with the shared loop and compared at equal wall time (`benc
   a softmax over the symbols; 64-step windows, each predicting the one symbol after it; songs separated by 64
   "/" symbols; Adam at 1e-3, batch 64.
 - `default`: learned embeddings, two LSTM layers, weight tying, every position of 128-step windows predicts
-  its next symbol, random transposition (+-5 semitones) as augmentation, and a validation split.
+  its next symbol, and a validation split. Transposition augmentation is available (`max_shift`) but off:
+  the melodies are already moved to C major / A minor, and in a first measured run (+-5 semitones) it made
+  validation NLL worse (1.233 vs the course model's 1.146 at equal time).
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ PRESETS = {
         lr=3e-3,
         song_delimiters=1,
         all_positions=True,
-        max_shift=5,
+        max_shift=0,
     ),  # fmt: skip
 }
 
@@ -250,13 +252,15 @@ def generate_melody(
     *,
     primer: Score | None = None,
     max_steps: int = 256,
+    min_steps: int = 64,
     temperature: float = 1.0,
     top_k: int = 0,
     top_p: float = 1.0,
     seed: int = 0,
     tempo_bpm: float = 100.0,
 ) -> Score:
-    """Sample one melody (until "/" or `max_steps` 16th steps). A primer is moved to C major / A minor, continued,
+    """Sample one melody (until "/" or `max_steps` 16th steps; "/" is not allowed before `min_steps` generated
+    steps, so a song does not stop after a bar). A primer is moved to C major / A minor, continued,
     and the result moved back to the primer's key; without one the melody is in C major or A minor.
 
     Raises:
@@ -279,10 +283,11 @@ def generate_melody(
     out = list(prefix)
     logits, state = model(torch.tensor(out)[None])
     for _ in range(max_steps):
-        last = logits[:, -1]
-        if len(out) == len(prefix):  # a song never starts with "/" or a hold
-            last = last.clone()
-            last[:, SEP_ID] = last[:, VOCAB.index("_")] = float("-inf")
+        last = logits[:, -1].clone()
+        if len(out) - len(prefix) < min_steps:
+            last[:, SEP_ID] = float("-inf")
+        if len(out) == len(prefix):  # a song never starts with a hold
+            last[:, VOCAB.index("_")] = float("-inf")
         tok = int(sample_next(last, temperature=temperature, top_k=top_k, top_p=top_p, generator=g)[0])
         if tok == SEP_ID:
             break
