@@ -203,15 +203,12 @@ def train_bachbot(
 
 def load_bachbot(path: str | Path | None = None) -> LSTMLM:
     from cadenza.paths import shipped_model
-    from cadenza.train.checkpoint import load_model_files
+    from cadenza.train.checkpoint import load_model_files, load_weights
 
     folder = Path(path) if path else shipped_model("bachbot", "config.json").parent
     config, tensors = load_model_files(folder, kind=KIND)
     model = LSTMLM(LSTMConfig(**config["model"]))
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as e:
-        raise InputError(folder, f"weights do not match the config ({str(e).splitlines()[0]})") from None
+    load_weights(model, tensors, folder)
     return model.eval()
 
 

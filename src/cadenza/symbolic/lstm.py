@@ -232,16 +232,13 @@ def preset_from_dict(d: dict[str, Any]) -> MelodyPreset:
 def load_melody_lstm(path: str | Path | None = None) -> tuple[LSTMLM, MelodyPreset]:
     """A trained melody LSTM from a model folder (default: the shipped models/lstm-essen)."""
     from cadenza.paths import shipped_model
-    from cadenza.train.checkpoint import load_model_files
+    from cadenza.train.checkpoint import load_model_files, load_weights
 
     folder = Path(path) if path else shipped_model("lstm-essen", "config.json").parent
     config, tensors = load_model_files(folder, kind=MELODY_KIND)
     preset = preset_from_dict(config["preset"])
     model = LSTMLM(preset.model)
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as e:
-        raise InputError(folder, f"weights do not match the config ({str(e).splitlines()[0]})") from None
+    load_weights(model, tensors, folder)
     return model.eval(), preset
 
 

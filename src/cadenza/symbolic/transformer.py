@@ -159,15 +159,12 @@ def model_config(cfg: JSBTrainConfig) -> GPTConfig:
 def load_music_transformer(path: str | Path | None = None) -> tuple[GPT, dict[str, Any]]:
     """A trained JSB Music Transformer from a model folder (default: the shipped one)."""
     from cadenza.paths import shipped_model
-    from cadenza.train.checkpoint import load_model_files
+    from cadenza.train.checkpoint import load_model_files, load_weights
 
     folder = Path(path) if path else shipped_model(SHIPPED, "config.json").parent
     config, tensors = load_model_files(folder, kind=KIND)
     model = GPT(GPTConfig(**config["model"]))
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as e:
-        raise InputError(folder, f"weights do not match the config ({str(e).splitlines()[0]})") from None
+    load_weights(model, tensors, folder)
     return model.eval(), config
 
 

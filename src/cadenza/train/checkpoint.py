@@ -152,3 +152,12 @@ def load_model_files(model_dir: str | Path, *, kind: str) -> tuple[dict[str, Any
     except Exception as e:  # safetensors raises its own error types on corrupt files
         raise InputError(weights, f"corrupt weights ({type(e).__name__}: {str(e)[:100]})") from None
     return config, tensors
+
+
+def load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], folder: str | Path) -> torch.nn.Module:
+    """Load `tensors` into `model` (in eval mode), with a clear error when they do not fit its config."""
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as e:
+        raise InputError(folder, f"weights do not match the config ({str(e).splitlines()[0]})") from None
+    return model.eval()
