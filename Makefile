@@ -24,12 +24,13 @@ lint: install
 
 install: system $(STAMP)
 
-# Debian packages: FluidSynth and the General MIDI SoundFont for rendering.
+# Debian packages: FluidSynth and the General MIDI SoundFont for rendering; abcmidi (abc2midi) to check
+# that generated ABC is valid.
 system:
-	@if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f $(SF2) ]; then \
-	  echo "installing fluidsynth + fluid-soundfont-gm (apt-get)"; \
+	@if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f $(SF2) ] || ! command -v abc2midi >/dev/null 2>&1; then \
+	  echo "installing fluidsynth + fluid-soundfont-gm + abcmidi (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    fluidsynth fluid-soundfont-gm >/dev/null; \
+	    fluidsynth fluid-soundfont-gm abcmidi >/dev/null; \
 	fi
 
 $(VENV)/bin/python:

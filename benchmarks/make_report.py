@@ -18,6 +18,8 @@ TITLES = {
     "train_bf16": "Training loop throughput: fp32 vs bf16 autocast",
     "markov": "Markov melodies: 10-fold bits per note, ours vs the course chain; speed",
     "harmonize": "Harmonizers: chord accuracy against Bach, and speed on a 32-bar melody",
+    "abc_lm": "ABC language model (MuPT family): bits per character, validity of samples, speed, LoRA fine-tuning",
+    "bachbot": "BachBot-style chorale LSTM: cross-entropy and the voice leading of its harmonizations",
 }
 
 

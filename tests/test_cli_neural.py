@@ -72,3 +72,22 @@ def test_bad_models_and_primers(tmp_path: Path) -> None:
     chords = tmp_path / "chords.mid"
     io.write(Score((Part((Note(60, 0, 1), Note(64, 0, 1))),)), chords)
     assert_user_error(run("generate", "lstm", "--primer", str(chords), "-o", str(tmp_path / "w")), "overlapping")
+
+
+def test_remi_transformer_from_the_command_line(tmp_path: Path, bach_files) -> None:  # type: ignore[no-untyped-def]
+    p = run("generate", "remi-transformer", "--style", "essen", "--bars", "4", "--seed", "2", "-o", str(tmp_path / "t"))
+    assert p.returncode == 0, p.stderr
+    tune = io.read_score(tmp_path / "t.mid")
+    assert len(tune.parts) == 1 and tune.n_notes > 0
+    primer = tmp_path / "primer.mid"
+    io.write(io.read_score(bach_files[0]), primer)
+    p = run("generate", "remi-transformer", "--primer", str(primer), "--primer-bars", "2", "--bars", "4", "-o",
+            str(tmp_path / "c"))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "bach:" in p.stdout  # a four-part primer picks the chorale style
+    assert_user_error(run("generate", "remi-transformer", "--style", "jazz", "-o", str(tmp_path / "x")), "--style")
+    low = tmp_path / "low.mid"
+    io.write(Score((Part((Note(12, 0, 1), Note(14, 1, 1))),)), low)
+    assert_user_error(run("generate", "remi-transformer", "--primer", str(low), "-o", str(tmp_path / "y")),
+                      "cannot be a REMI primer")  # fmt: skip
+    assert not (tmp_path / "y.mid").exists()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from cadenza.core.score import Note, Part, Score
 from cadenza.encodings.melody_grid import VOCAB
@@ -112,6 +113,41 @@ def test_bachbot_trains(bach_scores, tmp_path: Path) -> None:  # type: ignore[no
     assert figures["valid_nll"] < before - 1.5  # the frame grammar is learned first
 
 
+def test_bachbot_stream_windows_carry_state(bach_scores) -> None:  # type: ignore[no-untyped-def]
+    seqs, _ = bachbot.chorale_sequences(bach_scores)
+    data = bachbot.StreamWindows(seqs, window=32, batch_size=4)
+    b0, b1 = data.batch(0), data.batch(1)
+    assert int(b0["carry"]) == 0 and int(b1["carry"]) == 1
+    assert torch.equal(b0["y"][:, -1], b1["x"][:, 0])  # lane k of step 1 goes on where step 0 stopped
+    assert int(data.batch(data.per_pass)["carry"]) == 0  # a new pass starts from a zero state
+    model = bachbot.LSTMLM(bachbot.LSTMConfig(vocab_size=bachbot.VOCAB_SIZE, n_embd=8, hidden=16, n_layer=1))
+    loss = bachbot.StatefulLoss()
+    loss(model, b0)
+    assert loss.state is not None and not loss.state[0].requires_grad
+    # with the carried state, the loss of batch 1 equals reading both windows in one go
+    with torch.no_grad():
+        model.eval()
+        logits, _ = model(torch.cat([b0["x"], b1["x"]], 1))
+        whole = F.cross_entropy(logits[:, 32:].reshape(-1, logits.size(-1)), b1["y"].reshape(-1))
+        assert torch.allclose(loss(model, b1), whole, atol=1e-5)
+
+
+def test_bachbot_best_of_n_has_no_more_violations(bach_scores) -> None:  # type: ignore[no-untyped-def]
+    torch.manual_seed(0)
+    model = bachbot.LSTMLM(bachbot.LSTMConfig(vocab_size=bachbot.VOCAB_SIZE, n_embd=8, hidden=16, n_layer=1))
+    melody = bach_scores[1].replace(parts=(bach_scores[1].parts[0],))
+    fixed, fermatas, shift = bachbot.soprano_constraints(melody)
+    samples, logp = bachbot.decode_fixed(model, fixed, fermatas=fermatas, n_samples=4, temperature=0.7, seed=3)
+    assert len(samples) == len(logp) == 4 and len({tuple(s) for s in samples}) > 1
+    assert all(math.isfinite(x) and x < 0 for x in logp)
+    total = [sum(violations(bachbot.decode_tokens(s).transpose(-shift))["counts"].values()) for s in samples]
+    best = bachbot.harmonize_bachbot(melody, model, n_samples=4, rules=False, seed=3, fermatas_from_phrases=False)
+    assert sum(violations(best)["counts"].values()) == min(total)
+    ruled = bachbot.harmonize_bachbot(melody, model, n_samples=4, rules=True, seed=3)
+    counts = violations(ruled)["counts"]
+    assert counts["parallel_fifths"] + counts["parallel_octaves"] + counts["voice_crossing"] < min(total)
+
+
 def test_voice_leading_counts_parallels_crossings_and_ranges() -> None:
     def part(pitches: list[int]) -> Part:
         return Part(tuple(Note(p, float(i), 1.0) for i, p in enumerate(pitches)))
@@ -161,3 +197,41 @@ def test_jsb_eval_and_generation_of_a_tiny_model(tmp_path: Path) -> None:
     loaded, _ = transformer.load_music_transformer(tmp_path / "mt")
     x, phase = torch.tensor([seq[:8]]), torch.tensor([transformer.token_phases(8)])
     assert torch.equal(loaded(x, phase=phase)[0], model(x, phase=phase)[0])
+
+
+# ------------------------------------------------------------------------------------------------ REMI Transformer
+
+
+def test_remi_pieces_round_trip_and_transpose(bach_scores, essen_scores) -> None:  # type: ignore[no-untyped-def]
+    from cadenza.symbolic import remi_lm
+
+    chorale = bach_scores[0]
+    ids = remi_lm.piece_ids(chorale, "bach")
+    assert ids[1] == remi_lm.style_token("bach") and ids[-1] == remi_lm._vocab_facts()["eos"]
+    back = remi_lm.decode_ids(ids)
+    assert [p.program for p in back.parts] == list(remi_lm.VOICE_PROGRAMS)
+    for a, b in zip(back.parts, chorale.parts, strict=True):
+        assert [(n.pitch, n.onset, n.duration) for n in a.notes] == [(n.pitch, n.onset, n.duration) for n in b.notes]
+    tune = essen_scores[0]
+    assert len(remi_lm.decode_ids(remi_lm.piece_ids(tune, "essen")).parts) == 1
+    x = torch.tensor([ids[:50]])
+    up = remi_lm.transpose_ids(x, torch.tensor([2]))
+    pitch_of = remi_lm._vocab_facts()["pitch_of"]
+    moved = pitch_of[x] >= 0
+    assert moved.any() and torch.equal(pitch_of[up][moved], pitch_of[x][moved] + 2)
+    assert torch.equal(up[~moved], x[~moved])
+    assert remi_lm.head_bars(chorale, 2).end <= 2 * chorale.time_signature.bar_length + chorale.pickup
+
+
+def test_remi_transformer_trains_and_generates(tmp_path: Path) -> None:
+    from cadenza.symbolic import remi_lm
+
+    cfg = remi_lm.RemiTrainConfig(block_size=64, n_layer=1, n_head=2, n_embd=32, batch_size=4)
+    tc = replace(TINY_TC, max_steps=30, lr=3e-3, eval_every=30, checkpoint_every=30)
+    model, figures = remi_lm.train_remi(cfg, tc, tmp_path, progress=False, limit=12)
+    assert figures["valid_tokens"] > 100 and figures["valid_nll"] < math.log(remi_lm.vocab_size()) - 1.0
+    out = remi_lm.generate_remi(model, style="bach", bars=3, seed=1)
+    assert 1 <= len(out.parts) <= 4 and {p.program for p in out.parts} <= set(remi_lm.VOICE_PROGRAMS)
+    assert out == remi_lm.generate_remi(model, style="bach", bars=3, seed=1)  # a seed reproduces the sample
+    tune = remi_lm.generate_remi(model, style="essen", bars=4, seed=2)
+    assert [p.program for p in tune.parts] in ([remi_lm.MELODY_PROGRAM], [])

@@ -565,6 +565,80 @@ def cmd_generate_music_transformer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_remi(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from cadenza.symbolic.remi_lm import KIND, RemiTrainConfig, model_config, train_remi
+    from cadenza.train.checkpoint import save_model
+    from cadenza.train.loop import TrainConfig
+
+    cfg = RemiTrainConfig(
+        block_size=args.context, n_layer=args.layers, n_head=args.heads, n_embd=args.width, dropout=args.dropout,
+        batch_size=args.batch_size,
+    )  # fmt: skip
+    tc = TrainConfig(
+        max_steps=args.steps, lr=args.lr, warmup_steps=min(100, args.steps // 10), eval_every=args.eval_every,
+        checkpoint_every=args.eval_every, seed=args.seed, threads=args.threads,
+    )  # fmt: skip
+    model, figures = train_remi(cfg, tc, args.output, limit=args.limit)
+    command = "cadenza " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("cadenza") else "cadenza train ..."
+    card = REMI_CARD.format(
+        config=json.dumps(asdict(cfg)), train=json.dumps(asdict(tc)), command=command,
+        minutes=figures["train_seconds"] / 60, figures=_card_figures(figures),
+    )  # fmt: skip
+    config = {"model": asdict(model_config(cfg)), "remi": asdict(cfg), "train": asdict(tc), "figures": figures}
+    save_model(args.output, model, config, kind=KIND, card=card)
+    print(f"valid NLL {figures['valid_nll']:.4f} nats per token (bach {figures['valid_nll_bach']:.4f}, "
+          f"essen {figures['valid_nll_essen']:.4f})")  # fmt: skip
+    print(f"wrote {args.output}/model.safetensors, config.json, card.md")
+    return 0
+
+
+REMI_CARD = """# REMI Transformer: Bach chorales and Essen tunes
+
+A decoder-only Transformer with relative attention (Music Transformer) on REMI event tokens (MidiTok; Bar,
+Position, Program, Pitch, Duration, TimeSig, Tempo; no velocities), one style token per corpus: the train
+splits of `bach` (music21's chorales, voices as four string programs) and `essen/erk` (melodies as a flute),
+each training window transposed by a random interval of at most 5 semitones.
+
+- Config: `{config}`
+- Optimization: `{train}`
+- Command: `{command}`
+- Wall time: {minutes:.1f} min on this machine's CPU (2 cores, fp32)
+
+| figure | value |
+|---|---|
+{figures}
+
+NLL in nats per REMI token over whole validation pieces (sliding windows past the context).
+"""
+
+
+def cmd_generate_remi(args: argparse.Namespace) -> int:
+    from cadenza import io
+    from cadenza.symbolic.remi_lm import STYLES, generate_remi, guess_style, head_bars, load_remi_transformer
+
+    model, _ = load_remi_transformer(args.model)
+    primer = None
+    if args.primer:
+        primer = head_bars(io.read(args.primer)[0], args.primer_bars)
+    style = args.style or (guess_style(primer) if primer is not None else "essen")
+    if style not in STYLES:
+        raise InputError("--style", f"must be one of {', '.join(STYLES)}, not {style!r}")
+    score = generate_remi(
+        model, style=style, primer=primer, bars=args.bars, temperature=args.temperature, top_k=args.top_k,
+        top_p=args.top_p, seed=args.seed,
+    )  # fmt: skip
+    if score.n_notes == 0:
+        raise InputError("remi-transformer", "the sample has no notes; try another --seed")
+    paths = write_outputs(score, args.output)
+    bars = sum(1 for _ in score.bars())
+    print(f"{style}: {score.n_notes} notes in {len(score.parts)} part(s), {bars} bars"
+          + (f" (the first {args.primer_bars} from the primer)" if primer is not None else ""))  # fmt: skip
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def cmd_train_lstm(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
@@ -678,7 +752,9 @@ BACHBOT_CARD = """# BachBot-style chorale LSTM, {corpus}
 
 BachBot's encoding (Liang 2016): chorales in C major / A minor, 16th-note frames, each frame an optional
 fermata token then (pitch, tied) for soprano, alto, tenor, bass, then "|||"; START / END. Trained on the train
-split of `{corpus}` ({n_train} chorales; {n_valid} in the valid split).
+split of `{corpus}` ({n_train} chorales; {n_valid} in the valid split). With `stateful`, training is truncated
+backpropagation through time as in torch-rnn (BachBot's trainer): the token stream is cut into `batch_size`
+lanes read window after window, the LSTM state carried from each window to the next.
 
 - Config: `{config}`
 - Optimization: `{train}`
@@ -865,9 +941,24 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--seed", type=int, default=0)
     tl.add_argument("-o", "--output", required=True, help="model folder (checkpoints go in OUTPUT/run)")
     tl.set_defaults(func=cmd_train_lstm)
+    tr_ = trsub.add_parser("remi-transformer", help="a relative-attention Transformer on REMI tokens (Bach + Essen)")
+    tr_.add_argument("--steps", type=int, default=850)
+    tr_.add_argument("--context", type=int, default=512)
+    tr_.add_argument("--layers", type=int, default=4)
+    tr_.add_argument("--heads", type=int, default=4)
+    tr_.add_argument("--width", type=int, default=128)
+    tr_.add_argument("--dropout", type=float, default=0.1)
+    tr_.add_argument("--batch-size", type=int, default=8)
+    tr_.add_argument("--lr", type=float, default=1e-3)
+    tr_.add_argument("--limit", type=int, help="use only the first N pieces of each corpus (a quick trial)")
+    tr_.add_argument("--eval-every", type=int, default=200)
+    tr_.add_argument("--threads", type=int, default=0)
+    tr_.add_argument("--seed", type=int, default=0)
+    tr_.add_argument("-o", "--output", required=True, help="model folder (checkpoints go in OUTPUT/run)")
+    tr_.set_defaults(func=cmd_train_remi)
     tb = trsub.add_parser("bachbot", help="a BachBot-style LSTM on four-part chorales")
     tb.add_argument("--corpus", default="bach")
-    tb.add_argument("--steps", type=int, default=1500)
+    tb.add_argument("--steps", type=int, default=3000)
     tb.add_argument("--eval-every", type=int, default=250)
     tb.add_argument("--threads", type=int, default=0)
     tb.add_argument("--seed", type=int, default=0)
@@ -898,6 +989,18 @@ def build_parser() -> argparse.ArgumentParser:
     gl.add_argument("--seed", type=int, default=0)
     gl.add_argument("-o", "--output", required=True, help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
     gl.set_defaults(func=cmd_generate_lstm)
+    gr = gsub.add_parser("remi-transformer", help="a chorale or folk tune from the REMI Transformer")
+    gr.add_argument("--model", help="model folder (default: the shipped models/remi-transformer)")
+    gr.add_argument("--style", help="bach or essen (default: from the primer's parts, else essen)")
+    gr.add_argument("--primer", help="a score to continue (MIDI / MusicXML / ABC; first tune)")
+    gr.add_argument("--primer-bars", type=int, default=4, help="bars of the primer to keep (default 4)")
+    gr.add_argument("--bars", type=int, default=16, help="length in bars, primer included (default 16)")
+    gr.add_argument("--temperature", type=float, default=1.0)
+    gr.add_argument("--top-k", type=int, default=0)
+    gr.add_argument("--top-p", type=float, default=1.0)
+    gr.add_argument("--seed", type=int, default=0)
+    gr.add_argument("-o", "--output", required=True, help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
+    gr.set_defaults(func=cmd_generate_remi)
     gb = gsub.add_parser("bachbot", help="a free four-part chorale (default: the shipped models/bachbot)")
     gb.add_argument("--model", help="model folder (default: the shipped models/bachbot)")
     gb.add_argument("--frames", type=int, default=256, help="most 16th-note frames (default 256 = 16 bars)")
@@ -906,6 +1009,10 @@ def build_parser() -> argparse.ArgumentParser:
     gb.add_argument("--seed", type=int, default=0)
     gb.add_argument("-o", "--output", required=True, help="output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)")
     gb.set_defaults(func=cmd_generate_bachbot)
+
+    from cadenza.commands import abc as abc_commands
+
+    abc_commands.add_parser(sub)
 
     ev = sub.add_parser("eval", help="benchmark evaluations of trained models")
     esub = ev.add_subparsers(dest="eval_command", required=True, metavar="BENCHMARK")

@@ -265,6 +265,76 @@ def section_chorales(out_dir: Path) -> Section:
     )
 
 
+def section_remi(out_dir: Path) -> Section:
+    from cadenza.corpus import load_corpus
+    from cadenza.paths import models_dir
+    from cadenza.symbolic.remi_lm import generate_remi, head_bars, load_remi_transformer
+
+    model, _ = load_remi_transformer()
+    f = _figures(models_dir() / "remi-transformer")
+    tune = load_corpus("essen/erk", progress=False).split("test")[3]
+    chorale = load_corpus("bach", progress=False).split("test")[2]
+    items = [
+        score_item(generate_remi(model, style="essen", bars=16, seed=3, temperature=0.9), out_dir, "remi_essen",
+                   title="A folk tune from nothing (style token: essen)", program=73),
+        score_item(generate_remi(model, style="bach", bars=8, seed=5, temperature=0.9), out_dir, "remi_bach",
+                   title="A chorale from nothing (style token: bach)"),
+        score_item(generate_remi(model, primer=head_bars(tune, 4), style="essen", bars=16, seed=1,
+                                 temperature=0.9), out_dir, "remi_primer",
+                   title=f"The first 4 bars of a held-out Essen tune ({tune.title}), continued", program=73),
+        score_item(generate_remi(model, primer=head_bars(chorale, 2), style="bach", bars=8, seed=2,
+                                 temperature=0.9), out_dir, "remi_chorale_primer",
+                   title="The first 2 bars of a held-out chorale, continued"),
+    ]  # fmt: skip
+    return Section(
+        "Music Transformer on REMI events: Bach and Essen",
+        "One relative-attention Transformer over REMI event tokens (Bar, Position, Program, Pitch, Duration) of "
+        "Bach chorales and Essen tunes, a style token choosing the corpus "
+        f"(valid NLL {f.get('valid_nll_bach', float('nan')):.3f} / {f.get('valid_nll_essen', float('nan')):.3f} "
+        "nats per token on held-out chorales / tunes). `cadenza generate remi-transformer [--style] [--primer]`.",
+        items,
+    )
+
+
+def section_abc_lm(out_dir: Path) -> Section:
+    import json
+
+    from cadenza.evaluate.abc_validity import validate_tune
+    from cadenza.io.abc import parse_abc_tune
+    from cadenza.paths import models_dir
+    from cadenza.symbolic.abc_lm import generate_abc, header_prompt, load_abc_lm
+
+    model, tok = load_abc_lm()
+    figures_file = models_dir() / "abc-lm" / "figures.json"
+    f = json.loads(figures_file.read_text()) if figures_file.exists() else {}
+    prompts = [
+        ("A reel (R:reel, M:4/4, K:D)", header_prompt(rhythm="reel", meter="4/4", unit="1/8", key="D"), 1),
+        ("A German folk song (M:3/4, K:F)", header_prompt(meter="3/4", unit="1/8", key="F"), 2),
+        ("A hornpipe (R:hornpipe, M:2/4, K:G)", header_prompt(rhythm="hornpipe", meter="2/4", unit="1/16", key="G"), 3),
+    ]  # fmt: skip
+    items = []
+    for i, (title, prompt, seed) in enumerate(prompts):
+        text = generate_abc(model, tok, prompt=prompt, n=1, temperature=0.8, top_p=0.95, seed=seed)[0]
+        check = validate_tune(text)
+        valid = check["music21"] and check["abc2midi"]
+        if valid:
+            item = score_item(parse_abc_tune(text), out_dir, f"abc_lm_{i}", title=title, program=73)
+        else:
+            item = Item(
+                title, note="this sample does not parse: " + (check["music21_error"] or check["abc2midi_error"])
+            )
+        item.text = text
+        items.append(item)
+    return Section(
+        "An ABC language model (MuPT family) through Hugging Face transformers",
+        "A LlamaForCausalLM with a byte-level BPE, trained here on the Essen and Irish ABC collections "
+        f"(valid {f.get('valid_bits_per_char', float('nan')):.3f} bits per character), sampled from header "
+        "prompts. `cadenza abc generate --rhythm reel --meter 4/4 --key D -o out/tunes`; "
+        "`cadenza abc finetune --data FOLDER` adapts it with LoRA.",
+        items,
+    )
+
+
 SECTIONS: list[Callable[[Path], Section]] = [
     section_corpora,
     section_markov,
@@ -273,6 +343,8 @@ SECTIONS: list[Callable[[Path], Section]] = [
     section_improvise,
     section_lstm,
     section_chorales,
+    section_remi,
+    section_abc_lm,
 ]
 
 

@@ -147,15 +147,16 @@ def chorale_sequences(scores: Sequence[Score]) -> tuple[list[list[int]], int]:
 
 @dataclass(frozen=True)
 class BachBotConfig:
-    model: LSTMConfig = LSTMConfig(vocab_size=VOCAB_SIZE, n_embd=64, hidden=256, n_layer=3, dropout=0.1,
+    model: LSTMConfig = LSTMConfig(vocab_size=VOCAB_SIZE, n_embd=64, hidden=256, n_layer=3, dropout=0.3,
                                    tie_weights=False)  # fmt: skip
     window: int = 128
     batch_size: int = 32
     lr: float = 3e-3
+    stateful: bool = True  # truncated BPTT: the LSTM state carries over from one window to the next
 
 
 class TokenWindows:
-    """Random windows over the chorales' token streams joined end to end."""
+    """Random windows over the chorales' token streams joined end to end (each starts from a zero state)."""
 
     def __init__(self, seqs: list[list[int]], window: int, batch_size: int, seed: int = 0) -> None:
         self.tokens = torch.tensor([t for s in seqs for t in s])
@@ -166,6 +167,44 @@ class TokenWindows:
         starts = torch.randint(0, self.tokens.numel() - self.window - 1, (self.batch_size,), generator=g)
         win = self.tokens[starts[:, None] + torch.arange(self.window + 1)]
         return {"x": win[:, :-1], "y": win[:, 1:]}
+
+
+class StreamWindows:
+    """Truncated-BPTT batches, as torch-rnn (BachBot's trainer) made them: the token stream is cut into
+    `batch_size` lanes, and step s gives each lane its s-th consecutive window, so the LSTM state at the end of
+    one batch is the right start for the next. `carry` is 0 where a lane starts over (a new pass, shifted by a
+    pseudo-random offset so window edges move between passes); then the state is reset."""
+
+    def __init__(self, seqs: list[list[int]], window: int, batch_size: int, seed: int = 0) -> None:
+        self.tokens = torch.tensor([t for s in seqs for t in s])
+        self.window, self.batch_size, self.seed = window, batch_size, seed
+        self.lane = self.tokens.numel() // batch_size
+        self.per_pass = (self.lane - window - 1) // window
+        if self.per_pass < 1:
+            raise ValueError(f"{self.tokens.numel()} tokens are too few for {batch_size} lanes of {window}")
+
+    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
+        epoch, j = divmod(step, self.per_pass)
+        offset = int(torch.randint(0, self.window, (1,), generator=_generator(self.seed, epoch, rank)))
+        starts = torch.arange(self.batch_size) * self.lane + offset + j * self.window
+        win = self.tokens[starts[:, None] + torch.arange(self.window + 1)]
+        return {"x": win[:, :-1], "y": win[:, 1:], "carry": torch.tensor(int(j > 0))}
+
+
+class StatefulLoss:
+    """Mean next-token cross-entropy that starts each batch from the previous batch's final LSTM state
+    (detached: gradients stop at the window edge). A resumed run starts from a zero state, as a new pass does."""
+
+    def __init__(self) -> None:
+        self.state: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def __call__(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        carry = bool(batch.get("carry", torch.tensor(0))) and self.state is not None
+        if carry and self.state is not None and self.state[0].size(1) != batch["x"].size(0):
+            carry = False
+        logits, state = model(batch["x"], self.state if carry else None)
+        self.state = (state[0].detach(), state[1].detach())
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch["y"].reshape(-1))
 
 
 @torch.no_grad()
@@ -189,9 +228,11 @@ def train_bachbot(
 
     torch.manual_seed(train_cfg.seed)
     model = LSTMLM(cfg.model)
-    data = TokenWindows(train_seqs, cfg.window, cfg.batch_size, seed=train_cfg.seed)
+    windows = StreamWindows if cfg.stateful else TokenWindows
+    data = windows(train_seqs, cfg.window, cfg.batch_size, seed=train_cfg.seed)
+    loss_fn = StatefulLoss() if cfg.stateful else all_positions_loss
     result = train(
-        model, data, all_positions_loss, train_cfg, out_dir=Path(out_dir) / "run",
+        model, data, loss_fn, train_cfg, out_dir=Path(out_dir) / "run",
         eval_fn=lambda m: {"valid/nll": evaluate_chorales(m, valid_seqs)["nll"]},  # type: ignore[arg-type]
         model_config={"model": asdict(cfg.model), "bachbot": asdict(cfg)}, progress=progress,
         tokens_per_batch=cfg.window * cfg.batch_size,
@@ -292,6 +333,100 @@ def decode(
     return tokens
 
 
+def rule_breaks(prev: torch.Tensor, cur: torch.Tensor, v: int, pitches: torch.Tensor, shift: int = 0) -> torch.Tensor:
+    """[K, P]: would voice v taking each candidate pitch break a textbook rule against the voices above it?
+
+    `prev` [K, 4] is the previous frame's pitches, `cur` [K, 4] this frame's (voices above v filled; -1 = rest or
+    unknown). Rules, as `cadenza.evaluate.voice_leading` counts them: parallel fifths or octaves with a voice
+    above (both moving, same direction, a perfect fifth or octave before and after), crossing the voice just
+    above, more than an octave below it (alto, tenor), and the voice's compass (`RANGES`, 2 semitones of leeway,
+    judged in the melody's own key: `shift` is the transposition to C that was applied).
+    """
+    from cadenza.evaluate.voice_leading import RANGES
+
+    cand = pitches[None]  # [1, P]
+    pv = prev[:, v : v + 1]
+    bad = torch.zeros(prev.size(0), pitches.numel(), dtype=torch.bool)
+    moving_v = (cand != pv) & (pv >= 0)
+    for u in range(v):
+        pu, cu = prev[:, u : u + 1], cur[:, u : u + 1]
+        known = (pu >= 0) & (cu >= 0) & moving_v & (cu != pu)
+        same_dir = torch.sign(cu - pu) == torch.sign(cand - pv)
+        before, after = (pu - pv) % 12, (cu - cand) % 12
+        perfect = ((before == 7) & (after == 7)) | ((before == 0) & (after == 0))
+        bad |= known & same_dir & perfect
+    if v > 0:
+        above = cur[:, v - 1 : v]
+        bad |= (above >= 0) & (cand > above)
+        if v in (1, 2):
+            bad |= (above >= 0) & (above - cand > 12)
+    lo, hi = RANGES[v]
+    bad |= ((pitches - shift < lo - 2) | (pitches - shift > hi + 2))[None]
+    return bad
+
+
+@torch.no_grad()
+def decode_fixed(
+    model: LSTMLM,
+    fixed: Sequence[Sequence[int | None]],
+    *,
+    fermatas: Sequence[bool] | None = None,
+    n_samples: int = 16,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    rules: bool = False,
+    shift: int = 0,
+) -> tuple[list[list[int]], list[float]]:
+    """Constrained decoding of `n_samples` chorales at once (one LSTM batch), each frame's forced tokens in place.
+    With `rules`, a free voice may not take a pitch that `rule_breaks` forbids (unless every pitch is forbidden:
+    then the model alone decides that note). Returns every sample's tokens and log-probability (the sum over
+    its sampled tokens, under the masked distribution at temperature 1)."""
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    K = n_samples
+    tokens = torch.full((K, 1), START, dtype=torch.long)
+    logits, state = model(tokens)
+    logp = torch.zeros(K)
+    prev = torch.full((K, 4), -1, dtype=torch.long)
+    base = _allowed(0, None, False)
+    ties = note_token(0, True) + 2 * torch.arange(128)  # tied token of each pitch
+    pitches = torch.arange(PITCH_RANGE[0], PITCH_RANGE[1] + 1)
+    untied = FIRST_NOTE + 2 * pitches
+    out = [tokens]
+
+    def feed(tok: torch.Tensor) -> None:
+        nonlocal logits, state
+        out.append(tok[:, None])
+        logits, state = model(tok[:, None], state)
+
+    for frame in range(len(fixed)):
+        if fermatas is not None and fermatas[frame]:
+            feed(torch.full((K,), FERMATA, dtype=torch.long))
+        cur = torch.full((K, 4), -1, dtype=torch.long)
+        for v in range(4):
+            forced = fixed[frame][v]
+            if forced is not None:
+                tok = torch.full((K,), forced, dtype=torch.long)
+            else:
+                mask = base.expand(K, -1).clone()
+                lanes = (prev[:, v] >= 0).nonzero().squeeze(1)
+                mask[lanes, ties[prev[lanes, v]]] = True
+                if rules:
+                    allowed = mask[:, untied] & ~rule_breaks(prev, cur, v, pitches, shift)
+                    keep = allowed.any(1) | (prev[:, v] >= 0)  # lanes with a lawful pitch or the tie left
+                    mask[:, untied] = torch.where(keep[:, None], allowed, mask[:, untied])
+                masked = logits[:, -1].masked_fill(~mask, float("-inf"))
+                tok = sample_next(masked, temperature=temperature, top_p=top_p, generator=g)
+                logp += torch.log_softmax(masked, dim=-1).gather(1, tok[:, None]).squeeze(1)
+            feed(tok)
+            cur[:, v] = torch.where(tok == REST, -1, (tok - FIRST_NOTE) // 2)
+        feed(torch.full((K,), DELIM, dtype=torch.long))
+        prev = cur
+    all_tokens = torch.cat(out + [torch.full((K, 1), END, dtype=torch.long)], dim=1)
+    return all_tokens.tolist(), logp.tolist()
+
+
 def soprano_constraints(melody: Score) -> tuple[list[list[int | None]], list[bool], int]:
     """Fixed soprano tokens per frame, fermatas per frame, and the transposition to C applied (to undo)."""
     moved, shift = to_c(melody)
@@ -313,17 +448,31 @@ def soprano_constraints(melody: Score) -> tuple[list[list[int | None]], list[boo
 
 
 def harmonize_bachbot(
-    melody: Score, model: LSTMLM, *, temperature: float = 0.7, seed: int = 0, fermatas_from_phrases: bool = True
+    melody: Score,
+    model: LSTMLM,
+    *,
+    temperature: float = 0.7,
+    n_samples: int = 16,
+    rules: bool = True,
+    seed: int = 0,
+    fermatas_from_phrases: bool = True,
 ) -> Score:
-    """Alto, tenor and bass for a soprano melody, by constrained decoding. Returns the four parts in the
-    melody's own key. Without fermatas in the melody, a fermata is put on the last note."""
+    """Alto, tenor and bass for a soprano melody by constrained decoding: `n_samples` samples drawn in one batch,
+    and the one with the fewest voice-leading violations kept (ties: the more likely). With `rules`, the
+    textbook rules also mask each note as it is sampled (`rule_breaks`): the model proposes, the rules dispose.
+    Returns the four parts in the melody's own key. Without fermatas in the melody, a fermata is put on the last
+    note."""
+    from cadenza.evaluate.voice_leading import RULES, violations
+
     fixed, fermatas, shift = soprano_constraints(melody)
     if fermatas_from_phrases and not any(fermatas):
         last_onset = round(melody.melody().notes[-1].onset / STEP_QL)
         for k in range(last_onset, len(fermatas)):
             fermatas[k] = True
-    tokens = decode(model, fixed, fermatas=fermatas, temperature=temperature, seed=seed)
+    samples, logp = decode_fixed(model, fixed, fermatas=fermatas, n_samples=n_samples, temperature=temperature,
+                                 seed=seed, rules=rules, shift=shift)  # fmt: skip
     key = to_c(melody)[0].key
-    score = decode_tokens(tokens, key=key, title="BachBot harmonization")
-    score = score.transpose(-shift) if shift else score
+    scores = [decode_tokens(t, key=key, title="BachBot harmonization").transpose(-shift) for t in samples]
+    counts = [sum(violations(sc)["counts"][r] for r in RULES) for sc in scores]
+    score = scores[min(range(len(scores)), key=lambda i: (counts[i], -logp[i]))]
     return score.replace(time_signature=melody.time_signature, pickup=melody.pickup, tempo_bpm=melody.tempo_bpm or 72.0)

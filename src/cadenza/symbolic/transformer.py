@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from cadenza.core.score import Score
 from cadenza.encodings.satb_grid import grid_to_score
 from cadenza.errors import InputError
-from cadenza.nn.gpt import GPT, GPTConfig
+from cadenza.nn.gpt import GPT, GPTConfig, sliding_nll
 from cadenza.sample import sample_next
 from cadenza.train.data import _generator
 
@@ -97,25 +96,10 @@ class JSBWindows:
         return {"x": win[:, :-1], "y": win[:, 1:], "phase": ph[:, :-1]}
 
 
-@torch.no_grad()
 def sequence_nll(model: GPT, tokens: list[int], stride: int | None = None) -> tuple[float, int]:
-    """Summed NLL (nats) of tokens[1:] given what precedes each, and the count. Sequences longer than the
-    context are scored with sliding windows: each token is predicted from at least `stride` tokens of context
-    (default half the context) and at most the whole context."""
-    W = model.cfg.block_size
-    stride = stride or W // 2
-    x_all = torch.tensor(tokens)
-    ph_all = torch.tensor(token_phases(len(tokens)))
-    n_targets = len(tokens) - 1  # target t is tokens[t], predicted from tokens[:t]
-    total, count, done, start = 0.0, 0, 0, 0  # targets 1..done are scored
-    while done < n_targets:
-        end = min(start + W, n_targets)  # inputs tokens[start:end] predict tokens[start + 1:end + 1]
-        logits, _ = model(x_all[start:end][None], phase=ph_all[start:end][None])
-        nll = F.cross_entropy(logits[0].float(), x_all[start + 1 : end + 1], reduction="none")
-        fresh = nll[done - start :]  # targets an earlier window has not scored
-        total, count, done = total + float(fresh.sum()), count + len(fresh), end
-        start += stride
-    return total, count
+    """Summed NLL (nats) of tokens[1:] of a JSB sequence (with its voice phases), and the count; sliding windows
+    past the context (see `cadenza.nn.gpt.sliding_nll`)."""
+    return sliding_nll(model, tokens, stride, phase=token_phases(len(tokens)))
 
 
 def evaluate_jsb(model: GPT, split: str = "valid", stride: int | None = None) -> dict[str, float]:
