@@ -310,7 +310,7 @@ def section_abc_lm(out_dir: Path) -> Section:
     prompts = [
         ("A reel (R:reel, M:4/4, K:D)", header_prompt(rhythm="reel", meter="4/4", unit="1/8", key="D"), 1),
         ("A German folk song (M:3/4, K:F)", header_prompt(meter="3/4", unit="1/8", key="F"), 2),
-        ("A hornpipe (R:hornpipe, M:2/4, K:G)", header_prompt(rhythm="hornpipe", meter="2/4", unit="1/16", key="G"), 3),
+        ("A hornpipe (R:hornpipe, M:2/4, K:G)", header_prompt(rhythm="hornpipe", meter="2/4", unit="1/16", key="G"), 7),
     ]  # fmt: skip
     items = []
     for i, (title, prompt, seed) in enumerate(prompts):
@@ -329,7 +329,8 @@ def section_abc_lm(out_dir: Path) -> Section:
         "An ABC language model (MuPT family) through Hugging Face transformers",
         "A LlamaForCausalLM with a byte-level BPE, trained here on the Essen and Irish ABC collections "
         f"(valid {f.get('valid_bits_per_char', float('nan')):.3f} bits per character), sampled from header "
-        "prompts. `cadenza abc generate --rhythm reel --meter 4/4 --key D -o out/tunes`; "
+        "prompts (about 93% of samples are valid ABC; the seeds here were chosen among valid ones). "
+        "`cadenza abc generate --rhythm reel --meter 4/4 --key D -o out/tunes`; "
         "`cadenza abc finetune --data FOLDER` adapts it with LoRA.",
         items,
     )
