@@ -37,19 +37,13 @@ tunes that abc2midi accepts; {jigs}. Split 90 / 5 / 5 by a hash of the tune id.
 same sum by the characters of the tunes.
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    model = AutoModelForCausalLM.from_pretrained("models/abc-lm")
-    tok = AutoTokenizer.from_pretrained("models/abc-lm")
+    model = AutoModelForCausalLM.from_pretrained("models/abc-lm", local_files_only=True)  # never the Hub
+    tok = AutoTokenizer.from_pretrained("models/abc-lm", local_files_only=True)
 """
 
 
-def _figures_table(figures: dict[str, Any]) -> str:
-    rows = []
-    for k, v in figures.items():
-        rows.append(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |")
-    return "\n".join(rows)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
+    from cadenza.cli import _card_figures
     from cadenza.symbolic.abc_lm import ABCLMConfig, save_abc_lm, train_abc_lm
     from cadenza.train.loop import TrainConfig
 
@@ -67,7 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     card = CARD.format(
         vocab=len(tok), jigs="the Irish 6/8 tunes (jigs) left out, the style for the fine-tuning test"
         if cfg.exclude_jigs else "jigs included", config=json.dumps(asdict(cfg)), train=json.dumps(asdict(tc)),
-        command=command, minutes=figures["train_seconds"] / 60, figures=_figures_table(figures),
+        command=command, minutes=figures["train_seconds"] / 60, figures=_card_figures(figures),
     )  # fmt: skip
     save_abc_lm(model, tok, args.output, card=card)
     (Path(args.output) / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
