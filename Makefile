@@ -25,12 +25,13 @@ lint: install
 install: system $(STAMP)
 
 # Debian packages: FluidSynth and the General MIDI SoundFont for rendering; abcmidi (abc2midi) to check
-# that generated ABC is valid.
+# that generated ABC is valid; libopus0, the Opus codec baseline of the neural codec.
 system:
-	@if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f $(SF2) ] || ! command -v abc2midi >/dev/null 2>&1; then \
-	  echo "installing fluidsynth + fluid-soundfont-gm + abcmidi (apt-get)"; \
+	@if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f $(SF2) ] || ! command -v abc2midi >/dev/null 2>&1 \
+	    || ! ldconfig -p | grep -q libopus.so.0; then \
+	  echo "installing fluidsynth + fluid-soundfont-gm + abcmidi + libopus0 (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    fluidsynth fluid-soundfont-gm abcmidi >/dev/null; \
+	    fluidsynth fluid-soundfont-gm abcmidi libopus0 >/dev/null; \
 	fi
 
 $(VENV)/bin/python:

@@ -1013,9 +1013,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from cadenza.commands import abc as abc_commands
     from cadenza.commands import audio as audio_commands
+    from cadenza.commands import codec as codec_commands
 
     abc_commands.add_parser(sub)
     audio_commands.add_parsers(sub)
+    codec_commands.add_parser(sub)
 
     ev = sub.add_parser("eval", help="benchmark evaluations of trained models")
     esub = ev.add_subparsers(dest="eval_command", required=True, metavar="BENCHMARK")

@@ -336,6 +336,114 @@ def section_abc_lm(out_dir: Path) -> Section:
     )
 
 
+def _held_out_tune(index: int) -> Score:
+    from cadenza.corpus import load_corpus
+
+    return load_corpus("essen/erk", progress=False).split("test")[index]
+
+
+def _render_clip(score: Score, program: str, sample_rate: int = 16000) -> object:
+    import tempfile
+
+    from cadenza.audio.datasets import trim_silence
+    from cadenza.io.audio import read_audio
+    from cadenza.render import program_number, render_score
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = render_score(score, Path(tmp) / "x.wav", sample_rate=sample_rate, program=program_number(program),
+                           effects=False)  # fmt: skip
+        return trim_silence(read_audio(wav, mono=True))
+
+
+def section_ddsp(out_dir: Path) -> Section:
+    import numpy as np
+
+    from cadenza.audio.ddsp import extract_features, load_ddsp, synthesize, timbre_transfer
+    from cadenza.evaluate.plots import spectrograms_png
+    from cadenza.io.audio import write_audio
+    from cadenza.paths import models_dir
+
+    model, config = load_ddsp(models_dir() / "ddsp-violin")
+    f = config.get("figures", {})
+    items = []
+    for i, (program, idx) in enumerate([("flute", 1), ("trumpet", 4)]):
+        tune = _held_out_tune(idx)
+        tune = tune.replace(tempo_bpm=96.0)
+        src = _render_clip(tune, program).slice_s(0, 12.0)  # type: ignore[attr-defined]
+        out, plan, feats = timbre_transfer(model, src, figures=f)
+        write_audio(src, out_dir / f"ddsp_src_{i}.wav")
+        write_audio(out, out_dir / f"ddsp_out_{i}.wav")
+        t = np.arange(len(feats.f0_hz)) / model.cfg.frame_rate
+        spectrograms_png([(f"{program} (FluidSynth)", src), ("the DDSP violin playing its f0 and loudness", out)],
+                         out_dir / f"ddsp_{i}.png", curves={"f0 (Hz), CREPE tiny": (t, feats.f0_hz)},
+                         curve_label="Hz")  # fmt: skip
+        items.append(Item(f"Before: a {program} plays a held-out Essen tune ({tune.title})", audio=f"ddsp_src_{i}.wav"))
+        items.append(Item(f"After: the same f0 and loudness played by the DDSP violin (pitch {plan.pitch_shift:+g}, "
+                          f"loudness {plan.loudness_shift_db:+.0f} dB)", audio=f"ddsp_out_{i}.wav",
+                          image=f"ddsp_{i}.png"))  # fmt: skip
+    violin = _render_clip(_held_out_tune(2).replace(tempo_bpm=100.0), "violin").slice_s(0, 10.0)  # type: ignore[attr-defined]
+    feats = extract_features(violin, model.cfg)
+    resynth = synthesize(model, feats.f0_hz, feats.loudness_db)
+    write_audio(violin, out_dir / "ddsp_violin_orig.wav")
+    write_audio(resynth, out_dir / "ddsp_violin_resynth.wav")
+    spectrograms_png([("FluidSynth violin (held out)", violin), ("DDSP resynthesis from its f0 and loudness", resynth)],
+                     out_dir / "ddsp_resynth.png")  # fmt: skip
+    items.append(Item("Resynthesis: a held-out violin render", audio="ddsp_violin_orig.wav"))
+    items.append(Item("... and the DDSP violin's version", audio="ddsp_violin_resynth.wav", image="ddsp_resynth.png"))
+    return Section(
+        "DDSP: timbre transfer to a violin",
+        "Differentiable DSP (Engel et al. 2020): a GRU reads pitch (CREPE) and loudness and drives 60 harmonics, "
+        "filtered noise and a learned reverb. Trained here on "
+        f"{f.get('train_minutes_of_audio', float('nan')):.0f} minutes of FluidSynth violin playing Essen tunes "
+        f"(validation spectral distance {f.get('spectral_distance', float('nan')):.2f}, f0 error "
+        f"{f.get('f0_error_cents', float('nan')):.1f} cents, loudness error "
+        f"{f.get('loudness_error_db', float('nan')):.1f} dB). `cadenza ddsp transfer IN.wav -o OUT.wav` plays any "
+        "monophonic recording with it.",
+        items,
+    )
+
+
+def section_noiseband(out_dir: Path) -> Section:
+    import numpy as np
+
+    from cadenza.audio.noisebandnet import control_curves, generate_from_controls, load_noiseband
+    from cadenza.audio.textures import make_texture
+    from cadenza.evaluate.plots import spectrograms_png
+    from cadenza.io.audio import write_audio
+    from cadenza.paths import models_dir
+
+    model, config = load_noiseband(models_dir() / "noisebandnet-wind")
+    fr = model.cfg.frame_rate
+    t = np.arange(0, 10.0, 1 / fr)
+    gust = np.clip(np.sin(np.pi * t / 10.0) ** 2 + 0.25 * np.sin(2 * np.pi * t / 2.5), 0, 1.2)
+    loud = -45 + 30 * gust  # dB: calm, a gust, calm
+    centroid = np.log2(300 + 900 * gust)  # brighter as it blows harder
+    drawn = generate_from_controls(model, np.stack([loud, centroid], -1).astype(np.float32), seed=0)
+    write_audio(drawn, out_dir / "nbn_drawn.wav")
+    spectrograms_png([("NoiseBandNet wind driven by a drawn curve", drawn)], out_dir / "nbn_drawn.png",
+                     curves={"loudness (dB)": (t, loud), "centroid / 40 (Hz)": (t, 2**centroid / 40)})  # fmt: skip
+    held, _ = make_texture("wind", 8.0, model.cfg.sample_rate, np.random.default_rng(12345))
+    ctl = control_curves(held.samples[0], model.cfg.sample_rate, fr)
+    copy = generate_from_controls(model, ctl, seed=1)
+    write_audio(held, out_dir / "nbn_wind_orig.wav")
+    write_audio(copy, out_dir / "nbn_wind_copy.wav")
+    spectrograms_png([("procedural wind (never seen)", held), ("NoiseBandNet from its loudness and centroid", copy)],
+                     out_dir / "nbn_copy.png")  # fmt: skip
+    f = config.get("figures", {})
+    return Section(
+        "NoiseBandNet: a wind you can draw",
+        "NoiseBandNet (Barahona-Rios & Collins 2024): 256 fixed noise bands whose amplitudes a GRU sets from two "
+        "control curves, loudness and spectral centroid. Trained here on procedural wind "
+        f"(held-out multi-resolution STFT distance {f.get('valid_mrstft', float('nan')):.2f}). "
+        "`cadenza noiseband generate --control CURVE.csv -o OUT.wav`.",
+        [
+            Item("Driven by a drawn curve: calm, a gust, calm", audio="nbn_drawn.wav", image="nbn_drawn.png"),
+            Item("A wind the model never heard", audio="nbn_wind_orig.wav"),
+            Item("... re-created from its two control curves", audio="nbn_wind_copy.wav", image="nbn_copy.png"),
+        ],
+    )
+
+
 SECTIONS: list[Callable[[Path], Section]] = [
     section_corpora,
     section_markov,
@@ -346,6 +454,8 @@ SECTIONS: list[Callable[[Path], Section]] = [
     section_chorales,
     section_remi,
     section_abc_lm,
+    section_ddsp,
+    section_noiseband,
 ]
 
 

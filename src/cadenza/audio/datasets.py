@@ -103,8 +103,8 @@ def vary_velocity(score: Score, velocity: int, rng: np.random.Generator, jitter:
 
 
 def render_dataset(
-    corpus: str,
-    program: str | int,
+    corpus: str | list[str],
+    program: str | int | list[str | int],
     out_dir: str | Path,
     *,
     minutes: float = 10.0,
@@ -116,17 +116,19 @@ def render_dataset(
     soundfont: str | Path | None = None,
     progress: bool = True,
 ) -> list[ClipInfo]:
-    """Render pieces of `corpus` with one instrument until `minutes` of audio are written.
+    """Render pieces of `corpus` with one instrument (or one drawn per piece from several) until `minutes` of
+    audio are written.
 
     Args:
-        corpus: a corpus name ("essen", "bach", "oneills", ...) or a folder of music files.
-        program: a GM program number or name ("violin", "flute").
+        corpus: a corpus name ("essen", "bach", "oneills", ...) or a folder of music files, or several (the
+            pieces of all are shuffled together).
+        program: a GM program number or name ("violin", "flute"), or several: each piece draws one.
         out_dir: the dataset folder to create (must not exist, or be empty).
         minutes: total duration to render, over all splits.
         tempo_range: the piece's tempo is scaled by a factor drawn from this range (clamped to 40-200 bpm).
         velocity_range: a base velocity per piece is drawn from this range.
         max_piece_s: longer pieces are skipped.
-        seed: the pieces, tempi, velocities and transpositions drawn.
+        seed: the pieces, instruments, tempi, velocities and transpositions drawn.
 
     Returns:
         the manifest's entries, in rendering order.
@@ -137,11 +139,12 @@ def render_dataset(
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(out, "already exists and is not empty; choose a new folder")
-    prog = program_number(program)
-    name = GM_PROGRAMS[prog].split(" (")[0]
+    programs = [program_number(p) for p in (program if isinstance(program, list) else [program])]
+    corpora = corpus if isinstance(corpus, list) else [corpus]
     rng = np.random.default_rng(seed)
-    data = load_corpus(corpus, progress=progress)
-    order = rng.permutation(len(data.scores))
+    loaded = [load_corpus(c, progress=progress) for c in corpora]
+    pool = [(ci, i) for ci, data in enumerate(loaded) for i in range(len(data.scores))]
+    order = rng.permutation(len(pool))
     target_s = minutes * 60
     entries: list[ClipInfo] = []
     total = 0.0
@@ -149,10 +152,13 @@ def render_dataset(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     bar = tqdm(total=round(target_s), desc="render", unit="s", disable=not progress)
     try:
-        for idx in order:
+        for j in order:
             if total >= target_s:
                 break
-            score, split = data.scores[idx], data.split_of[idx]
+            ci, idx = pool[j]
+            score, split = loaded[ci].scores[idx], loaded[ci].split_of[idx]
+            prog = programs[int(rng.integers(len(programs)))] if len(programs) > 1 else programs[0]
+            name = GM_PROGRAMS[prog].split(" (")[0]
             pitched = [n for p in score.parts if not p.is_drum for n in p.notes]
             if not pitched:
                 continue
@@ -164,7 +170,7 @@ def render_dataset(
             piece = vary_velocity(score.transpose(shift), velocity, rng).replace(tempo_bpm=bpm)
             if piece.duration_s > max_piece_s or piece.duration_s < 2:
                 continue
-            rel = f"{split}/{_slug(corpus)}-{int(idx):05d}.wav"
+            rel = f"{split}/{_slug(corpora[ci])}-{int(idx):05d}.wav"
             with tempfile.TemporaryDirectory() as work:
                 raw = render_score(piece, Path(work) / "raw.wav", sample_rate=sample_rate, program=prog,
                                    soundfont=soundfont, effects=False)  # fmt: skip
@@ -180,7 +186,7 @@ def render_dataset(
             ))  # fmt: skip
         bar.close()
         if not entries:
-            raise CadenzaError(f"no piece of {corpus!r} fits the range of {name}")
+            raise CadenzaError(f"no piece of {', '.join(corpora)} fits the range of the instrument(s)")
         write_manifest(tmp, entries)
         if out.exists():
             out.rmdir()

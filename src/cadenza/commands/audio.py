@@ -64,7 +64,9 @@ def _command_line(default: str) -> str:
 def cmd_data_render(args: argparse.Namespace) -> int:
     from cadenza.audio.datasets import render_dataset
 
-    entries = render_dataset(args.corpus, args.program, args.output, minutes=args.minutes,
+    corpus = args.corpus[0] if len(args.corpus) == 1 else args.corpus
+    program = args.program[0] if len(args.program) == 1 else args.program
+    entries = render_dataset(corpus, program, args.output, minutes=args.minutes,
                              sample_rate=args.sample_rate, seed=args.seed, soundfont=args.soundfont)  # fmt: skip
     splits = Counter(e.split for e in entries)
     minutes = sum(e.duration_s for e in entries) / 60
@@ -202,8 +204,13 @@ def add_parsers(sub: Any) -> None:
     data = sub.add_parser("data", help="build audio datasets: rendered corpus pieces, procedural textures")
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     r = dsub.add_parser("render", help="render corpus pieces with one GM instrument (+ manifest with captions)")
-    r.add_argument("--corpus", default="essen", help="corpus name or folder (default essen)")
-    r.add_argument("--program", default="violin", help="GM instrument, name or number (default violin)")
+    r.add_argument("--corpus", nargs="+", default=["essen"], help="corpus names or folders (default essen)")
+    r.add_argument(
+        "--program",
+        nargs="+",
+        default=["violin"],
+        help="GM instrument(s), name or number (default violin); with several, each piece draws one",
+    )
     r.add_argument("--minutes", type=float, default=10.0, help="total audio to render (default 10)")
     r.add_argument("--sample-rate", type=int, default=16000)
     r.add_argument("--soundfont", help="a .sf2 file (default: the General MIDI SoundFont)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from cadenza.core.score import PITCH_CLASS_NAMES, Score
 from cadenza.io.files import atomic_path
@@ -94,3 +95,49 @@ def convergence_png(log: Sequence[dict[str, float]], path: str | Path, *, title:
     gens = [r["generation"] for r in log]
     series = {"best": [r["best"] for r in log], "mean": [r["mean"] for r in log]}
     return line_plot_png(gens, series, path, xlabel="generation", ylabel="fitness", title=title)
+
+
+def spectrograms_png(
+    clips: Sequence[tuple[str, object]],
+    path: str | Path,
+    *,
+    curves: Mapping[str, tuple[Any, Any]] | None = None,
+    curve_label: str = "",
+    n_mels: int = 96,
+) -> Path:
+    """Log-mel spectrograms of (title, AudioClip) pairs stacked on one time axis, with an optional panel of curves
+    (name -> (times_s, values)) underneath, e.g. the f0 or the control curve that drove a synth."""
+    import numpy as np
+    import torch
+
+    from cadenza.audio.dsp import mel_spectrogram
+
+    plt = _pyplot()
+    rows = len(clips) + (1 if curves else 0)
+    fig, axes = plt.subplots(rows, 1, figsize=(10, 2.2 * rows), dpi=110, sharex=True, squeeze=False)
+    t_max = 0.0
+    for ax, (title, clip) in zip(axes[:, 0], clips):
+        sr = clip.sample_rate  # type: ignore[attr-defined]
+        x = torch.tensor(clip.mono().samples[0])  # type: ignore[attr-defined]
+        hop = sr // 100
+        mel = mel_spectrogram(x, sr, 1024, hop, n_mels).numpy()
+        db = 20 * np.log10(np.maximum(mel, 1e-5))
+        dur = len(x) / sr
+        t_max = max(t_max, dur)
+        ax.imshow(db, origin="lower", aspect="auto", extent=(0, dur, 0, n_mels), vmin=db.max() - 80, vmax=db.max(),
+                  cmap="magma")  # fmt: skip
+        ax.set_ylabel("mel bin")
+        ax.set_title(title, fontsize=10, loc="left")
+    if curves:
+        ax = axes[-1, 0]
+        for name, (t, v) in curves.items():
+            ax.plot(t, v, label=name)
+        ax.set_ylabel(curve_label)
+        ax.legend(frameon=False, fontsize=8)
+    axes[-1, 0].set_xlabel("time (s)")
+    axes[-1, 0].set_xlim(0, t_max)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return Path(path)

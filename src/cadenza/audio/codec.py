@@ -1,0 +1,235 @@
+"""A neural audio codec in the manner of DAC (Kumar et al. 2023, https://arxiv.org/abs/2306.06546): a
+convolutional encoder and decoder with Snake activations and dilated residual units around a residual vector
+quantizer with factorized codes and quantizer dropout. `CodecConfig(n_codebooks=1, factorized=False,
+quantizer_dropout=0)` is the VQ-VAE baseline of van den Oord et al. 2017 in the same code.
+
+For this CPU the waveform is first split into `n_bands` PQMF sub-bands (as RAVE and Multi-band MelGAN do), so
+the convolutions run at a quarter of the sample rate; the decoder predicts the sub-bands and the PQMF
+synthesis puts them back together.
+
+    audio [B, 1, N] -> PQMF -> Encoder -> z [B, D, T] -> ResidualVQ -> codes [B, K, T]
+    codes -> ResidualVQ.decode -> Decoder -> PQMF synthesis -> audio [B, 1, T * hop]
+
+`Codec` implements the `CompressionModel` seam of the token models (as in audiocraft): `encode(audio) ->
+codes [B, K, T]`, `decode(codes) -> audio`, `sample_rate`, `frame_rate`, `n_codebooks`, `cardinality`.
+Long audio goes through `encode_chunked` / `decode_chunked`: fixed-size chunks with enough context on each
+side to cover the receptive field, so the result equals a one-shot pass while memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+from cadenza.audio.dsp import PQMF
+from cadenza.nn.quantize import QuantizerOutput, ResidualVQ
+
+
+class CompressionModel(Protocol):
+    sample_rate: int
+    frame_rate: float
+    n_codebooks: int
+    cardinality: int
+
+    def encode(self, audio: torch.Tensor, n_codebooks: int | None = None) -> torch.Tensor: ...
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class CodecConfig:
+    sample_rate: int = 16000
+    n_bands: int = 4  # PQMF sub-bands in front of the encoder (1: none, as in DAC)
+    channels: int = 32  # encoder width after the first convolution; doubles at each down-sampling
+    strides: tuple[int, ...] = (4, 4, 5)  # the hop is n_bands * prod(strides)
+    latent_dim: int = 64
+    decoder_channels: int = 256  # decoder width before the first up-sampling; halves at each
+    n_codebooks: int = 12
+    cardinality: int = 1024
+    codebook_dim: int = 8
+    factorized: bool = True
+    quantizer_dropout: float = 0.5
+
+    @property
+    def hop(self) -> int:
+        return self.n_bands * math.prod(self.strides)
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop
+
+    def kbps(self, n_codebooks: int | None = None) -> float:
+        """Bitrate of `n_codebooks` codebooks (all by default): frame rate x codebooks x log2(cardinality)."""
+        return self.frame_rate * (n_codebooks or self.n_codebooks) * math.log2(self.cardinality) / 1000
+
+    def codebooks_for(self, kbps: float) -> int:
+        """The most codebooks whose bitrate does not exceed `kbps` (at least 1)."""
+        per = self.kbps(1)
+        return max(1, min(self.n_codebooks, int(kbps / per + 1e-9)))
+
+
+class Snake(nn.Module):
+    """x + sin^2(alpha x) / alpha, a learned periodic activation per channel (Ziyin et al. 2020; DAC, BigVGAN)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(1, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + (self.alpha + 1e-9).reciprocal() * torch.sin(self.alpha * x).pow(2)
+
+
+def conv(
+    c_in: int, c_out: int, kernel: int, stride: int = 1, dilation: int = 1, padding: int | None = None
+) -> nn.Module:
+    pad = (kernel - 1) * dilation // 2 if padding is None else padding
+    return weight_norm(nn.Conv1d(c_in, c_out, kernel, stride, pad, dilation))
+
+
+class ResidualUnit(nn.Module):
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(Snake(channels), conv(channels, channels, 7, dilation=dilation), Snake(channels),
+                                   conv(channels, channels, 1))  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+def encoder_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(ResidualUnit(c_in, 1), ResidualUnit(c_in, 3), ResidualUnit(c_in, 9), Snake(c_in),
+                         conv(c_in, c_out, 2 * stride, stride, padding=math.ceil(stride / 2)))  # fmt: skip
+
+
+def decoder_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
+    up = weight_norm(nn.ConvTranspose1d(c_in, c_out, 2 * stride, stride, padding=math.ceil(stride / 2),
+                                        output_padding=stride % 2))  # fmt: skip
+    return nn.Sequential(Snake(c_in), up, ResidualUnit(c_out, 1), ResidualUnit(c_out, 3), ResidualUnit(c_out, 9))
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: CodecConfig) -> None:
+        super().__init__()
+        c = cfg.channels
+        layers: list[nn.Module] = [conv(cfg.n_bands, c, 7)]
+        for s in cfg.strides:
+            layers.append(encoder_block(c, 2 * c, s))
+            c *= 2
+        layers += [Snake(c), conv(c, cfg.latent_dim, 3)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, bands: torch.Tensor) -> torch.Tensor:
+        """Sub-bands [B, n_bands, N / n_bands] -> latents [B, D, T]."""
+        return self.net(bands)
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: CodecConfig) -> None:
+        super().__init__()
+        c = cfg.decoder_channels
+        layers: list[nn.Module] = [conv(cfg.latent_dim, c, 7)]
+        for s in reversed(cfg.strides):
+            layers.append(decoder_block(c, c // 2, s))
+            c //= 2
+        layers += [Snake(c), conv(c, cfg.n_bands, 7)]
+        if cfg.n_bands == 1:
+            layers.append(nn.Tanh())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents [B, D, T] -> sub-bands [B, n_bands, T * prod(strides)]."""
+        return self.net(z)
+
+
+class Codec(nn.Module):
+    """Encoder + residual VQ + decoder; a `CompressionModel`."""
+
+    def __init__(self, cfg: CodecConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.pqmf = PQMF(cfg.n_bands) if cfg.n_bands > 1 else None
+        self.encoder = Encoder(cfg)
+        self.quantizer = ResidualVQ(cfg.latent_dim, cfg.n_codebooks, cfg.cardinality, cfg.codebook_dim,
+                                    cfg.quantizer_dropout, cfg.factorized)  # fmt: skip
+        self.decoder = Decoder(cfg)
+        self.sample_rate = cfg.sample_rate
+        self.frame_rate = cfg.frame_rate
+        self.n_codebooks = cfg.n_codebooks
+        self.cardinality = cfg.cardinality
+
+    # ---- the waveform <-> latent halves
+    def analysis(self, audio: torch.Tensor) -> torch.Tensor:
+        """Audio [B, 1, N] (N a multiple of the hop) -> continuous latents [B, D, N / hop]."""
+        if audio.shape[-1] % self.cfg.hop:
+            raise ValueError(f"audio length {audio.shape[-1]} is not a multiple of the hop {self.cfg.hop}")
+        return self.encoder(self.pqmf.analysis(audio) if self.pqmf is not None else audio)
+
+    def synthesis(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents [B, D, T] -> audio [B, 1, T * hop]."""
+        y = self.decoder(z)
+        return self.pqmf.synthesis(y) if self.pqmf is not None else y
+
+    def forward(self, audio: torch.Tensor, n_quantizers: int | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
+        """Audio [B, 1, N] -> (reconstruction [B, 1, N], quantizer output) for training."""
+        q = self.quantizer(self.analysis(audio), n_quantizers)
+        return self.synthesis(q.z_q), q
+
+    # ---- CompressionModel
+    @torch.no_grad()
+    def encode(self, audio: torch.Tensor, n_codebooks: int | None = None) -> torch.Tensor:
+        """Audio [B, 1, N] -> codes [B, K, ceil(N / hop)] (the audio is zero-padded to whole frames)."""
+        pad = (-audio.shape[-1]) % self.cfg.hop
+        z = self.analysis(torch.nn.functional.pad(audio, (0, pad)))
+        return self.quantizer(z, n_codebooks or self.n_codebooks).codes
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes [B, K, T] (any K <= n_codebooks) -> audio [B, 1, T * hop]."""
+        return self.synthesis(self.quantizer.decode(codes))
+
+    def context_frames(self) -> int:
+        """Frames of context each side that cover the receptive field of the decoder (and of the encoder)."""
+        strides = list(self.cfg.strides)
+        # decoder: conv_in (3 frames), then per stage a transposed conv (~1 input frame) and residual units
+        # (3 * (1 + 3 + 9) samples at the stage's rate), then conv_out (3 samples); the encoder mirrors it.
+        frames, rate = 3.0, 1
+        for s in reversed(strides):
+            frames += 1.0 / rate
+            rate *= s
+            frames += 39.0 / rate
+        frames += 3.0 / rate + 64.0 / (rate * self.cfg.n_bands)  # PQMF filters
+        return math.ceil(frames) + 2
+
+    @torch.no_grad()
+    def encode_chunked(
+        self, audio: torch.Tensor, n_codebooks: int | None = None, chunk_frames: int = 250
+    ) -> torch.Tensor:
+        """`encode` in chunks of `chunk_frames` frames plus context: bounded memory for any length."""
+        hop, ctx = self.cfg.hop, self.context_frames()
+        pad = (-audio.shape[-1]) % hop
+        audio = torch.nn.functional.pad(audio, (0, pad))
+        n_frames = audio.shape[-1] // hop
+        out = []
+        for start in range(0, n_frames, chunk_frames):
+            a, b = max(0, start - ctx), min(n_frames, start + chunk_frames + ctx)
+            codes = self.quantizer(self.analysis(audio[..., a * hop : b * hop]), n_codebooks or self.n_codebooks).codes
+            out.append(codes[..., start - a : start - a + min(chunk_frames, n_frames - start)])
+        return torch.cat(out, -1)
+
+    @torch.no_grad()
+    def decode_chunked(self, codes: torch.Tensor, chunk_frames: int = 250) -> torch.Tensor:
+        """`decode` in chunks of `chunk_frames` frames plus context; equal to decoding at once."""
+        hop, ctx = self.cfg.hop, self.context_frames()
+        n_frames = codes.shape[-1]
+        out = []
+        for start in range(0, n_frames, chunk_frames):
+            a, b = max(0, start - ctx), min(n_frames, start + chunk_frames + ctx)
+            audio = self.decode(codes[..., a:b])
+            n = min(chunk_frames, n_frames - start)
+            out.append(audio[..., (start - a) * hop : (start - a + n) * hop])
+        return torch.cat(out, -1)

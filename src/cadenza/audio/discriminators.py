@@ -1,0 +1,112 @@
+"""The discriminators of DAC's adversarial training (Kumar et al. 2023), small enough for a CPU:
+
+- `PeriodDiscriminator` / the multi-period discriminator of HiFi-GAN (Kong et al. 2020): the waveform folded
+  into a 2-D grid of period p, so each column sees every p-th sample (periodic structure, pitch).
+- `BandSTFTDiscriminator` / the multi-band multi-scale STFT discriminator of DAC: 2-D convolutions over the
+  complex STFT, run separately on frequency bands, at several FFT sizes.
+
+Each returns its feature maps, the last being the logits; `discriminator_loss`, `generator_loss` and
+`feature_matching` are the least-squares GAN losses and the L1 feature matching of HiFi-GAN and DAC.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+Features = list[torch.Tensor]
+
+
+class PeriodDiscriminator(nn.Module):
+    def __init__(self, period: int, channels: int = 16) -> None:
+        super().__init__()
+        self.period = period
+        widths = [1, channels, 2 * channels, 4 * channels, 4 * channels]
+        self.convs = nn.ModuleList(
+            [weight_norm(nn.Conv2d(a, b, (5, 1), (3, 1), (2, 0))) for a, b in zip(widths, widths[1:])]
+        )
+        self.out = weight_norm(nn.Conv2d(widths[-1], 1, (3, 1), 1, (1, 0)))
+
+    def forward(self, x: torch.Tensor) -> Features:
+        """x [B, 1, N] -> feature maps [B, C, N / p, p]."""
+        pad = (-x.shape[-1]) % self.period
+        x = F.pad(x, (0, pad), mode="reflect")
+        x = x.reshape(x.shape[0], 1, -1, self.period)
+        feats = []
+        for c in self.convs:
+            x = F.leaky_relu(c(x), 0.1)
+            feats.append(x)
+        feats.append(self.out(x))
+        return feats
+
+
+BANDS = ((0.0, 0.1), (0.1, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0))
+
+
+class BandSTFTDiscriminator(nn.Module):
+    def __init__(self, n_fft: int, channels: int = 16, bands: tuple[tuple[float, float], ...] = BANDS) -> None:
+        super().__init__()
+        self.n_fft = n_fft
+        n_bins = n_fft // 2 + 1
+        self.bands = [(int(a * n_bins), int(b * n_bins)) for a, b in bands]
+
+        def stack() -> nn.ModuleList:
+            return nn.ModuleList([
+                weight_norm(nn.Conv2d(2, channels, (3, 9), 1, (1, 4))),
+                weight_norm(nn.Conv2d(channels, channels, (3, 9), (1, 2), (1, 4))),
+                weight_norm(nn.Conv2d(channels, channels, (3, 9), (1, 2), (1, 4))),
+                weight_norm(nn.Conv2d(channels, channels, (3, 3), 1, (1, 1))),
+            ])  # fmt: skip
+
+        self.stacks = nn.ModuleList([stack() for _ in self.bands])
+        self.out = weight_norm(nn.Conv2d(channels, 1, (3, 3), 1, (1, 1)))
+
+    def forward(self, x: torch.Tensor) -> Features:
+        window = torch.hann_window(self.n_fft, device=x.device)
+        spec = torch.stft(x[:, 0], self.n_fft, self.n_fft // 4, window=window, return_complex=True)
+        spec = torch.view_as_real(spec).permute(0, 3, 2, 1)  # [B, 2, frames, bins]
+        feats, outs = [], []
+        for (a, b), convs in zip(self.bands, self.stacks):
+            h = spec[..., a:b]
+            for c in convs:  # type: ignore[attr-defined]
+                h = F.leaky_relu(c(h), 0.1)
+                feats.append(h)
+            outs.append(h)
+        feats.append(self.out(torch.cat(outs, -1)))
+        return feats
+
+
+class Discriminator(nn.Module):
+    """All the discriminators: periods (2, 3, 5, 7, 11) and STFT sizes (2048, 1024, 512) scaled to the rate."""
+
+    def __init__(self, periods: tuple[int, ...] = (2, 3, 5, 7, 11), fft_sizes: tuple[int, ...] = (1024, 512, 256),
+                 channels: int = 16) -> None:  # fmt: skip
+        super().__init__()
+        self.discs = nn.ModuleList(
+            [PeriodDiscriminator(p, channels) for p in periods]
+            + [BandSTFTDiscriminator(n, channels) for n in fft_sizes]
+        )
+
+    def forward(self, x: torch.Tensor) -> list[Features]:
+        return [d(x) for d in self.discs]
+
+
+def discriminator_loss(real: list[Features], fake: list[Features]) -> torch.Tensor:
+    """Least squares: (D(real) - 1)^2 + D(fake)^2, summed over the discriminators."""
+    return sum(((r[-1] - 1).pow(2).mean() + f[-1].pow(2).mean() for r, f in zip(real, fake)), torch.zeros(()))
+
+
+def generator_loss(fake: list[Features]) -> torch.Tensor:
+    """Least squares: (D(fake) - 1)^2, summed over the discriminators."""
+    return sum(((f[-1] - 1).pow(2).mean() for f in fake), torch.zeros(()))
+
+
+def feature_matching(real: list[Features], fake: list[Features]) -> torch.Tensor:
+    """Mean L1 distance between the hidden feature maps for real and generated audio (real ones detached)."""
+    total = torch.zeros(())
+    for r, f in zip(real, fake):
+        for a, b in zip(r[:-1], f[:-1]):
+            total = total + (a.detach() - b).abs().mean()
+    return total

@@ -1,0 +1,125 @@
+"""Vector quantizers for neural codecs: one codebook (VQ-VAE) and residual stacks of them (RVQ, as in
+SoundStream, EnCodec and DAC).
+
+`VectorQuantize` follows DAC's factorized codes (Kumar et al. 2023, https://arxiv.org/abs/2306.06546, sec. 3.2):
+the input is projected to a low-dimensional space (e.g. 8), both it and the codebook are L2-normalized for the
+nearest-neighbour search, and the result is projected back. Low-dimensional, normalized lookups keep every code
+in use. With `factorized=False` it is the VQ-VAE quantizer of van den Oord et al. 2017
+(https://arxiv.org/abs/1711.00937): Euclidean search in the full latent space. Both train with the codebook and
+commitment losses and pass gradients straight through.
+
+`ResidualVQ` quantizes the residual left by each codebook with the next; `quantizer_dropout` trains with a
+random number of codebooks per item, so one model serves every bitrate from 1 to n codebooks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class QuantizerOutput:
+    z_q: torch.Tensor  # quantized latents [B, D, T], straight-through
+    codes: torch.Tensor  # [B, K, T] int64
+    commitment_loss: torch.Tensor  # scalar: ||z_e - sg(z_q)||^2, pulls the encoder to its codes
+    codebook_loss: torch.Tensor  # scalar: ||sg(z_e) - z_q||^2, pulls the codes to the encoder
+
+
+class VectorQuantize(nn.Module):
+    """One codebook of `cardinality` entries.
+
+    Args:
+        dim: the latent width D.
+        cardinality: the number of codes.
+        codebook_dim: the width of the lookup space (factorized); ignored when `factorized` is False.
+        factorized: DAC's projected, L2-normalized lookup; False gives the plain VQ-VAE quantizer.
+    """
+
+    def __init__(self, dim: int, cardinality: int = 1024, codebook_dim: int = 8, factorized: bool = True) -> None:
+        super().__init__()
+        self.factorized = factorized
+        self.cardinality = cardinality
+        lookup_dim = codebook_dim if factorized else dim
+        self.in_proj: nn.Module = (
+            nn.utils.parametrizations.weight_norm(nn.Conv1d(dim, lookup_dim, 1)) if factorized else nn.Identity()
+        )
+        self.out_proj: nn.Module = (
+            nn.utils.parametrizations.weight_norm(nn.Conv1d(lookup_dim, dim, 1)) if factorized else nn.Identity()
+        )
+        self.codebook = nn.Embedding(cardinality, lookup_dim)
+        if not factorized:
+            nn.init.uniform_(self.codebook.weight, -1 / cardinality, 1 / cardinality)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """z [B, D, T] -> (z_q [B, D, T], codes [B, T], commitment loss, codebook loss)."""
+        z_e = self.in_proj(z)  # [B, d, T]
+        codes = self.nearest(z_e)
+        z_q = self.codebook(codes).transpose(1, 2)  # [B, d, T]
+        commitment = F.mse_loss(z_e, z_q.detach(), reduction="none").mean([1, 2])
+        codebook = F.mse_loss(z_q, z_e.detach(), reduction="none").mean([1, 2])
+        z_q = z_e + (z_q - z_e).detach()  # straight-through estimator
+        return self.out_proj(z_q), codes, commitment, codebook
+
+    def nearest(self, z_e: torch.Tensor) -> torch.Tensor:
+        """Index of the nearest code for each frame of z_e [B, d, T] -> [B, T]."""
+        b, d, t = z_e.shape
+        flat = z_e.transpose(1, 2).reshape(-1, d)
+        book = self.codebook.weight
+        if self.factorized:  # cosine similarity: nearest on the unit sphere
+            flat, book = F.normalize(flat, dim=1), F.normalize(book, dim=1)
+        dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ book.T + book.pow(2).sum(1)[None]
+        return dist.argmin(1).reshape(b, t)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes [B, T] -> z_q [B, D, T]."""
+        return self.out_proj(self.codebook(codes).transpose(1, 2))
+
+
+class ResidualVQ(nn.Module):
+    """`n_codebooks` quantizers, each coding what the previous ones left.
+
+    Args:
+        quantizer_dropout: share of training items that use a random number of codebooks (1..n), as DAC (0.5).
+    """
+
+    def __init__(self, dim: int, n_codebooks: int = 12, cardinality: int = 1024, codebook_dim: int = 8,
+                 quantizer_dropout: float = 0.5, factorized: bool = True) -> None:  # fmt: skip
+        super().__init__()
+        self.n_codebooks = n_codebooks
+        self.cardinality = cardinality
+        self.quantizer_dropout = quantizer_dropout
+        self.quantizers = nn.ModuleList(
+            [VectorQuantize(dim, cardinality, codebook_dim, factorized) for _ in range(n_codebooks)]
+        )
+
+    def forward(self, z: torch.Tensor, n_quantizers: int | None = None) -> QuantizerOutput:
+        """z [B, D, T] -> quantized with the first `n_quantizers` codebooks (all by default; random per item
+        in training when quantizer dropout is on)."""
+        b = z.shape[0]
+        n = n_quantizers or self.n_codebooks
+        active = torch.full((b,), n, device=z.device)
+        if self.training and self.quantizer_dropout > 0 and n_quantizers is None:
+            drop = torch.rand(b, device=z.device) < self.quantizer_dropout
+            active = torch.where(drop, torch.randint(1, self.n_codebooks + 1, (b,), device=z.device), active)
+        residual, z_q = z, torch.zeros_like(z)
+        codes, commit, book = [], z.new_zeros(()), z.new_zeros(())
+        for i, q in enumerate(self.quantizers[:n]):
+            zi, ci, cl, bl = q(residual)
+            mask = (i < active).to(z)  # [B]
+            z_q = z_q + zi * mask[:, None, None]
+            residual = residual - zi * mask[:, None, None]
+            commit = commit + (cl * mask).mean()
+            book = book + (bl * mask).mean()
+            codes.append(ci)
+        return QuantizerOutput(z_q, torch.stack(codes, 1), commit, book)
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes [B, K, T] (K <= n_codebooks) -> z_q [B, D, T]."""
+        z = self.quantizers[0].decode(codes[:, 0])  # type: ignore[operator]
+        for i in range(1, codes.shape[1]):
+            z = z + self.quantizers[i].decode(codes[:, i])  # type: ignore[operator]
+        return z

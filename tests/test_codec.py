@@ -1,0 +1,157 @@
+"""The neural codec: quantizers, the model, chunked streaming, codes files, Opus, the commands (tiny configs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tests.test_cli import assert_user_error, run
+
+from cadenza.audio import codec_train as ct
+from cadenza.audio.codec import Codec, CodecConfig
+from cadenza.audio.opus import opus_round_trip
+from cadenza.core.audio import AudioClip
+from cadenza.errors import InputError
+from cadenza.io.audio import write_audio
+from cadenza.nn.quantize import ResidualVQ, VectorQuantize
+
+SR = 16000
+TINY = CodecConfig(channels=4, decoder_channels=16, latent_dim=8, n_codebooks=4, cardinality=16, strides=(2, 4, 5))
+
+
+def tone(seconds: float = 1.0, freq: float = 440.0) -> np.ndarray:
+    t = np.arange(round(seconds * SR)) / SR
+    return (0.4 * np.sin(2 * np.pi * freq * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) / 1.5).astype(np.float32)
+
+
+def test_vector_quantizer_straight_through() -> None:
+    for factorized in (True, False):
+        vq = VectorQuantize(6, 32, 4, factorized=factorized)
+        z = torch.randn(2, 6, 10, requires_grad=True)
+        z_q, codes, commit, book = vq(z)
+        assert z_q.shape == z.shape and codes.shape == (2, 10) and codes.max() < 32
+        z_q.sum().backward()
+        assert z.grad is not None and z.grad.abs().sum() > 0  # gradients pass the argmin
+        assert torch.allclose(vq.decode(codes), z_q, atol=1e-5)
+
+
+def test_residual_vq_codes_decode_and_dropout() -> None:
+    torch.manual_seed(0)
+    rvq = ResidualVQ(6, n_codebooks=4, cardinality=16, codebook_dim=4, quantizer_dropout=1.0)
+    z = torch.randn(3, 6, 7)
+    rvq.eval()
+    out = rvq(z)
+    assert out.codes.shape == (3, 4, 7)
+    assert torch.allclose(rvq.decode(out.codes), out.z_q, atol=1e-5)
+    assert torch.allclose(rvq.decode(out.codes[:, :2]), rvq(z, 2).z_q, atol=1e-5)
+    rvq.train()
+    torch.manual_seed(1)
+    assert not torch.allclose(rvq(torch.randn(64, 6, 5)).z_q, rvq.eval()(torch.randn(64, 6, 5)).z_q)
+
+
+def test_codec_shapes_bitrates_and_streaming() -> None:
+    torch.manual_seed(0)
+    codec = Codec(TINY).eval()
+    assert TINY.hop == 160 and TINY.frame_rate == 100 and TINY.kbps() == pytest.approx(1.6)
+    assert TINY.codebooks_for(0.8) == 2 and TINY.codebooks_for(100) == 4 and TINY.codebooks_for(0.1) == 1
+    x = torch.tensor(tone(1.3))[None, None]
+    codes = codec.encode(x)
+    assert codes.shape == (1, 4, 130) and codes.dtype == torch.int64
+    y = codec.decode(codes)
+    assert y.shape == (1, 1, 130 * 160)
+    assert torch.equal(codec.encode_chunked(x, chunk_frames=40), codes)
+    assert torch.allclose(codec.decode_chunked(codes, chunk_frames=40), y, atol=1e-5)
+    assert codec.decode(codes[:, :1]).shape == y.shape  # fewer codebooks, lower bitrate
+
+
+def test_codec_overfits_with_and_without_discriminators() -> None:
+    x = torch.tensor(np.stack([tone(0.2), tone(0.2, 330)]))[:, None]
+    for adversarial in (False, True):
+        torch.manual_seed(0)
+        model = ct.CodecGAN(TINY, ct.CodecLossConfig(adversarial=adversarial, disc_channels=4))
+        opt = torch.optim.Adam(model.parameters(), 3e-3)
+        first = None
+        for _ in range(40):
+            terms = model(x)
+            opt.zero_grad()
+            terms["loss"].backward()
+            opt.step()
+            first = first if first is not None else terms["mel"].item()
+        assert terms["mel"].item() < 0.8 * first, adversarial
+        if adversarial:
+            assert {"disc", "adversarial", "feature"} <= set(terms)
+
+
+def test_save_load_and_codes_files(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    codec = Codec(TINY).eval()
+    ct.save_codec(codec, tmp_path / "m", {}, "card")
+    back, _ = ct.load_codec(tmp_path / "m")
+    assert ct.model_id(back) == ct.model_id(codec)
+    x = torch.tensor(tone(0.5))[None, None]
+    codes = codec.encode(x, 2)
+    ct.write_codes(tmp_path / "c.npz", codes, codec, 8000)
+    got, n = ct.read_codes(tmp_path / "c.npz", back)
+    assert torch.equal(got, codes) and n == 8000
+    assert torch.allclose(back.decode(got), codec.decode(codes), atol=1e-6)
+    other = Codec(TINY).eval()  # same config, other weights
+    with pytest.raises(InputError, match="another model"):
+        ct.read_codes(tmp_path / "c.npz", other)
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(InputError, match="not a codes file"):
+        ct.read_codes(tmp_path / "bad.npz", codec)
+    np.savez(tmp_path / "wrong.npz", codes=np.zeros((9, 5), np.int16), sample_rate=SR, n_samples=800, n_codebooks=9,
+             cardinality=16, model_id=ct.model_id(codec))  # fmt: skip
+    with pytest.raises(InputError, match="9 codebooks of 16"):
+        ct.read_codes(tmp_path / "wrong.npz", codec)
+
+
+def test_morph_and_measures() -> None:
+    torch.manual_seed(0)
+    codec = Codec(TINY).eval()
+    a, b = AudioClip(tone(0.5), SR), AudioClip(tone(0.4, 220), SR)
+    for space in ("latent", "codes"):
+        steps = ct.morph(codec, a, b, 3, space)
+        assert len(steps) == 3 and all(s.n_samples == 6400 for s in steps)
+    figures = ct.evaluate_codec(codec, [tone(0.5)], 2)
+    assert set(figures) == {"mel_distance", "stft_distance", "si_sdr_db"}
+    usage = ct.codebook_usage(codec, [tone(0.5)])
+    assert len(usage) == 4 and all(0 <= u <= 1 for u in usage)
+
+
+def test_opus_round_trip_is_aligned() -> None:
+    clip = AudioClip(tone(2.0), SR)
+    r = opus_round_trip(clip, 24)
+    assert r.audio.n_samples == clip.n_samples
+    assert 18 < r.kbps < 30
+    from cadenza.audio.dsp import si_sdr
+
+    assert si_sdr(torch.tensor(r.audio.samples), torch.tensor(clip.samples)).item() > 10
+
+
+def test_codec_commands(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    ct.save_codec(Codec(TINY).eval(), tmp_path / "m", {}, "card")
+    m = str(tmp_path / "m")
+    write_audio(AudioClip(np.stack([tone(1.0), tone(1.0)]), SR), tmp_path / "a.wav")
+    p = run("codec", "encode", str(tmp_path / "a.wav"), "--model", m, "--kbps", "0.8", "-o", str(tmp_path / "a.npz"))
+    assert p.returncode == 0 and "2 codebooks x 100 frames = 0.8 kbps" in p.stdout, p.stderr
+    assert "mixed 2 channels down to mono" in p.stdout
+    p = run("codec", "decode", str(tmp_path / "a.npz"), "--model", m, "-o", str(tmp_path / "a_out.wav"))
+    assert p.returncode == 0, p.stderr
+    p = run("codec", "morph", str(tmp_path / "a.wav"), str(tmp_path / "a_out.wav"), "--model", m, "--steps", "3",
+            "-o", str(tmp_path / "morph"))  # fmt: skip
+    assert p.returncode == 0 and len(list((tmp_path / "morph").glob("morph_*.wav"))) == 3, p.stderr
+    (tmp_path / "junk.npz").write_text("junk")
+    assert_user_error(run("codec", "decode", str(tmp_path / "junk.npz"), "--model", m, "-o", str(tmp_path / "x.wav")),
+                      "junk.npz", "not a codes file")  # fmt: skip
+    torch.manual_seed(1)
+    ct.save_codec(Codec(TINY).eval(), tmp_path / "other", {}, "card")
+    assert_user_error(run("codec", "decode", str(tmp_path / "a.npz"), "--model", str(tmp_path / "other"), "-o",
+                          str(tmp_path / "x.wav")), "another model")  # fmt: skip
+    (tmp_path / "empty.wav").write_bytes(b"")
+    assert_user_error(run("codec", "encode", str(tmp_path / "empty.wav"), "--model", m, "-o", str(tmp_path / "e.npz")),
+                      "empty file")  # fmt: skip
+    assert not (tmp_path / "x.wav").exists() and not (tmp_path / "e.npz").exists()
