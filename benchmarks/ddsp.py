@@ -28,14 +28,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import write_result  # noqa: E402
-
 from cadenza.audio import ddsp  # noqa: E402
 from cadenza.audio.datasets import read_manifest, render_dataset  # noqa: E402
 from cadenza.audio.dsp import f0_track, multiscale_spectral_distance  # noqa: E402
 from cadenza.audio.synths import HarmonicSynth  # noqa: E402
 from cadenza.core.audio import AudioClip  # noqa: E402
 from cadenza.io.audio import read_audio  # noqa: E402
+
+from common import write_result  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "cadenza" / "bench"
 

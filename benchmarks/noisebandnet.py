@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import write_result  # noqa: E402
-
 from cadenza.audio import noisebandnet as nbn  # noqa: E402
 from cadenza.audio.textures import KINDS, build_textures  # noqa: E402
 from cadenza.train.loop import TrainConfig  # noqa: E402
+
+from common import write_result  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "cadenza" / "bench"
 
