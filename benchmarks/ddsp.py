@@ -20,22 +20,20 @@ adds.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from cadenza.audio import ddsp  # noqa: E402
-from cadenza.audio.datasets import read_manifest, render_dataset  # noqa: E402
-from cadenza.audio.dsp import f0_track, multiscale_spectral_distance  # noqa: E402
-from cadenza.audio.synths import HarmonicSynth  # noqa: E402
-from cadenza.core.audio import AudioClip  # noqa: E402
-from cadenza.io.audio import read_audio  # noqa: E402
+from cadenza.audio import ddsp
+from cadenza.audio.datasets import read_manifest, render_dataset
+from cadenza.audio.dsp import f0_track, multiscale_spectral_distance
+from cadenza.audio.synths import HarmonicSynth
+from cadenza.core.audio import AudioClip
+from cadenza.io.audio import read_audio
 
-from common import write_result  # noqa: E402
+from common import write_result
 
 CACHE = Path.home() / ".cache" / "cadenza" / "bench"
 
@@ -82,7 +80,8 @@ def main() -> None:
     figures["resynthesis"] = {**{k: round(v, 4) for k, v in res.items()}, "clips": len(feats),
                               "minutes": round(sum(len(f.audio) for f in feats) / cfg.sample_rate / 60, 2),
                               "baseline_sawtooth_spectral_distance": round(float(np.mean(base)), 4),
-                              "ratio_to_baseline": round(res["spectral_distance"] / float(np.mean(base)), 3)}  # fmt: skip
+                              "ratio_to_baseline": round(res["spectral_distance"] / float(np.mean(base)), 3),
+                              }  # fmt: skip
 
     # --- timbre transfer from other instruments (held-out pieces)
     transfer: dict[str, dict[str, float]] = {}

@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from cadenza.audio import noisebandnet as nbn  # noqa: E402
-from cadenza.audio.textures import KINDS, build_textures  # noqa: E402
-from cadenza.train.loop import TrainConfig  # noqa: E402
+from cadenza.audio import noisebandnet as nbn
+from cadenza.audio.textures import KINDS, build_textures
+from cadenza.train.loop import TrainConfig
 
-from common import write_result  # noqa: E402
+from common import write_result
 
 CACHE = Path.home() / ".cache" / "cadenza" / "bench"
 
