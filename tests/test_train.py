@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from cadenza.train import (
     save_model,
     train,
 )
+from cadenza.train.checkpoint import checkpoint_seconds
 
 HELPERS = Path(__file__).parent / "helpers"
 sys.path.insert(0, str(HELPERS))
@@ -64,6 +66,10 @@ def test_overfits_one_batch(tmp_path: Path) -> None:
     metrics = read_metrics(tmp_path)
     assert [m["step"] for m in metrics if "valid/loss" in m] == [30, 60]
     assert (tmp_path / "checkpoints" / "step-0000060" / "model.safetensors").exists()
+    # a longer run resumes from step 60 and reports the training time of both runs
+    longer = train(model, Fixed(), lm_loss, replace(cfg, max_steps=70), out_dir=tmp_path, progress=False)
+    assert longer.resumed_from == 60
+    assert longer.seconds >= checkpoint_seconds(tmp_path / "checkpoints" / "step-0000060") > 0
 
 
 def test_killed_run_resumes_where_an_uninterrupted_run_ends(tmp_path: Path) -> None:

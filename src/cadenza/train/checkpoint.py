@@ -53,8 +53,11 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     model_config: dict[str, Any],
     train_config: dict[str, Any],
+    elapsed_s: float = 0.0,
 ) -> Path:
-    """Write a complete checkpoint for `step` and point `latest` at it; keep the newest two."""
+    """Write a complete checkpoint for `step` and point `latest` at it; keep the newest two.
+
+    `elapsed_s` is the training wall time up to this step over every run that led here (resumes included)."""
     root = Path(out_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{step:07d}"
@@ -68,6 +71,7 @@ def save_checkpoint(
     state = {
         "format_version": FORMAT_VERSION,
         "step": step,
+        "elapsed_s": round(elapsed_s, 1),
         "model_config": model_config,
         "train_config": train_config,
         "optimizer": opt_meta,
@@ -93,6 +97,14 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
             return path
     done = sorted(p for p in root.glob("step-*") if (p / "state.json").exists())
     return done[-1] if done else None
+
+
+def checkpoint_seconds(path: str | Path) -> float:
+    """Training wall time recorded in a checkpoint (0 for checkpoints written before it was recorded)."""
+    try:
+        return float(json.loads((Path(path) / "state.json").read_text()).get("elapsed_s", 0.0))
+    except (OSError, ValueError):
+        return 0.0
 
 
 def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> int:

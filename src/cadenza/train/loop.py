@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import torch
 from tqdm.auto import tqdm
 
-from cadenza.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from cadenza.train.checkpoint import checkpoint_seconds, latest_checkpoint, load_checkpoint, save_checkpoint
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class TrainResult:
     step: int
     train_loss: float
     eval: dict[str, float]
-    seconds: float
+    seconds: float  # training wall time to the last step, summed over the runs a resumed run continues
     resumed_from: int | None
 
 
@@ -135,10 +135,12 @@ def train(
 
     start_step = 0
     resumed_from = None
+    prior_s = 0.0  # training time of the runs this one resumes
     ckpt = latest_checkpoint(out) if resume else None
     if ckpt is not None:
         start_step = load_checkpoint(ckpt, model, optimizer)
         resumed_from = start_step
+        prior_s = checkpoint_seconds(ckpt)
     model, optimizer = accelerator.prepare(model, optimizer)
     main = accelerator.is_main_process
     if main:
@@ -188,10 +190,11 @@ def train(
         if done % cfg.checkpoint_every == 0 or done == cfg.max_steps:
             accelerator.wait_for_everyone()
             if main:
-                save_checkpoint(out, done, accelerator.unwrap_model(model), optimizer, model_config or {}, asdict(cfg))
+                save_checkpoint(out, done, accelerator.unwrap_model(model), optimizer, model_config or {}, asdict(cfg),
+                                elapsed_s=prior_s + time.perf_counter() - t0)  # fmt: skip
     bar.close()
     accelerator.wait_for_everyone()
-    return TrainResult(cfg.max_steps, last_loss, last_eval, time.perf_counter() - t0, resumed_from)
+    return TrainResult(cfg.max_steps, last_loss, last_eval, prior_s + time.perf_counter() - t0, resumed_from)
 
 
 def _evaluate(model: torch.nn.Module, eval_fn: EvalFn, cfg: TrainConfig) -> dict[str, float]:
