@@ -110,6 +110,16 @@ def test_loudness_follows_level() -> None:
     assert (loud - low)[0, 5:-5].mean().item() > 25
 
 
+def test_normalize_loudness() -> None:
+    quiet = sine(1000.0, amp=0.01)
+    out = dsp.normalize_loudness(quiet, -20.0)
+    loud = dsp.a_weighted_loudness(out.samples[0], SR).numpy()
+    assert loud[5:-5].mean() == pytest.approx(-20.0, abs=0.3)
+    assert dsp.normalize_loudness(sine(1000.0, amp=0.5), 0.0).peak <= 10 ** (-1 / 20) + 1e-6
+    with pytest.raises(AudioError, match="silent"):
+        dsp.normalize_loudness(AudioClip(np.zeros(SR), SR))
+
+
 @pytest.mark.parametrize("method", ["crepe-tiny", "pyin"])
 def test_f0_trackers_find_the_pitch(method: str) -> None:
     f0, conf = dsp.f0_track(sine(330.0, seconds=1.0), 100, method)

@@ -84,6 +84,24 @@ def test_ddsp_shapes_and_overfit() -> None:
     assert loss.item() < 0.7 * first
 
 
+def test_ddsp_with_a_learned_z() -> None:
+    torch.manual_seed(0)
+    cfg = ddsp.DDSPConfig(**{**TINY.__dict__, "z_dim": 4})
+    model = ddsp.DDSP(cfg)
+    batch = ddsp.ExcerptBatches([_features()], cfg).batch(0)
+    assert model.encoder is not None and model.encoder(batch["audio"]).shape == (2, 50, 4)
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    first = ddsp.ddsp_loss(model, batch).item()
+    for _ in range(40):
+        loss = ddsp.ddsp_loss(model, batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.8 * first
+    with pytest.raises(ValueError, match="needs the audio"):
+        model(batch["f0_hz"], batch["loudness_db"])
+
+
 def test_ddsp_save_load_and_transfer(tmp_path: Path) -> None:
     model = ddsp.DDSP(TINY)
     ddsp.save_ddsp(model, tmp_path / "m", {"mean_f0_midi": 76.0, "mean_loudness_db": -30.0}, "card")

@@ -143,8 +143,7 @@ def render_dataset(
     corpora = corpus if isinstance(corpus, list) else [corpus]
     rng = np.random.default_rng(seed)
     loaded = [load_corpus(c, progress=progress) for c in corpora]
-    pool = [(ci, i) for ci, data in enumerate(loaded) for i in range(len(data.scores))]
-    order = rng.permutation(len(pool))
+    pool = _interleave([rng.permutation(len(data.scores)) for data in loaded], rng)
     target_s = minutes * 60
     entries: list[ClipInfo] = []
     total = 0.0
@@ -152,10 +151,9 @@ def render_dataset(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     bar = tqdm(total=round(target_s), desc="render", unit="s", disable=not progress)
     try:
-        for j in order:
+        for ci, idx in pool:
             if total >= target_s:
                 break
-            ci, idx = pool[j]
             score, split = loaded[ci].scores[idx], loaded[ci].split_of[idx]
             prog = programs[int(rng.integers(len(programs)))] if len(programs) > 1 else programs[0]
             name = GM_PROGRAMS[prog].split(" (")[0]
@@ -195,6 +193,19 @@ def render_dataset(
         if tmp.exists():
             shutil.rmtree(tmp)
     return entries
+
+
+def _interleave(orders: list[np.ndarray], rng: np.random.Generator) -> list[tuple[int, int]]:
+    """(corpus, piece) pairs: each draw picks a corpus at random (equal odds while it has pieces left), then
+    its next piece, so a small corpus is as present as a large one until it runs out."""
+    if len(orders) == 1:
+        return [(0, int(i)) for i in orders[0]]
+    left = [list(o[::-1]) for o in orders]
+    out = []
+    while any(left):
+        ci = int(rng.choice([i for i, rest in enumerate(left) if rest]))
+        out.append((ci, int(left[ci].pop())))
+    return out
 
 
 def _slug(name: str) -> str:

@@ -43,6 +43,8 @@ class DDSPConfig:
     f0_method: str = "crepe-tiny"
     excerpt_s: float = 2.0
     batch_size: int = 8
+    z_dim: int = 0  # > 0: an encoder adds a learned timbre code z per frame (from MFCCs), as the paper's option
+    n_mfcc: int = 30
 
     @property
     def hop(self) -> int:
@@ -55,6 +57,35 @@ def mlp(n_in: int, hidden: int, n_layers: int = 3) -> nn.Sequential:
     for i in range(n_layers):
         layers += [nn.Linear(n_in if i == 0 else hidden, hidden), nn.LayerNorm(hidden), nn.LeakyReLU()]
     return nn.Sequential(*layers)
+
+
+class ZEncoder(nn.Module):
+    """The paper's optional z encoder: MFCCs per frame -> LayerNorm -> GRU -> z [B, T, z_dim]. z carries what
+    f0 and loudness do not (timbre, articulation), so a model with z needs audio, not curves alone."""
+
+    dct: torch.Tensor
+
+    def __init__(self, cfg: DDSPConfig, hidden: int = 128) -> None:
+        super().__init__()
+        from scipy.fft import dct
+
+        self.cfg = cfg
+        self.register_buffer(
+            "dct", torch.tensor(dct(np.eye(128), norm="ortho", axis=0)[: cfg.n_mfcc], dtype=torch.float32)
+        )
+        self.norm = nn.LayerNorm(cfg.n_mfcc)
+        self.gru = nn.GRU(cfg.n_mfcc, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, cfg.z_dim)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """audio [B, T * hop] -> z [B, T, z_dim]."""
+        from cadenza.audio.dsp import mel_spectrogram
+
+        n_frames = audio.shape[-1] // self.cfg.hop
+        mel = mel_spectrogram(audio, self.cfg.sample_rate, 1024, self.cfg.hop, 128)[..., :n_frames]
+        mfcc = torch.einsum("cm,bmt->btc", self.dct, torch.log(mel + 1e-5))
+        h, _ = self.gru(self.norm(mfcc))
+        return self.out(h)
 
 
 class DDSPDecoder(nn.Module):
@@ -70,19 +101,30 @@ class DDSPDecoder(nn.Module):
         super().__init__()
         h = cfg.hidden
         self.f0_mlp, self.loudness_mlp = mlp(1, h), mlp(1, h)
-        self.gru = nn.GRU(2 * h, h, batch_first=True)
+        self.z_mlp = mlp(cfg.z_dim, h) if cfg.z_dim else None
+        self.gru = nn.GRU((3 if cfg.z_dim else 2) * h, h, batch_first=True)
         self.out_mlp = mlp(h + 2, h)
         self.to_harmonic = nn.Linear(h, 1 + cfg.n_harmonics)
         self.to_noise = nn.Linear(h, cfg.n_noise_bands)
         self.register_buffer("loudness_stats", torch.tensor([-40.0, 15.0]))  # mean, std (dB)
 
     def forward(
-        self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, state: torch.Tensor | None = None
+        self,
+        f0_hz: torch.Tensor,
+        loudness_db: torch.Tensor,
+        z: torch.Tensor | None = None,
+        state: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
-        """f0_hz, loudness_db [B, T] -> (amplitude [B, T, 1], harmonics [B, T, H], noise [B, T, bands], state)."""
+        """f0_hz, loudness_db [B, T] (and z [B, T, z_dim]) -> (amplitude [B, T, 1], harmonics [B, T, H],
+        noise [B, T, bands], state)."""
         pitch = ((69 + 12 * torch.log2(f0_hz.clamp_min(1.0) / 440.0)) / 127.0)[..., None]  # MIDI / 127
         loud = ((loudness_db - self.loudness_stats[0]) / self.loudness_stats[1])[..., None]
-        x = torch.cat([self.f0_mlp(pitch), self.loudness_mlp(loud)], -1)
+        parts = [self.f0_mlp(pitch), self.loudness_mlp(loud)]
+        if self.z_mlp is not None:
+            if z is None:
+                raise ValueError("this DDSP model has a z encoder: it needs the audio, not only f0 and loudness")
+            parts.append(self.z_mlp(z))
+        x = torch.cat(parts, -1)
         x, state = self.gru(x, state)
         x = self.out_mlp(torch.cat([x, pitch, loud], -1))
         harm = self.to_harmonic(x)
@@ -99,12 +141,22 @@ class DDSP(nn.Module):
         self.harmonic = HarmonicSynth(cfg.sample_rate, cfg.hop, cfg.n_harmonics)
         self.noise = FilteredNoise(cfg.hop, cfg.n_noise_bands)
         self.reverb = Reverb(cfg.sample_rate, cfg.reverb_s)
+        self.encoder = ZEncoder(cfg) if cfg.z_dim else None
 
     def forward(
-        self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        f0_hz: torch.Tensor,
+        loudness_db: torch.Tensor,
+        generator: torch.Generator | None = None,
+        audio: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """f0_hz, loudness_db [B, T] -> audio [B, T * hop]."""
-        amp, harm, noise, _ = self.decoder(f0_hz, loudness_db)
+        """f0_hz, loudness_db [B, T] (and, with a z encoder, the audio [B, T * hop]) -> audio [B, T * hop]."""
+        z = None
+        if self.encoder is not None:
+            if audio is None:
+                raise ValueError("this DDSP model has a z encoder: it needs the audio, not only f0 and loudness")
+            z = self.encoder(audio)
+        amp, harm, noise, _ = self.decoder(f0_hz, loudness_db, z)
         harmonic = self.harmonic.get_signal(**self.harmonic.get_controls(amp, harm, f0_hz[..., None]))
         noisy = self.noise.get_signal(**self.noise.get_controls(noise), generator=generator)
         return self.reverb(harmonic + noisy)
@@ -194,7 +246,7 @@ class ExcerptBatches:
 
 
 def ddsp_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    out = model(batch["f0_hz"], batch["loudness_db"])
+    out = model(batch["f0_hz"], batch["loudness_db"], audio=batch["audio"])
     return multiscale_spectral_distance(out, batch["audio"])
 
 
@@ -260,16 +312,20 @@ def load_ddsp(folder: str | Path) -> tuple[DDSP, dict[str, Any]]:
 
 
 @torch.no_grad()
-def synthesize(model: DDSP, f0_hz: np.ndarray, loudness_db: np.ndarray, seed: int = 0) -> AudioClip:
-    """Play f0 and loudness curves [T] through the model; returns mono audio of T * hop samples."""
+def synthesize(
+    model: DDSP, f0_hz: np.ndarray, loudness_db: np.ndarray, seed: int = 0, audio: np.ndarray | None = None
+) -> AudioClip:
+    """Play f0 and loudness curves [T] through the model; returns mono audio of T * hop samples. A model with a
+    z encoder also takes the `audio` [T * hop] the curves came from."""
     g = torch.Generator().manual_seed(seed)
     f0 = torch.as_tensor(np.asarray(f0_hz, np.float32))[None]
     loud = torch.as_tensor(np.asarray(loudness_db, np.float32))[None]
-    audio = model(f0, loud, generator=g)[0].numpy()
-    peak = float(np.abs(audio).max())
+    source = torch.as_tensor(np.asarray(audio, np.float32))[None] if audio is not None else None
+    out = model(f0, loud, generator=g, audio=source)[0].numpy()
+    peak = float(np.abs(out).max())
     if peak > 0.99:  # a transfer driven louder than anything in training can overshoot; keep the file valid
-        audio = audio * (0.99 / peak)
-    return AudioClip(audio, model.cfg.sample_rate)
+        out = out * (0.99 / peak)
+    return AudioClip(out, model.cfg.sample_rate)
 
 
 @dataclass
@@ -320,7 +376,7 @@ def timbre_transfer(
         loudness_shift_db = float(target_db - feats.loudness_db[voiced].mean()) + 6.0  # training mean counts rests
     f0 = feats.f0_hz * 2 ** (pitch_shift / 12)
     loud = feats.loudness_db + loudness_shift_db - 20.0 * (~voiced)
-    out = synthesize(model, f0, loud)
+    out = synthesize(model, f0, loud, audio=feats.audio)
     return out, TransferPlan(pitch_shift, loudness_shift_db, float(1 - voiced.mean())), feats
 
 
@@ -332,7 +388,7 @@ def evaluate_resynthesis(model: nn.Module, feats: list[Features], *, reanalyse: 
     cfg: DDSPConfig = model.cfg  # type: ignore[assignment]
     spectral, cents, loud_err = [], [], []
     for f in feats:
-        out = synthesize(model, f.f0_hz, f.loudness_db)  # type: ignore[arg-type]
+        out = synthesize(model, f.f0_hz, f.loudness_db, audio=f.audio)  # type: ignore[arg-type]
         spectral.append(float(multiscale_spectral_distance(torch.tensor(out.samples[0]), torch.tensor(f.audio))))
         if reanalyse:
             g = extract_features(out, cfg)

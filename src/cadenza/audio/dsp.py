@@ -191,6 +191,23 @@ def a_weighted_loudness(
     return db.clamp_min(-range_db)
 
 
+def normalize_loudness(clip: AudioClip, target_db: float = -20.0, floor_db: float = -60.0) -> AudioClip:
+    """Scale `clip` so that the mean A-weighted loudness of its sounding frames (above `floor_db`) is
+    `target_db` (the scale of `a_weighted_loudness`); the peak is then kept at or below -1 dBFS.
+
+    Raises:
+        AudioError: the clip is silent.
+    """
+    loud = a_weighted_loudness(clip.mono().samples[0], clip.sample_rate).numpy()
+    sounding = loud[loud > floor_db]
+    if len(sounding) == 0:
+        raise AudioError("the audio is silent: nothing to normalize")
+    # a gain of g dB moves every frame's loudness by g dB, so one step reaches the target
+    out = clip.gain_db(target_db - float(sounding.mean()))
+    limit = 10 ** (-1 / 20)
+    return out.peak_normalize(-1.0) if out.peak > limit else out
+
+
 # ---------------------------------------------------------------------------------------------- f0
 
 
