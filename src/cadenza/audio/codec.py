@@ -84,31 +84,47 @@ class Snake(nn.Module):
         return x + (self.alpha + 1e-9).reciprocal() * torch.sin(self.alpha * x).pow(2)
 
 
+def _init(layer: nn.Conv1d | nn.ConvTranspose1d) -> nn.Module:
+    # Zero biases, default (variance-keeping) weights. With random biases, or with DAC's tiny weights
+    # (std 0.02), the encoder's output is a tiny signal under an offset that the first Adam steps make
+    # larger still: every frame points the same way and each quantizer collapses to one code.
+    assert layer.bias is not None
+    nn.init.zeros_(layer.bias)
+    return weight_norm(layer)
+
+
 def conv(
-    c_in: int, c_out: int, kernel: int, stride: int = 1, dilation: int = 1, padding: int | None = None
+    c_in: int,
+    c_out: int,
+    kernel: int,
+    stride: int = 1,
+    dilation: int = 1,
+    padding: int | None = None,
+    bias: bool = True,
 ) -> nn.Module:
     pad = (kernel - 1) * dilation // 2 if padding is None else padding
-    return weight_norm(nn.Conv1d(c_in, c_out, kernel, stride, pad, dilation))
+    layer = nn.Conv1d(c_in, c_out, kernel, stride, pad, dilation, bias=bias)
+    return _init(layer) if bias else weight_norm(layer)
 
 
 class ResidualUnit(nn.Module):
-    def __init__(self, channels: int, dilation: int) -> None:
+    def __init__(self, channels: int, dilation: int, bias: bool = True) -> None:
         super().__init__()
-        self.block = nn.Sequential(Snake(channels), conv(channels, channels, 7, dilation=dilation), Snake(channels),
-                                   conv(channels, channels, 1))  # fmt: skip
+        self.block = nn.Sequential(Snake(channels), conv(channels, channels, 7, dilation=dilation, bias=bias),
+                                   Snake(channels), conv(channels, channels, 1, bias=bias))  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.block(x)
 
 
 def encoder_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(ResidualUnit(c_in, 1), ResidualUnit(c_in, 3), ResidualUnit(c_in, 9), Snake(c_in),
-                         conv(c_in, c_out, 2 * stride, stride, padding=math.ceil(stride / 2)))  # fmt: skip
+    units = [ResidualUnit(c_in, d, bias=False) for d in (1, 3, 9)]
+    return nn.Sequential(*units, Snake(c_in), conv(c_in, c_out, 2 * stride, stride, math.ceil(stride / 2), bias=False))
 
 
 def decoder_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
-    up = weight_norm(nn.ConvTranspose1d(c_in, c_out, 2 * stride, stride, padding=math.ceil(stride / 2),
-                                        output_padding=stride % 2))  # fmt: skip
+    up = _init(nn.ConvTranspose1d(c_in, c_out, 2 * stride, stride, padding=math.ceil(stride / 2),
+                                  output_padding=stride % 2))  # fmt: skip
     return nn.Sequential(Snake(c_in), up, ResidualUnit(c_out, 1), ResidualUnit(c_out, 3), ResidualUnit(c_out, 9))
 
 
@@ -116,11 +132,13 @@ class Encoder(nn.Module):
     def __init__(self, cfg: CodecConfig) -> None:
         super().__init__()
         c = cfg.channels
-        layers: list[nn.Module] = [conv(cfg.n_bands, c, 7)]
+        # no biases in the encoder: an offset common to every frame would drown the latents' variation and
+        # make every frame pick the same code
+        layers: list[nn.Module] = [conv(cfg.n_bands, c, 7, bias=False)]
         for s in cfg.strides:
             layers.append(encoder_block(c, 2 * c, s))
             c *= 2
-        layers += [Snake(c), conv(c, cfg.latent_dim, 3)]
+        layers += [Snake(c), conv(c, cfg.latent_dim, 3, bias=False)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, bands: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,11 @@ in use. With `factorized=False` it is the VQ-VAE quantizer of van den Oord et al
 (https://arxiv.org/abs/1711.00937): Euclidean search in the full latent space. Both train with the codebook and
 commitment losses and pass gradients straight through.
 
+Codes that fall out of use are revived, as SoundStream and EnCodec do: each quantizer keeps a moving average
+of how often each code is chosen, and in training a code whose share drops below 5% of a uniform share is
+replaced by a random encoder output of the current batch. The first training batch thereby initializes the
+codebook from data. Without it, a small codec trained on a CPU collapses to one code per codebook.
+
 `ResidualVQ` quantizes the residual left by each codebook with the next; `quantizer_dropout` trains with a
 random number of codebooks per item, so one model serves every bitrate from 1 to n codebooks.
 """
@@ -29,6 +34,13 @@ class QuantizerOutput:
     codebook_loss: torch.Tensor  # scalar: ||sg(z_e) - z_q||^2, pulls the codes to the encoder
 
 
+def _projection(c_in: int, c_out: int) -> nn.Module:
+    # A 1x1 convolution without bias: a bias would outweigh the latents' variation and point every frame the
+    # same way, so one code would win everywhere.
+    layer = nn.Conv1d(c_in, c_out, 1, bias=False)
+    return nn.utils.parametrizations.weight_norm(layer)
+
+
 class VectorQuantize(nn.Module):
     """One codebook of `cardinality` entries.
 
@@ -39,17 +51,18 @@ class VectorQuantize(nn.Module):
         factorized: DAC's projected, L2-normalized lookup; False gives the plain VQ-VAE quantizer.
     """
 
-    def __init__(self, dim: int, cardinality: int = 1024, codebook_dim: int = 8, factorized: bool = True) -> None:
+    usage: torch.Tensor
+
+    def __init__(self, dim: int, cardinality: int = 1024, codebook_dim: int = 8, factorized: bool = True,
+                 usage_decay: float = 0.99, dead_share: float = 0.05) -> None:  # fmt: skip
         super().__init__()
+        self.usage_decay, self.dead_share = usage_decay, dead_share
+        self.register_buffer("usage", torch.zeros(cardinality))  # moving average of picks per step
         self.factorized = factorized
         self.cardinality = cardinality
         lookup_dim = codebook_dim if factorized else dim
-        self.in_proj: nn.Module = (
-            nn.utils.parametrizations.weight_norm(nn.Conv1d(dim, lookup_dim, 1)) if factorized else nn.Identity()
-        )
-        self.out_proj: nn.Module = (
-            nn.utils.parametrizations.weight_norm(nn.Conv1d(lookup_dim, dim, 1)) if factorized else nn.Identity()
-        )
+        self.in_proj: nn.Module = _projection(dim, lookup_dim) if factorized else nn.Identity()
+        self.out_proj: nn.Module = _projection(lookup_dim, dim) if factorized else nn.Identity()
         self.codebook = nn.Embedding(cardinality, lookup_dim)
         if not factorized:
             nn.init.uniform_(self.codebook.weight, -1 / cardinality, 1 / cardinality)
@@ -58,11 +71,27 @@ class VectorQuantize(nn.Module):
         """z [B, D, T] -> (z_q [B, D, T], codes [B, T], commitment loss, codebook loss)."""
         z_e = self.in_proj(z)  # [B, d, T]
         codes = self.nearest(z_e)
+        if self.training:
+            self._revive_dead_codes(z_e, codes)
+            codes = self.nearest(z_e)
         z_q = self.codebook(codes).transpose(1, 2)  # [B, d, T]
         commitment = F.mse_loss(z_e, z_q.detach(), reduction="none").mean([1, 2])
         codebook = F.mse_loss(z_q, z_e.detach(), reduction="none").mean([1, 2])
         z_q = z_e + (z_q - z_e).detach()  # straight-through estimator
         return self.out_proj(z_q), codes, commitment, codebook
+
+    @torch.no_grad()
+    def _revive_dead_codes(self, z_e: torch.Tensor, codes: torch.Tensor) -> None:
+        counts = torch.bincount(codes.flatten(), minlength=self.cardinality).to(self.usage)
+        self.usage.mul_(self.usage_decay).add_(counts, alpha=1 - self.usage_decay)
+        expected = codes.numel() / self.cardinality
+        dead = torch.nonzero(self.usage < self.dead_share * expected).flatten()
+        if len(dead) == 0:
+            return
+        pool = z_e.detach().transpose(1, 2).reshape(-1, z_e.shape[1])
+        pick = torch.randint(0, pool.shape[0], (len(dead),), device=pool.device)
+        self.codebook.weight.data[dead] = pool[pick]
+        self.usage[dead] = expected  # a fresh code gets the time to be picked
 
     def nearest(self, z_e: torch.Tensor) -> torch.Tensor:
         """Index of the nearest code for each frame of z_e [B, d, T] -> [B, T]."""
