@@ -1,9 +1,11 @@
 """Vector quantizers for neural codecs: one codebook (VQ-VAE) and residual stacks of them (RVQ, as in
 SoundStream, EnCodec and DAC).
 
-`VectorQuantize` follows DAC's factorized codes (Kumar et al. 2023, https://arxiv.org/abs/2306.06546, sec. 3.2):
-the input is projected to a low-dimensional space (e.g. 8), both it and the codebook are L2-normalized for the
-nearest-neighbour search, and the result is projected back. Low-dimensional, normalized lookups keep every code
+`VectorQuantize` follows DAC's factorized codes (Kumar et al. 2023, https://arxiv.org/abs/2306.06546, sec. 3.2,
+after ViT-VQGAN, Yu et al. 2021): the input is projected to a low-dimensional space (e.g. 8), both it and the
+codebook are L2-normalized for the nearest-neighbour search, and the result is projected back. Unlike DAC, the
+codebook and commitment losses are also taken between the normalized vectors (as ViT-VQGAN does), which keeps
+them bounded: with raw vectors they spiked to thousands in our CPU runs. Low-dimensional, normalized lookups keep every code
 in use. With `factorized=False` it is the VQ-VAE quantizer of van den Oord et al. 2017
 (https://arxiv.org/abs/1711.00937): Euclidean search in the full latent space. Both train with the codebook and
 commitment losses and pass gradients straight through.
@@ -70,11 +72,13 @@ class VectorQuantize(nn.Module):
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """z [B, D, T] -> (z_q [B, D, T], codes [B, T], commitment loss, codebook loss)."""
         z_e = self.in_proj(z)  # [B, d, T]
+        if self.factorized:  # on the unit sphere, as the lookup: bounded losses, whatever the latents' scale
+            z_e = F.normalize(z_e, dim=1)
         codes = self.nearest(z_e)
         if self.training:
             self._revive_dead_codes(z_e, codes)
             codes = self.nearest(z_e)
-        z_q = self.codebook(codes).transpose(1, 2)  # [B, d, T]
+        z_q = self.lookup(codes)  # [B, d, T]
         commitment = F.mse_loss(z_e, z_q.detach(), reduction="none").mean([1, 2])
         codebook = F.mse_loss(z_q, z_e.detach(), reduction="none").mean([1, 2])
         z_q = z_e + (z_q - z_e).detach()  # straight-through estimator
@@ -103,9 +107,14 @@ class VectorQuantize(nn.Module):
         dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ book.T + book.pow(2).sum(1)[None]
         return dist.argmin(1).reshape(b, t)
 
+    def lookup(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes [B, T] -> code vectors [B, d, T] (L2-normalized when factorized)."""
+        z_q = self.codebook(codes).transpose(1, 2)
+        return F.normalize(z_q, dim=1) if self.factorized else z_q
+
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """codes [B, T] -> z_q [B, D, T]."""
-        return self.out_proj(self.codebook(codes).transpose(1, 2))
+        return self.out_proj(self.lookup(codes))
 
 
 class ResidualVQ(nn.Module):
