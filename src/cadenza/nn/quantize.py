@@ -5,8 +5,8 @@ SoundStream, EnCodec and DAC).
 after ViT-VQGAN, Yu et al. 2021): the input is projected to a low-dimensional space (e.g. 8), both it and the
 codebook are L2-normalized for the nearest-neighbour search, and the result is projected back. Unlike DAC, the
 codebook and commitment losses are also taken between the normalized vectors (as ViT-VQGAN does), which keeps
-them bounded: with raw vectors they spiked to thousands in our CPU runs. Low-dimensional, normalized lookups keep every code
-in use. With `factorized=False` it is the VQ-VAE quantizer of van den Oord et al. 2017
+them bounded: with raw vectors they spiked to thousands in our CPU runs. Low-dimensional, normalized lookups
+help keep every code in use. With `factorized=False` it is the VQ-VAE quantizer of van den Oord et al. 2017
 (https://arxiv.org/abs/1711.00937): Euclidean search in the full latent space. Both train with the codebook and
 commitment losses and pass gradients straight through.
 
