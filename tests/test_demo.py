@@ -14,3 +14,13 @@ def test_demo_page_has_players_and_pictures(tmp_path: Path) -> None:
     assert "this section is broken" in html  # a failing section is shown, not fatal
     for name in ("bach.wav", "bach.png", "essen.wav", "essen.png", "bach.mid"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_noiseband_section_plays_the_shipped_model(tmp_path: Path) -> None:
+    from cadenza.demo import section_noiseband
+
+    page = build_demo(tmp_path, [section_noiseband])
+    html = page.read_text()
+    assert html.count("<audio") == 3 and html.count("<img") == 2 and "failed" not in html
+    for name in ("nbn_drawn.wav", "nbn_wind_copy.wav", "nbn_drawn.png"):
+        assert (tmp_path / name).stat().st_size > 1000
