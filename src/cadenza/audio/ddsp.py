@@ -30,6 +30,7 @@ from cadenza.core.audio import AudioClip, AudioError
 from cadenza.errors import InputError
 
 KIND = "ddsp"
+WARMUP_FRAMES = 100  # 1 s of context before each segment when the GRU runs on segments (see DDSP.forward)
 
 
 @dataclass(frozen=True)
@@ -149,17 +150,46 @@ class DDSP(nn.Module):
         loudness_db: torch.Tensor,
         generator: torch.Generator | None = None,
         audio: torch.Tensor | None = None,
+        segment_frames: int | None = None,
     ) -> torch.Tensor:
-        """f0_hz, loudness_db [B, T] (and, with a z encoder, the audio [B, T * hop]) -> audio [B, T * hop]."""
+        """f0_hz, loudness_db [B, T] (and, with a z encoder, the audio [B, T * hop]) -> audio [B, T * hop].
+
+        Args:
+            segment_frames: run the decoder's GRU on segments of this many frames as one batch, each after
+                `WARMUP_FRAMES` frames of the controls before it (for long inputs on a CPU: far fewer sequential
+                steps). The synths still run on the whole. None: one pass, exactly as in training.
+        """
         z = None
         if self.encoder is not None:
             if audio is None:
                 raise ValueError("this DDSP model has a z encoder: it needs the audio, not only f0 and loudness")
             z = self.encoder(audio)
-        amp, harm, noise, _ = self.decoder(f0_hz, loudness_db, z)
+        if segment_frames and f0_hz.shape[0] == 1 and f0_hz.shape[1] > 2 * segment_frames:
+            amp, harm, noise = self._decode_segments(f0_hz, loudness_db, z, segment_frames)
+        else:
+            amp, harm, noise, _ = self.decoder(f0_hz, loudness_db, z)
         harmonic = self.harmonic.get_signal(**self.harmonic.get_controls(amp, harm, f0_hz[..., None]))
         noisy = self.noise.get_signal(**self.noise.get_controls(noise), generator=generator)
         return self.reverb(harmonic + noisy)
+
+    def _decode_segments(
+        self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, z: torch.Tensor | None, seg: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        t = f0_hz.shape[1]
+        starts = list(range(0, t, seg))
+        span = seg + WARMUP_FRAMES
+
+        def windows(x: torch.Tensor) -> torch.Tensor:  # [1, T, ...] -> [S, span, ...], left-padded by repetition
+            pad = torch.cat([x[:, :1].expand(1, WARMUP_FRAMES, *x.shape[2:]), x,
+                             x[:, -1:].expand(1, seg, *x.shape[2:])], 1)  # fmt: skip
+            return torch.cat([pad[:, s : s + span] for s in starts], 0)
+
+        amp, harm, noise, _ = self.decoder(windows(f0_hz), windows(loudness_db), windows(z) if z is not None else None)
+
+        def join(x: torch.Tensor) -> torch.Tensor:  # [S, span, C] -> [1, T, C] without the warm-up frames
+            return x[:, WARMUP_FRAMES:].reshape(1, -1, x.shape[-1])[:, :t]
+
+        return join(amp), join(harm), join(noise)
 
 
 # ------------------------------------------------------------------------------------------------ features
@@ -313,15 +343,21 @@ def load_ddsp(folder: str | Path) -> tuple[DDSP, dict[str, Any]]:
 
 @torch.no_grad()
 def synthesize(
-    model: DDSP, f0_hz: np.ndarray, loudness_db: np.ndarray, seed: int = 0, audio: np.ndarray | None = None
+    model: DDSP,
+    f0_hz: np.ndarray,
+    loudness_db: np.ndarray,
+    seed: int = 0,
+    audio: np.ndarray | None = None,
+    segment_frames: int | None = 500,
 ) -> AudioClip:
     """Play f0 and loudness curves [T] through the model; returns mono audio of T * hop samples. A model with a
-    z encoder also takes the `audio` [T * hop] the curves came from."""
+    z encoder also takes the `audio` [T * hop] the curves came from. `segment_frames`: see `DDSP.forward`
+    (None for the exact single pass, as the evaluation uses)."""
     g = torch.Generator().manual_seed(seed)
     f0 = torch.as_tensor(np.asarray(f0_hz, np.float32))[None]
     loud = torch.as_tensor(np.asarray(loudness_db, np.float32))[None]
     source = torch.as_tensor(np.asarray(audio, np.float32))[None] if audio is not None else None
-    out = model(f0, loud, generator=g, audio=source)[0].numpy()
+    out = model(f0, loud, generator=g, audio=source, segment_frames=segment_frames)[0].numpy()
     peak = float(np.abs(out).max())
     if peak > 0.99:  # a transfer driven louder than anything in training can overshoot; keep the file valid
         out = out * (0.99 / peak)
@@ -388,7 +424,7 @@ def evaluate_resynthesis(model: nn.Module, feats: list[Features], *, reanalyse: 
     cfg: DDSPConfig = model.cfg  # type: ignore[assignment]
     spectral, cents, loud_err = [], [], []
     for f in feats:
-        out = synthesize(model, f.f0_hz, f.loudness_db, audio=f.audio)  # type: ignore[arg-type]
+        out = synthesize(model, f.f0_hz, f.loudness_db, audio=f.audio, segment_frames=None)  # type: ignore[arg-type]
         spectral.append(float(multiscale_spectral_distance(torch.tensor(out.samples[0]), torch.tensor(f.audio))))
         if reanalyse:
             g = extract_features(out, cfg)

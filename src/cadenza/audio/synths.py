@@ -60,12 +60,31 @@ class HarmonicSynth(nn.Module):
     def get_signal(
         self, amplitude: torch.Tensor, harmonic_distribution: torch.Tensor, f0_hz: torch.Tensor
     ) -> torch.Tensor:  # type: ignore[override]
-        f0 = upsample_frames(f0_hz, self.hop)  # [B, N, 1]
-        amps = upsample_frames(amplitude * harmonic_distribution, self.hop)  # [B, N, H]
+        """Sum of the harmonics -> audio [B, T * hop].
+
+        The amplitudes are interpolated linearly between frame centres, as `upsample_frames` does, but frame by
+        frame as three matrix products over the harmonics, so no [B, N, H] amplitude tensor is ever built, and
+        only the harmonics that are ever below Nyquist are computed: for a violin, a third of them.
+        """
+        b, t, _ = harmonic_distribution.shape
+        hop = self.hop
+        amps = amplitude * harmonic_distribution  # [B, T, H]
+        active = torch.nonzero(amps.detach().amax((0, 1)) > 0)
+        n_h = int(active.max()) + 1 if len(active) else 1
+        amps = amps[..., :n_h]
+        f0 = upsample_frames(f0_hz, hop)  # [B, N, 1]
         phase = 2 * math.pi * torch.cumsum(f0 / self.sample_rate, dim=1)  # [B, N, 1]
-        k = torch.arange(1, self.n_harmonics + 1, device=f0.device, dtype=f0.dtype)
+        k = torch.arange(1, n_h + 1, device=f0.device, dtype=f0.dtype)
         # the phase is wrapped before it multiplies k, or float32 loses the fine phase after a few seconds
-        return (torch.sin(torch.remainder(phase, 2 * math.pi) * k) * amps).sum(-1)
+        sines = torch.sin(torch.remainder(phase, 2 * math.pi) * k).reshape(b, t, hop, n_h)  # [B, T, hop, H]
+        prev = torch.cat([amps[:, :1], amps[:, :-1]], 1)  # frame t - 1 (the first frame repeats)
+        nxt = torch.cat([amps[:, 1:], amps[:, -1:]], 1)  # frame t + 1 (the last frame repeats)
+        pos = (torch.arange(hop, device=f0.device, dtype=f0.dtype) + 0.5) / hop - 0.5  # offset from the centre
+        w_prev, w_next = (-pos).clamp_min(0), pos.clamp_min(0)
+        w_cur = 1 - w_prev - w_next
+        y = w_cur * torch.einsum("bthk,btk->bth", sines, amps)
+        y = y + w_prev * torch.einsum("bthk,btk->bth", sines, prev) + w_next * torch.einsum("bthk,btk->bth", sines, nxt)
+        return y.reshape(b, t * hop)
 
 
 class FilteredNoise(nn.Module):
@@ -84,8 +103,11 @@ class FilteredNoise(nn.Module):
         b, t, _ = magnitudes.shape
         ir = amplitude_to_impulse_response(magnitudes, 2 * (self.n_bands - 1))  # [B, T, L]
         noise = torch.rand(b, t, self.hop, generator=generator, device=magnitudes.device) * 2 - 1
-        size = self.hop + ir.shape[-1] - 1
-        frames = torch.fft.irfft(torch.fft.rfft(noise, size) * torch.fft.rfft(ir, size), size)  # [B, T, size]
+        from scipy.fft import next_fast_len
+
+        width = self.hop + ir.shape[-1] - 1  # the full linear convolution of one frame
+        size = next_fast_len(width, real=True)
+        frames = torch.fft.irfft(torch.fft.rfft(noise, size) * torch.fft.rfft(ir, size), size)[..., :width]
         return overlap_add(frames, self.hop)[:, : t * self.hop]
 
 
@@ -107,8 +129,10 @@ def amplitude_to_impulse_response(magnitudes: torch.Tensor, size: int) -> torch.
 
 def fft_convolve(signal: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Linear convolution of the last axis by FFT, cropped to the signal's length (causal)."""
+    from scipy.fft import next_fast_len
+
     n = signal.shape[-1]
-    size = signal.shape[-1] + kernel.shape[-1] - 1
+    size = next_fast_len(signal.shape[-1] + kernel.shape[-1] - 1, real=True)  # a size with small prime factors
     spec = torch.fft.rfft(signal, size) * torch.fft.rfft(kernel, size)
     return torch.fft.irfft(spec, size)[..., :n]
 
