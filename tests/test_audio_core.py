@@ -162,11 +162,13 @@ def test_textures_follow_their_parameter(kind: str) -> None:
 
 
 def test_build_textures_writes_a_dataset(tmp_path: Path) -> None:
-    entries = build_textures(["rain", "fm"], tmp_path / "tex", n_clips=3, duration_s=1.0, progress=False)
-    assert len(entries) == 6
+    entries = build_textures(["rain", "fm"], tmp_path / "tex", n_clips=10, duration_s=0.5, progress=False)
+    assert len(entries) == 20
+    for kind in ("rain", "fm"):  # every kind has clips in every split
+        assert sorted(e["split"] for e in entries if e["kind"] == kind) == ["test"] + ["train"] * 8 + ["valid"]
     listed = read_manifest(tmp_path / "tex")
     assert [e["file"] for e in listed] == [e["file"] for e in entries]
-    assert set(listed[0]["params"]) == {"density"} and len(listed[0]["params"]["density"]) == 20
+    assert set(listed[0]["params"]) == {"density"} and len(listed[0]["params"]["density"]) == 10
     with pytest.raises(InputError, match="not empty"):
         build_textures(["rain"], tmp_path / "tex", n_clips=1, progress=False)
 

@@ -189,7 +189,8 @@ def build_textures(
     seed: int = 0,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """Write `n_clips` clips of each kind into a dataset folder (train/valid/test 80/10/10 by clip) with a
+    """Write `n_clips` clips of each kind into a dataset folder (train/valid/test 80/10/10 within each kind: clip
+    i is valid when i % 10 == 8, test when i % 10 == 9) with a
     manifest: file, split, kind, duration, sample rate, each parameter's curve and its mean, and a caption."""
     from cadenza.audio.datasets import write_manifest
 
@@ -207,8 +208,7 @@ def build_textures(
         for kind, i in tqdm(jobs, desc="textures", unit="clip", disable=not progress):
             rng = np.random.default_rng([seed, zlib.crc32(kind.encode()), i])
             clip, curves = make_texture(kind, duration_s, sample_rate, rng)
-            bucket = zlib.crc32(f"{kind}-{i}".encode()) % 10
-            split = "train" if bucket < 8 else "valid" if bucket < 9 else "test"
+            split = "valid" if i % 10 == 8 else "test" if i % 10 == 9 else "train"  # 80/10/10 within each kind
             rel = f"{split}/{kind}-{i:04d}.wav"
             write_audio(clip, tmp / rel)
             means = {k: round(float(v.mean()), 3) for k, v in curves.items()}
