@@ -20,6 +20,9 @@ TITLES = {
     "harmonize": "Harmonizers: chord accuracy against Bach, and speed on a 32-bar melody",
     "abc_lm": "ABC language model (MuPT family): bits per character, validity of samples, speed, LoRA fine-tuning",
     "bachbot": "BachBot-style chorale LSTM: cross-entropy and the voice leading of its harmonizations",
+    "ddsp": "DDSP violin: resynthesis and timbre transfer on held-out renders, synthesis and f0 speed",
+    "noisebandnet": "NoiseBandNet vs DDSP's filtered noise on procedural textures (same network, data and steps)",
+    "codec": "Neural codec (RVQ, DAC-style) vs Opus and the VQ-VAE baseline on held-out multi-instrument renders",
 }
 
 
