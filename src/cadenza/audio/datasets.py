@@ -15,7 +15,6 @@ text-conditioned models.
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from cadenza.core.audio import AudioClip
 from cadenza.core.score import Note, Score
 from cadenza.errors import CadenzaError, InputError
 from cadenza.io.audio import read_audio, write_audio
+from cadenza.io.files import atomic_folder
 
 MANIFEST = "manifest.jsonl"
 
@@ -137,7 +137,7 @@ def render_dataset(
     from cadenza.render import GM_PROGRAMS, program_number, render_score
 
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):  # before the corpus loads, not after
         raise InputError(out, "already exists and is not empty; choose a new folder")
     programs = [program_number(p) for p in (program if isinstance(program, list) else [program])]
     corpora = corpus if isinstance(corpus, list) else [corpus]
@@ -147,10 +147,8 @@ def render_dataset(
     target_s = minutes * 60
     entries: list[ClipInfo] = []
     total = 0.0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     bar = tqdm(total=round(target_s), desc="render", unit="s", disable=not progress)
-    try:
+    with atomic_folder(out) as tmp:
         for ci, idx in pool:
             if total >= target_s:
                 break
@@ -186,12 +184,6 @@ def render_dataset(
         if not entries:
             raise CadenzaError(f"no piece of {', '.join(corpora)} fits the range of the instrument(s)")
         write_manifest(tmp, entries)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return entries
 
 

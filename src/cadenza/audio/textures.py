@@ -19,8 +19,6 @@ curve, so a model learns how sound follows control:
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +28,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cadenza.core.audio import AudioClip
-from cadenza.errors import InputError, UnknownNameError
+from cadenza.errors import UnknownNameError
 from cadenza.io.audio import write_audio
+from cadenza.io.files import atomic_folder
 
 PARAM_RATE = 20  # Hz: parameter curves in the manifest
 Curves = dict[str, np.ndarray]
@@ -197,13 +196,8 @@ def build_textures(
     for k in kinds:
         if k not in KINDS:
             raise UnknownNameError("texture kind", k, list(KINDS))
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(out, "already exists and is not empty; choose a new folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     entries: list[dict[str, Any]] = []
-    try:
+    with atomic_folder(out_dir) as tmp:
         jobs = [(k, i) for k in kinds for i in range(n_clips)]
         for kind, i in tqdm(jobs, desc="textures", unit="clip", disable=not progress):
             rng = np.random.default_rng([seed, zlib.crc32(kind.encode()), i])
@@ -218,10 +212,4 @@ def build_textures(
                 "param_mean": means, "caption": f"{kind}, " + ", ".join(f"{k} {v:.2f}" for k, v in means.items()),
             })  # fmt: skip
         write_manifest(tmp, entries)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return entries
