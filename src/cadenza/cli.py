@@ -445,6 +445,11 @@ def _rate_interactively(jam: Any, args: argparse.Namespace) -> None:
     print(f"rated {len(ratings)} phrases in {args.rounds} rounds")
 
 
+def card_command(default: str) -> str:
+    """The command line that is running, for a model card (`default` when not run as `cadenza`)."""
+    return "cadenza " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("cadenza") else default
+
+
 def _card_figures(figures: dict[str, Any]) -> str:
     return "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in figures.items())
 
@@ -473,7 +478,7 @@ def cmd_train_music_transformer(args: argparse.Namespace) -> int:
         checkpoint_every=args.eval_every, seed=args.seed, threads=args.threads,
     )  # fmt: skip
     model, figures = train_jsb(cfg, tc, args.output)
-    command = "cadenza " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("cadenza") else "cadenza train ..."
+    command = card_command("cadenza train ...")
     card = MT_CARD.format(
         position=cfg.position, config=json.dumps(asdict(cfg)), train=json.dumps(asdict(tc)), command=command,
         minutes=figures["train_seconds"] / 60, figures=_card_figures(figures),
@@ -582,7 +587,7 @@ def cmd_train_remi(args: argparse.Namespace) -> int:
         checkpoint_every=args.eval_every, seed=args.seed, threads=args.threads,
     )  # fmt: skip
     model, figures = train_remi(cfg, tc, args.output, limit=args.limit)
-    command = "cadenza " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("cadenza") else "cadenza train ..."
+    command = card_command("cadenza train ...")
     card = REMI_CARD.format(
         config=json.dumps(asdict(cfg)), train=json.dumps(asdict(tc)), command=command,
         minutes=figures["train_seconds"] / 60, figures=_card_figures(figures),
@@ -663,7 +668,7 @@ def cmd_train_lstm(args: argparse.Namespace) -> int:
         checkpoint_every=args.eval_every, seed=args.seed, threads=args.threads, betas=(0.9, 0.999),
     )  # fmt: skip
     model, figures = train_melody_lstm(preset, tc, train_songs, valid_songs, args.output)
-    command = "cadenza " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("cadenza") else "cadenza train lstm ..."
+    command = card_command("cadenza train lstm ...")
     card = LSTM_CARD.format(
         preset=preset.name, corpus=args.corpus, n_train=len(train_songs), n_valid=len(valid_songs),
         config=json.dumps(asdict(preset)), train=json.dumps(asdict(tc)), command=command,
@@ -736,7 +741,7 @@ def cmd_train_bachbot(args: argparse.Namespace) -> int:
         checkpoint_every=args.eval_every, seed=args.seed, threads=args.threads, betas=(0.9, 0.999),
     )  # fmt: skip
     model, figures = train_bachbot(cfg, tc, train_seqs, valid_seqs, args.output)
-    command = "cadenza " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("cadenza") else "cadenza train bachbot ..."
+    command = card_command("cadenza train bachbot ...")
     card = BACHBOT_CARD.format(
         corpus=args.corpus, n_train=len(train_seqs), n_valid=len(valid_seqs), config=json.dumps(asdict(cfg)),
         train=json.dumps(asdict(tc)), command=command, minutes=figures["train_seconds"] / 60,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -210,13 +210,10 @@ def save_codec(codec: Codec, out_dir: str | Path, figures: dict[str, Any], card:
 
 
 def load_codec(folder: str | Path) -> tuple[Codec, dict[str, Any]]:
-    from cadenza.train.checkpoint import load_model_files, load_weights
+    from cadenza.train.checkpoint import config_from_dict, load_model_files, load_weights
 
     config, tensors = load_model_files(folder, kind=KIND)
-    known = {f.name for f in fields(CodecConfig)}
-    raw = {k: v for k, v in config["model"].items() if k in known}
-    raw["strides"] = tuple(raw.get("strides", CodecConfig.strides))
-    codec = Codec(CodecConfig(**raw))
+    codec = Codec(config_from_dict(CodecConfig, config["model"]))
     load_weights(codec, tensors, folder)
     return codec, config
 

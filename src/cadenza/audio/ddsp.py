@@ -14,8 +14,7 @@ Differences from the paper, for this CPU: 16 kHz, 100 frames per second (hop 160
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -328,11 +327,10 @@ def save_ddsp(model: DDSP, out_dir: str | Path, figures: dict[str, Any], card: s
 
 def load_ddsp(folder: str | Path) -> tuple[DDSP, dict[str, Any]]:
     """A saved DDSP model (eval mode) and its config dict (with "figures")."""
-    from cadenza.train.checkpoint import load_model_files, load_weights
+    from cadenza.train.checkpoint import config_from_dict, load_model_files, load_weights
 
     config, tensors = load_model_files(folder, kind=KIND)
-    known = {f.name for f in fields(DDSPConfig)}
-    cfg = DDSPConfig(**{k: v for k, v in config["model"].items() if k in known})
+    cfg = config_from_dict(DDSPConfig, config["model"])
     model = DDSP(cfg)
     load_weights(model, tensors, folder)
     return model, config
@@ -439,9 +437,3 @@ def evaluate_resynthesis(model: nn.Module, feats: list[Features], *, reanalyse: 
         result.update(f0_error_cents=float(np.median(c)), f0_outliers=float((c > 50).mean()),
                       loudness_error_db=float(np.concatenate(loud_err).mean()))  # fmt: skip
     return result
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    from cadenza.io.files import write_text_atomic
-
-    write_text_atomic(path, json.dumps(obj, indent=2) + "\n")

@@ -15,7 +15,7 @@ Our settings, for this CPU: 16 kHz, 256 bands (the paper uses up to 2,048 at 44.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -317,11 +317,10 @@ def save_noiseband(model: NoiseBandNet, out_dir: str | Path, figures: dict[str, 
 
 
 def load_noiseband(folder: str | Path) -> tuple[NoiseBandNet, dict[str, Any]]:
-    from cadenza.train.checkpoint import load_model_files, load_weights
+    from cadenza.train.checkpoint import config_from_dict, load_model_files, load_weights
 
     config, tensors = load_model_files(folder, kind=KIND)
-    known = {f.name for f in fields(NoiseBandConfig)}
-    cfg = NoiseBandConfig(**{k: v for k, v in config["model"].items() if k in known})
+    cfg = config_from_dict(NoiseBandConfig, config["model"])
     model = NoiseBandNet(cfg)
     load_weights(model, tensors, folder)
     return model, config

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -43,7 +42,7 @@ same sum by the characters of the tunes.
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from cadenza.cli import _card_figures
+    from cadenza.cli import _card_figures, card_command
     from cadenza.symbolic.abc_lm import ABCLMConfig, save_abc_lm, train_abc_lm
     from cadenza.train.loop import TrainConfig
 
@@ -57,7 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.eval_every, seed=args.seed, threads=args.threads,
     )  # fmt: skip
     model, tok, figures = train_abc_lm(cfg, tc, args.output, limit=args.limit)
-    command = "cadenza " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("cadenza") else "cadenza abc train ..."
+    command = card_command("cadenza abc train ...")
     card = CARD.format(
         vocab=len(tok), jigs="the Irish 6/8 tunes (jigs) left out, the style for the fine-tuning test"
         if cfg.exclude_jigs else "jigs included", config=json.dumps(asdict(cfg)), train=json.dumps(asdict(tc)),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -54,10 +53,6 @@ Synth: `{synth}`. Trained with the multi-resolution STFT loss on the train split
 """
 
 
-def _command_line(default: str) -> str:
-    return "cadenza " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("cadenza") else default
-
-
 # ------------------------------------------------------------------------------------------------ data
 
 
@@ -93,7 +88,7 @@ def cmd_data_textures(args: argparse.Namespace) -> int:
 
 def cmd_ddsp_train(args: argparse.Namespace) -> int:
     from cadenza.audio.ddsp import DDSPConfig, save_ddsp, train_ddsp
-    from cadenza.cli import _card_figures
+    from cadenza.cli import _card_figures, card_command
     from cadenza.train.loop import TrainConfig
 
     cfg = DDSPConfig(hidden=args.hidden, n_harmonics=args.harmonics, batch_size=args.batch_size,
@@ -109,7 +104,7 @@ def cmd_ddsp_train(args: argparse.Namespace) -> int:
         instrument=instrument, f0=cfg.f0_method, frame_rate=cfg.frame_rate, n_harmonics=cfg.n_harmonics,
         n_bands=cfg.n_noise_bands, reverb=cfg.reverb_s, sample_rate=cfg.sample_rate,
         minutes=figures["train_minutes_of_audio"], data=args.data, config=json.dumps(asdict(cfg)),
-        train=json.dumps(asdict(tc)), command=_command_line("cadenza ddsp train ..."),
+        train=json.dumps(asdict(tc)), command=card_command("cadenza ddsp train ..."),
         wall=figures["train_seconds"] / 60, figures=_card_figures(figures),
     )  # fmt: skip
     save_ddsp(model, args.output, figures, card)
@@ -148,7 +143,7 @@ def cmd_ddsp_transfer(args: argparse.Namespace) -> int:
 
 def cmd_noiseband_train(args: argparse.Namespace) -> int:
     from cadenza.audio.noisebandnet import NoiseBandConfig, save_noiseband, train_noiseband
-    from cadenza.cli import _card_figures
+    from cadenza.cli import _card_figures, card_command
     from cadenza.train.loop import TrainConfig
 
     cfg = NoiseBandConfig(n_bands=args.bands, synth=args.synth, hidden=args.hidden)
@@ -159,7 +154,7 @@ def cmd_noiseband_train(args: argparse.Namespace) -> int:
     card = NBN_CARD.format(
         kind=args.kind or "all kinds", n_bands=cfg.n_bands, sample_rate=cfg.sample_rate, frame_rate=cfg.frame_rate,
         synth=cfg.synth, data=args.data, config=json.dumps(asdict(cfg)), train=json.dumps(asdict(tc)),
-        command=_command_line("cadenza noiseband train ..."), wall=figures["train_seconds"] / 60,
+        command=card_command("cadenza noiseband train ..."), wall=figures["train_seconds"] / 60,
         figures=_card_figures(figures),
     )  # fmt: skip
     save_noiseband(model, args.output, figures, card)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ def _model_folder(arg: str | None) -> Path:
 def cmd_train(args: argparse.Namespace) -> int:
     from cadenza.audio.codec import CodecConfig
     from cadenza.audio.codec_train import CodecLossConfig, save_codec, train_codec
-    from cadenza.cli import _card_figures
+    from cadenza.cli import _card_figures, card_command
     from cadenza.train.loop import TrainConfig
 
     if args.vqvae:
@@ -57,7 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                      eval_every=args.eval_every, checkpoint_every=args.eval_every, seed=args.seed,
                      threads=args.threads, grad_clip=10.0 if args.adversarial else 1.0)  # fmt: skip
     codec, figures = train_codec(args.data, Path(args.output) / "run", cfg, loss, tc, init_from=args.init_from)
-    command = "cadenza " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("cadenza") else "cadenza codec train ..."
+    command = card_command("cadenza codec train ...")
     card = CARD.format(
         name=Path(args.output).name, what="VQ-VAE (one codebook, Euclidean lookup)" if args.vqvae else "RVQGAN",
         sample_rate=cfg.sample_rate, n_bands=cfg.n_bands, strides=cfg.strides, frame_rate=cfg.frame_rate,

@@ -12,11 +12,12 @@ Shipped models (`models/NAME/`) hold `model.safetensors`, `config.json` and `car
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -25,6 +26,7 @@ from cadenza.errors import InputError
 from cadenza.io.files import write_text_atomic
 
 FORMAT_VERSION = 1
+T = TypeVar("T")
 KEEP_CHECKPOINTS = 2
 
 
@@ -164,6 +166,17 @@ def load_model_files(model_dir: str | Path, *, kind: str) -> tuple[dict[str, Any
     except Exception as e:  # safetensors raises its own error types on corrupt files
         raise InputError(weights, f"corrupt weights ({type(e).__name__}: {str(e)[:100]})") from None
     return config, tensors
+
+
+def config_from_dict(cls: type[T], values: dict[str, Any]) -> T:
+    """A config dataclass from a saved dict: unknown keys (from newer versions) are dropped, lists become
+    tuples where the field's default is a tuple (JSON has no tuples)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in values:
+            v = values[f.name]
+            out[f.name] = tuple(v) if isinstance(v, list) and isinstance(f.default, tuple) else v
+    return cls(**out)
 
 
 def load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], folder: str | Path) -> torch.nn.Module:
