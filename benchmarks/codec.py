@@ -10,20 +10,25 @@ For each bitrate (1.5, 3, 6 kbps; Opus also at 12 and 24 for the shape of its cu
 distance, the multi-scale STFT distance (FFT 2048..64) and SI-SDR, averaged over the clips; for Opus also the
 bitrate it actually spent (libopus cannot go below about 5 kbps at 16 kHz). Codebook usage is the entropy of
 each codebook's codes as a share of its maximum; the real-time factor is encode + decode on one core.
+
+Does the melody survive? f0 error: the median |cents| between CREPE-tiny on the input and on the output, over
+frames where both are confident (> 0.5), averaged over the clips that have such frames.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from cadenza.audio.codec_train import codebook_usage, evaluate_codec, load_codec, load_dataset_audio
+from cadenza.audio.codec_train import codebook_usage, codec_round_trip, evaluate_codec, load_codec, load_dataset_audio
 from cadenza.audio.datasets import render_dataset
-from cadenza.audio.dsp import mel_distance, multiscale_spectral_distance, si_sdr
+from cadenza.audio.dsp import cents_error, f0_track, mel_distance, multiscale_spectral_distance, si_sdr
 from cadenza.audio.opus import opus_round_trip
 from cadenza.core.audio import AudioClip
 
@@ -51,6 +56,19 @@ def opus_figures(clips: list[np.ndarray], kbps: float) -> dict[str, float]:
         spent.append(r.kbps)
     return {"mel_distance": round(float(np.mean(mel)), 4), "stft_distance": round(float(np.mean(stft)), 4),
             "si_sdr_db": round(float(np.mean(sdr)), 2), "kbps_spent": round(float(np.mean(spent)), 2)}  # fmt: skip
+
+
+def f0_error_cents(clips: list[np.ndarray], round_trip: Callable[[AudioClip], AudioClip]) -> float:
+    errors = []
+    for x in clips:
+        clip = AudioClip(x[None], 16000)
+        f_in, c_in = f0_track(clip)
+        f_out, c_out = f0_track(round_trip(clip))
+        n = min(len(f_in), len(f_out))
+        both = (c_in[:n] > 0.5) & (c_out[:n] > 0.5)
+        if both.sum() >= 10:
+            errors.append(float(np.median(cents_error(f_in[:n][both], f_out[:n][both]))))
+    return round(float(np.mean(errors)), 1)
 
 
 def main() -> None:
@@ -87,6 +105,15 @@ def main() -> None:
     mine = rows[
         f"codec {codec.cfg.kbps(codec.cfg.codebooks_for(6.0)):g} kbps ({codec.cfg.codebooks_for(6.0)} codebooks)"
     ]
+    f0_clips = clips[:: max(1, len(clips) // 8)][:8]
+    f0_rows = {
+        "codec 1.5 kbps": lambda c: codec_round_trip(codec, c, 1.5),
+        "codec 6 kbps": lambda c: codec_round_trip(codec, c, 6.0),
+        "opus 6 kbps": lambda c: opus_round_trip(c, 6.0).audio,
+    }
+    if Path(args.vqvae).exists():
+        f0_rows["vq-vae"] = lambda c: codec_round_trip(vq, c)
+    figures["f0_error_cents"] = {name: f0_error_cents(f0_clips, fn) for name, fn in tqdm(f0_rows.items(), desc="f0")}
     figures["codec_6kbps_vs_opus_6kbps_mel_ratio"] = round(
         mine["mel_distance"] / rows["opus 6 kbps"]["mel_distance"], 3
     )

@@ -100,6 +100,18 @@ def test_spectral_distances() -> None:
     assert dsp.si_sdr(3 * x, x).item() > 60  # scale-invariant
 
 
+@pytest.mark.parametrize(
+    ("sr", "n_fft", "n_mels"), [(16000, 32, 5), (16000, 1024, 80), (16000, 2048, 320), (44100, 512, 40)]
+)
+def test_mel_filterbank_equals_librosa(sr: int, n_fft: int, n_mels: int) -> None:
+    import librosa
+
+    ours = dsp.mel_filterbank(sr, n_fft, n_mels)
+    theirs = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, atol=1e-6 * theirs.max())
+
+
 def test_loudness_follows_level() -> None:
     quiet = dsp.a_weighted_loudness(sine(1000.0, amp=0.1).samples, SR)
     loud = dsp.a_weighted_loudness(sine(1000.0, amp=0.2).samples, SR)

@@ -72,6 +72,19 @@ def test_overfits_one_batch(tmp_path: Path) -> None:
     assert longer.seconds >= checkpoint_seconds(tmp_path / "checkpoints" / "step-0000060") > 0
 
 
+def test_time_budget_stops_with_a_checkpoint(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=16, block_size=16, n_layer=1, n_head=2, n_embd=32))
+    data = RandomWindows(tiny_run.tokens(), 16, 4)
+    cfg = TrainConfig(max_steps=10_000, lr=1e-3, checkpoint_every=10_000, eval_every=10_000, max_seconds=0.5)
+    result = train(model, data, lm_loss, cfg, out_dir=tmp_path, progress=False)
+    assert 0 < result.step < 10_000
+    ck = latest_checkpoint(tmp_path)
+    assert ck is not None and ck.name == f"step-{result.step:07d}"
+    again = train(model, data, lm_loss, replace(cfg, max_steps=result.step + 3), out_dir=tmp_path, progress=False)
+    assert again.resumed_from == result.step and again.step == result.step + 3
+
+
 def test_killed_run_resumes_where_an_uninterrupted_run_ends(tmp_path: Path) -> None:
     steps = 40
     reference = tiny_run.run(str(tmp_path / "ref"), steps)

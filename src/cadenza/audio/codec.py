@@ -1,7 +1,9 @@
 """A neural audio codec in the manner of DAC (Kumar et al. 2023, https://arxiv.org/abs/2306.06546): a
 convolutional encoder and decoder with Snake activations and dilated residual units around a residual vector
-quantizer with factorized codes and quantizer dropout. `CodecConfig(n_codebooks=1, factorized=False,
-quantizer_dropout=0)` is the VQ-VAE baseline of van den Oord et al. 2017 in the same code.
+quantizer with quantizer dropout. The quantizer's lookups are Euclidean with moving-average codebooks (as
+EnCodec) by default, or DAC's factorized codes (`factorized=True`); see `cadenza.nn.quantize` for why.
+`CodecConfig(n_codebooks=1, ema=False, quantizer_dropout=0)` is the VQ-VAE baseline of van den Oord et al. 2017
+in the same code.
 
 For this CPU the waveform is first split into `n_bands` PQMF sub-bands (as RAVE and Multi-band MelGAN do), so
 the convolutions run at a quarter of the sample rate; the decoder predicts the sub-bands and the PQMF
@@ -52,7 +54,8 @@ class CodecConfig:
     n_codebooks: int = 12
     cardinality: int = 1024
     codebook_dim: int = 8
-    factorized: bool = True
+    factorized: bool = False  # True: DAC's low-dimensional L2-normalized lookups; False: Euclidean (EnCodec)
+    ema: bool = True  # codebooks learn by moving averages (EnCodec); False: by the codebook loss (DAC)
     quantizer_dropout: float = 0.5
 
     @property
@@ -173,7 +176,7 @@ class Codec(nn.Module):
         self.pqmf = PQMF(cfg.n_bands) if cfg.n_bands > 1 else None
         self.encoder = Encoder(cfg)
         self.quantizer = ResidualVQ(cfg.latent_dim, cfg.n_codebooks, cfg.cardinality, cfg.codebook_dim,
-                                    cfg.quantizer_dropout, cfg.factorized)  # fmt: skip
+                                    cfg.quantizer_dropout, cfg.factorized, cfg.ema)  # fmt: skip
         self.decoder = Decoder(cfg)
         self.sample_rate = cfg.sample_rate
         self.frame_rate = cfg.frame_rate

@@ -129,9 +129,10 @@ class WaveBatches:
 def evaluate_codec(codec: Codec, clips: list[np.ndarray], n_codebooks: int | None = None) -> dict[str, float]:
     """Mel distance (DAC's), multi-scale STFT distance and SI-SDR of decode(encode(x)) over clips, averaged."""
     codec.eval()
+    device = next(codec.parameters()).device
     mel, stft, sdr = [], [], []
     for x in clips:
-        audio = torch.tensor(x, dtype=torch.float32)[None, None]
+        audio = torch.tensor(x, dtype=torch.float32, device=device)[None, None]
         y = codec.decode_chunked(codec.encode_chunked(audio, n_codebooks))[..., : audio.shape[-1]]
         mel.append(float(mel_distance(y, audio, codec.sample_rate)))
         stft.append(float(multiscale_spectral_distance(y[0, 0], audio[0, 0])))
@@ -148,7 +149,8 @@ def codebook_usage(codec: Codec, clips: list[np.ndarray]) -> list[float]:
     """Entropy of each codebook's code histogram over the clips, as a share of log2(cardinality) (1 = uniform)."""
     counts = np.zeros((codec.n_codebooks, codec.cardinality))
     for x in clips:
-        codes = codec.encode_chunked(torch.tensor(x, dtype=torch.float32)[None, None])[0].numpy()
+        audio = torch.tensor(x, dtype=torch.float32, device=next(codec.parameters()).device)[None, None]
+        codes = codec.encode_chunked(audio)[0].cpu().numpy()
         for k in range(codec.n_codebooks):
             counts[k] += np.bincount(codes[k], minlength=codec.cardinality)
     p = counts / counts.sum(1, keepdims=True)

@@ -67,10 +67,32 @@ def stft_magnitude(x: torch.Tensor, n_fft: int, hop: int | None = None) -> torch
 def mel_filterbank(
     sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None
 ) -> np.ndarray:
-    """Slaney-style mel filters [n_mels, n_fft // 2 + 1] (librosa's defaults, as DAC and HiFi-GAN use)."""
-    import librosa
+    """Slaney-style mel filters [n_mels, n_fft // 2 + 1], area-normalized: librosa's defaults, as DAC and
+    HiFi-GAN use (a test checks them against librosa). Written out so the training path needs numpy alone."""
+    f_max = sample_rate / 2 if f_max is None else f_max
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(f_min), _hz_to_mel(f_max), n_mels + 2))
+    freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    ramps = edges[:, None] - freqs[None, :]
+    width = np.diff(edges)
+    rising, falling = -ramps[:-2] / width[:-1, None], ramps[2:] / width[1:, None]
+    weights = np.maximum(0, np.minimum(rising, falling)) * (2 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.astype(np.float32)
 
-    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max).astype(np.float32)
+
+# Slaney's mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above (27 mels per factor 6.4).
+_MEL_LINEAR_HZ, _MEL_BREAK_HZ, _MEL_LOG_STEP = 200 / 3, 1000.0, math.log(6.4) / 27
+
+
+def _hz_to_mel(f: float | np.ndarray) -> np.ndarray:
+    f = np.asarray(f, dtype=np.float64)
+    brk = _MEL_BREAK_HZ / _MEL_LINEAR_HZ
+    log_part = brk + np.log(np.maximum(f, 1e-12) / _MEL_BREAK_HZ) / _MEL_LOG_STEP
+    return np.where(f >= _MEL_BREAK_HZ, log_part, f / _MEL_LINEAR_HZ)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    brk = _MEL_BREAK_HZ / _MEL_LINEAR_HZ
+    return np.where(m >= brk, _MEL_BREAK_HZ * np.exp(_MEL_LOG_STEP * (m - brk)), m * _MEL_LINEAR_HZ)
 
 
 def mel_spectrogram(x: torch.Tensor, sample_rate: int, n_fft: int = 1024, hop: int | None = None,

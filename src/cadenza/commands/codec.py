@@ -14,14 +14,14 @@ CARD = """# Neural audio codec {name} (cadenza)
 
 {what} at {sample_rate} Hz: {n_bands} PQMF bands, a convolutional encoder / decoder with Snake activations and
 dilated residual units (strides {strides}, {frame_rate:g} frames/s), {n_codebooks} codebooks of {cardinality}
-codes ({codebook_dim}-d factorized lookups: {factorized}), quantizer dropout {dropout}: one model for
+codes ({lookup}), quantizer dropout {dropout}: one model for
 {kbps_low:g} to {kbps_high:g} kbps ({kbps_step:g} kbps per codebook). Trained on the train split of `{data}`.
 
 - Config: `{config}`
 - Losses: `{loss}`
 - Optimization: `{train}`
 - Command: `{command}`
-- Wall time: {wall:.1f} min on this machine's CPU
+- Wall time: {wall:.1f} min on {device}
 
 | figure (validation clips) | value |
 |---|---|
@@ -40,30 +40,42 @@ def _model_folder(arg: str | None) -> Path:
     return Path(arg) if arg else shipped_model("codec", "config.json").parent
 
 
+def lookup_text(cfg: Any) -> str:
+    if cfg.factorized:
+        return f"{cfg.codebook_dim}-d factorized L2-normalized lookups, as DAC"
+    learned = "moving-average (k-means) codebooks, as EnCodec" if cfg.ema else "codebook loss"
+    return f"Euclidean lookups in the {cfg.latent_dim}-d latent, {learned}"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
     from cadenza.audio.codec import CodecConfig
     from cadenza.audio.codec_train import CodecLossConfig, save_codec, train_codec
     from cadenza.cli import _card_figures, card_command
     from cadenza.train.loop import TrainConfig
 
-    if args.vqvae:
-        cfg = CodecConfig(n_codebooks=1, factorized=False, quantizer_dropout=0.0, cardinality=args.cardinality)
+    if args.vqvae:  # van den Oord et al.: one codebook learned by the codebook loss
+        cfg = CodecConfig(n_codebooks=1, factorized=False, ema=False, quantizer_dropout=0.0,
+                          cardinality=args.cardinality)  # fmt: skip
     else:
         cfg = CodecConfig(n_codebooks=args.codebooks, cardinality=args.cardinality, channels=args.channels,
-                          decoder_channels=args.decoder_channels)  # fmt: skip
+                          decoder_channels=args.decoder_channels, factorized=args.factorized)  # fmt: skip
     loss = CodecLossConfig(adversarial=args.adversarial, batch_size=args.batch_size)
-    tc = TrainConfig(max_steps=args.steps, lr=args.lr, warmup_steps=min(100, args.steps // 10), betas=(0.8, 0.99),
-                     eval_every=args.eval_every, checkpoint_every=args.eval_every, seed=args.seed,
-                     threads=args.threads, grad_clip=10.0 if args.adversarial else 1.0)  # fmt: skip
+    lr = args.lr or (3e-4 if args.adversarial else 1e-3)
+    tc = TrainConfig(max_steps=args.steps, lr=lr, warmup_steps=min(100 if args.adversarial else 200, args.steps // 10),
+                     betas=(0.8, 0.99), eval_every=args.eval_every, checkpoint_every=args.eval_every, seed=args.seed,
+                     threads=args.threads, max_seconds=60 * (args.minutes or 0))  # fmt: skip
     codec, figures = train_codec(args.data, Path(args.output) / "run", cfg, loss, tc, init_from=args.init_from)
     command = card_command("cadenza codec train ...")
     card = CARD.format(
         name=Path(args.output).name, what="VQ-VAE (one codebook, Euclidean lookup)" if args.vqvae else "RVQGAN",
         sample_rate=cfg.sample_rate, n_bands=cfg.n_bands, strides=cfg.strides, frame_rate=cfg.frame_rate,
-        n_codebooks=cfg.n_codebooks, cardinality=cfg.cardinality, codebook_dim=cfg.codebook_dim,
-        factorized=cfg.factorized, dropout=cfg.quantizer_dropout, kbps_low=cfg.kbps(1), kbps_high=cfg.kbps(),
+        n_codebooks=cfg.n_codebooks, cardinality=cfg.cardinality, lookup=lookup_text(cfg),
+        dropout=cfg.quantizer_dropout, kbps_low=cfg.kbps(1), kbps_high=cfg.kbps(),
         kbps_step=cfg.kbps(1), data=args.data, config=json.dumps(asdict(cfg)), loss=json.dumps(asdict(loss)),
         train=json.dumps(asdict(tc)), command=command, wall=figures["train_seconds"] / 60,
+        device=torch.cuda.get_device_name() if torch.cuda.is_available() else "this machine's CPU",
         figures=_card_figures(figures),
     )  # fmt: skip
     save_codec(codec, args.output, figures, card)
@@ -130,13 +142,19 @@ def add_parser(sub: Any) -> None:
     t = csub.add_parser("train", help="train on a dataset folder (resumes from OUTPUT/run)")
     t.add_argument("--data", required=True, help="a folder from `cadenza data render`")
     t.add_argument("--steps", type=int, default=4000)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr", type=float, help="learning rate (default 1e-3; 3e-4 with --adversarial)")
     t.add_argument("--codebooks", type=int, default=12)
     t.add_argument("--cardinality", type=int, default=1024)
     t.add_argument("--channels", type=int, default=32)
     t.add_argument("--decoder-channels", type=int, default=256)
     t.add_argument("--batch-size", type=int, default=8)
     t.add_argument("--vqvae", action="store_true", help="the VQ-VAE baseline: one codebook, Euclidean lookup")
+    t.add_argument(
+        "--factorized",
+        action="store_true",
+        help="DAC's 8-d L2-normalized lookups (default: Euclidean lookups in the latent, EnCodec's)",
+    )
+    t.add_argument("--minutes", type=float, help="stop (with a checkpoint) after this many minutes of training")
     t.add_argument("--adversarial", action="store_true", help="add the discriminators (DAC's GAN phase)")
     t.add_argument("--init-from", help="a saved codec to start from (the mel-only phase)")
     t.add_argument("--eval-every", type=int, default=500)

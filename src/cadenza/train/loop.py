@@ -45,6 +45,7 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0 leaves torch's default
+    max_seconds: float = 0.0  # stop (with a checkpoint) once this run has trained this long; 0: no limit
 
 
 class Batches(Protocol):
@@ -157,7 +158,7 @@ def train(
         lr = lr_at(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = batches.batch(step, rank, world)
+        batch = {k: v.to(accelerator.device) for k, v in batches.batch(step, rank, world).items()}
         torch.manual_seed(cfg.seed * 1_000_003 + step * 64 + rank)  # dropout draws depend on the step alone
         model.train()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16 and accelerator.device.type == "cpu"):
@@ -187,14 +188,19 @@ def train(
             last_eval = _evaluate(accelerator.unwrap_model(model), eval_fn, cfg)
             _append_metrics(out / "metrics.jsonl", {"step": done, **last_eval})
             bar.write(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in last_eval.items()))
-        if done % cfg.checkpoint_every == 0 or done == cfg.max_steps:
+        out_of_time = cfg.max_seconds > 0 and time.perf_counter() - t0 > cfg.max_seconds
+        if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or out_of_time:
             accelerator.wait_for_everyone()
             if main:
                 save_checkpoint(out, done, accelerator.unwrap_model(model), optimizer, model_config or {}, asdict(cfg),
                                 elapsed_s=prior_s + time.perf_counter() - t0)  # fmt: skip
+        if out_of_time:
+            bar.write(f"stopping at step {done}: the {cfg.max_seconds:g} s budget is spent")
+            break
     bar.close()
     accelerator.wait_for_everyone()
-    return TrainResult(cfg.max_steps, last_loss, last_eval, prior_s + time.perf_counter() - t0, resumed_from)
+    return TrainResult(step + 1 if cfg.max_steps > start_step else step, last_loss, last_eval,
+                       prior_s + time.perf_counter() - t0, resumed_from)  # fmt: skip
 
 
 def _evaluate(model: torch.nn.Module, eval_fn: EvalFn, cfg: TrainConfig) -> dict[str, float]:
