@@ -146,7 +146,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from cadenza.symbolic.abc_lm import finetune, load_abc_lm, read_tune_folder, save_abc_lm, tune_nll
+    from cadenza.symbolic.abc_lm import (
+        finetune,
+        finetune_defaults,
+        load_abc_lm,
+        read_tune_folder,
+        save_abc_lm,
+        tune_nll,
+    )
     from cadenza.train.loop import TrainConfig
 
     tunes = read_tune_folder(args.data)
@@ -160,8 +167,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     before = tune_nll(model, tok, held)
     print(f"{len(tunes)} tunes to learn, {len(held)} held out; held-out NLL before: {before['nll']:.4f} nats per "
           "token")  # fmt: skip
-    tc = TrainConfig(max_steps=args.steps, lr=args.lr, warmup_steps=min(20, args.steps // 10),
-                     eval_every=max(args.steps, 1), checkpoint_every=max(args.steps // 4, 1), seed=args.seed,
+    default_steps, default_lr = finetune_defaults(lora=not args.full)
+    steps = args.steps or default_steps
+    tc = TrainConfig(max_steps=steps, lr=args.lr or default_lr, warmup_steps=min(20, steps // 10),
+                     eval_every=max(steps, 1), checkpoint_every=max(steps // 4, 1), seed=args.seed,
                      threads=args.threads)  # fmt: skip
     t0 = time.perf_counter()
     tuned = finetune(model, tok, tunes, tc, args.output, lora=not args.full, rank=args.rank,
@@ -232,7 +241,7 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--continue", dest="continue_file", help="an ABC file whose first tune's opening to continue")
     g.add_argument("--continue-lines", type=int, default=1, help="body lines of --continue kept (default 1)")
     g.add_argument("--n", type=int, default=4)
-    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--temperature", type=float, default=0.7)
     g.add_argument("--top-k", type=int, default=0)
     g.add_argument("--top-p", type=float, default=0.95)
     g.add_argument("--max-tokens", type=int, default=600)
@@ -256,8 +265,8 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--full", action="store_true", help="train every weight instead of LoRA adapters")
     f.add_argument("--adapter-only", action="store_true", help="save the LoRA adapter, not a merged model")
     f.add_argument("--rank", type=int, default=16)
-    f.add_argument("--steps", type=int, default=150)
-    f.add_argument("--lr", type=float, default=2e-3)
+    f.add_argument("--steps", type=int, help="steps of 8 x 256 tokens (default 30 with LoRA, 40 with --full)")
+    f.add_argument("--lr", type=float, help="learning rate (default 3e-3 with LoRA, 3e-4 with --full)")
     f.add_argument("--batch-size", type=int, default=8)
     f.add_argument("--threads", type=int, default=0)
     f.add_argument("--seed", type=int, default=0)
