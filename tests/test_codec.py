@@ -37,6 +37,20 @@ def test_vector_quantizer_straight_through() -> None:
         assert torch.allclose(vq.decode(codes), z_q, atol=1e-5)
 
 
+def test_moving_average_codebook_finds_the_clusters() -> None:
+    torch.manual_seed(0)
+    centres = torch.tensor([[3.0, 0.0], [-3.0, 0.0], [0.0, 3.0], [0.0, -3.0]])
+    vq = VectorQuantize(2, 8, factorized=False, ema=True).train()
+    for _ in range(60):
+        z = (centres[torch.randint(0, 4, (256,))] + 0.1 * torch.randn(256, 2)).T[None]  # [1, 2, 256]
+        _, _, _, book = vq(z)
+        assert not book.requires_grad  # moving averages, not gradients, move the codes
+    nearest = torch.cdist(centres, vq.codebook.weight).min(1).values
+    assert nearest.max() < 0.3, nearest
+    learned = VectorQuantize(2, 8, factorized=False, ema=False).train()  # the VQ-VAE's codebook loss
+    assert learned(torch.randn(1, 2, 16))[3].requires_grad
+
+
 def test_residual_vq_codes_decode_and_dropout() -> None:
     torch.manual_seed(0)
     rvq = ResidualVQ(6, n_codebooks=4, cardinality=16, codebook_dim=4, quantizer_dropout=1.0)
