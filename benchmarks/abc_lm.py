@@ -6,7 +6,8 @@
 2. 100 tunes sampled from the shipped model (prompt "X:1", top-p 0.95) at temperature 0.7 (the default of
    `cadenza abc generate`), 0.8 and 1.0: shares that music21 and abc2midi parse, bars with the right duration,
    and the share of tunes whose opening (the first 30 characters after the header) is copied verbatim from a
-   training tune; the same figures for 100 valid-split corpus tunes.
+   training tune; the same figures for 100 valid-split corpus tunes. Then 50 tunes each from three header
+   prompts (a reel, a hornpipe, a song in 3/4) at the default temperature: the Irish tune types are harder.
 3. Generation tokens/s, one process, KV cache: fp32 and bf16 autocast.
 4. Fine-tuning: the base never saw the Irish 6/8 tunes (jigs); LoRA and full fine-tuning on 50 of O'Neill's
    jigs with the defaults of `cadenza abc finetune`; NLL on 425 other O'Neill jigs before and after, and the
@@ -34,6 +35,7 @@ from cadenza.symbolic.abc_lm import (
     finetune,
     finetune_defaults,
     generate_abc,
+    header_prompt,
     jig_texts,
     load_abc_lm,
     tune_nll,
@@ -104,6 +106,12 @@ def main() -> None:
         }
         runs[temperature] |= {"tunes": report["tunes"], "bars": report["bars"], "seconds": round(seconds, 1),
                               "copied_openings": round(copied_share(tunes, train_text), 3)}  # fmt: skip
+    by_prompt = {}  # the "X:1" samples are mostly Essen-like songs; Irish tune types are harder
+    for name, header in (("reel", dict(rhythm="reel", meter="4/4", unit="1/8", key="D")),
+                         ("hornpipe", dict(rhythm="hornpipe", meter="2/4", unit="1/16", key="G")),
+                         ("song in 3/4", dict(meter="3/4", unit="1/8", key="F"))):  # fmt: skip
+        report = validate_tunes(generate_abc(model, tok, prompt=header_prompt(**header), n=50, seed=0), progress=False)
+        by_prompt[name] = {"valid": round(report["valid"], 3), "bars_correct": round(report["bars_correct"], 3)}
     random.seed(0)
     reference = validate_tunes(random.sample(texts["valid"], min(100, len(texts["valid"]))))
     keys = ("valid_music21", "valid_abc2midi", "valid", "bars_correct")
@@ -117,6 +125,7 @@ def main() -> None:
         "samples": runs[0.7],
         "samples_temperature_0.8": runs[0.8],
         "samples_temperature_1": runs[1.0],
+        "samples_by_header_prompt_50_each": by_prompt,
         "corpus_reference": {k: round(reference[k], 3) for k in keys} | {"tunes": reference["tunes"]},
         "generation_tokens_per_s": {
             "fp32": round(generation_speed(model, tok, False), 1),

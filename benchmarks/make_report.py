@@ -18,7 +18,7 @@ TITLES = {
     "train_bf16": "Training loop throughput: fp32 vs bf16 autocast",
     "markov": "Markov melodies: 10-fold bits per note, ours vs the course chain; speed",
     "harmonize": "Harmonizers: chord accuracy against Bach, and speed on a 32-bar melody",
-    "abc_lm": "ABC language model (MuPT family): bits per character, validity of samples, speed, fine-tuning (LoRA and full)",
+    "abc_lm": "ABC language model (MuPT family): bits per char, sample validity, speed, fine-tuning",
     "bachbot": "BachBot-style chorale LSTM: cross-entropy and the voice leading of its harmonizations",
     "ddsp": "DDSP violin: resynthesis and timbre transfer on held-out renders, synthesis and f0 speed",
     "noisebandnet": "NoiseBandNet vs DDSP's filtered noise on procedural textures (same network, data and steps)",

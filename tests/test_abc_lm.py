@@ -180,7 +180,14 @@ def test_abc_cli(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["abc", "generate", "--model", str(tiny_model), "--n", "2", "--max-tokens", "10", "--no-audio",
                  "--meter", "6/8", "-o", str(out)]) == 0  # fmt: skip
     assert sorted(p.name for p in out.iterdir()) == ["tune_001.abc", "tune_002.abc"]
-    capsys.readouterr()
+    first = capsys.readouterr().out
+    # --valid-only draws again (same seed, so the same first draw) in place of exactly the invalid tunes
+    assert main(["abc", "generate", "--model", str(tiny_model), "--n", "2", "--max-tokens", "10", "--no-audio",
+                 "--meter", "6/8", "--valid-only", "1", "-o", str(tmp_path / "again")]) == 0  # fmt: skip
+    again = capsys.readouterr().out
+    n_invalid = first.count(": invalid (")
+    assert (f"drew {n_invalid} tunes again" in again) if n_invalid else ("drew" not in again)
+    assert len(list((tmp_path / "again").glob("*.abc"))) == 2
     assert main(["abc", "validate", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["tunes"] == 2 and set(report) >= {"valid_music21", "valid_abc2midi", "bars_correct"}

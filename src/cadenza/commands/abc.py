@@ -94,18 +94,35 @@ def cmd_generate(args: argparse.Namespace) -> int:
         prompt = header_prompt(meter=args.meter, key=args.key, unit=args.unit, rhythm=args.rhythm)
     prompt = check_prompt(prompt, args.continue_file or "--prompt")
     model, tok = load_abc_lm(args.model, trust_remote_code=args.trust_remote_code)
+
+    def draw(n: int, seed: int) -> list[str]:
+        return generate_abc(model, tok, prompt=prompt, n=n, temperature=args.temperature, top_k=args.top_k,
+                            top_p=args.top_p, max_new_tokens=args.max_tokens, seed=seed)  # fmt: skip
+
+    def is_valid(check: dict) -> bool:
+        return bool(check["music21"] and check["abc2midi"])
+
     t0 = time.perf_counter()
-    texts = generate_abc(model, tok, prompt=prompt, n=args.n, temperature=args.temperature, top_k=args.top_k,
-                         top_p=args.top_p, max_new_tokens=args.max_tokens, seed=args.seed)  # fmt: skip
+    texts = draw(args.n, args.seed)
+    checks = [validate_tune(t) for t in texts]
+    redrawn = 0
+    for round_ in range(1, args.valid_only + 1):  # draw again in place of the invalid ones
+        bad = [i for i, c in enumerate(checks) if not is_valid(c)]
+        if not bad:
+            break
+        redrawn += len(bad)
+        for i, text in zip(bad, draw(len(bad), args.seed + 1000 * round_), strict=True):
+            texts[i], checks[i] = text, validate_tune(text)
     seconds = time.perf_counter() - t0
+    if redrawn:
+        print(f"drew {redrawn} tunes again in place of invalid ones (--valid-only {args.valid_only})")
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     n_valid = 0
-    for i, text in enumerate(texts):
+    for i, (text, check) in enumerate(zip(texts, checks, strict=True)):
         stem = out / f"tune_{i + 1:03d}"
         stem.with_suffix(".abc").write_text(text)
-        check = validate_tune(text)
-        ok = check["music21"] and check["abc2midi"]
+        ok = is_valid(check)
         n_valid += ok
         if ok and not args.no_audio:
             write_outputs(parse_abc_tune(text, source=str(stem.with_suffix(".abc"))), str(stem))
@@ -246,6 +263,15 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--top-p", type=float, default=0.95)
     g.add_argument("--max-tokens", type=int, default=600)
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument(
+        "--valid-only",
+        type=int,
+        nargs="?",
+        const=4,
+        default=0,
+        metavar="ROUNDS",
+        help="draw again in place of tunes that music21 or abc2midi reject, up to ROUNDS times (4)",
+    )
     g.add_argument("--no-audio", action="store_true", help="write the .abc files only")
     g.add_argument("--quiet", action="store_true")
     g.add_argument("--trust-remote-code", action="store_true", help="allow a checkpoint's own tokenizer code")
