@@ -10,7 +10,7 @@ from typing import Any
 
 from cadenza.errors import InputError
 
-CARD = """# Neural audio codec {name} (cadenza)
+CARD = """# Neural audio codec `{name}` (cadenza)
 
 {what} at {sample_rate} Hz: {n_bands} PQMF bands, a convolutional encoder / decoder with Snake activations and
 dilated residual units (strides {strides}, {frame_rate:g} frames/s), {n_codebooks} codebooks of {cardinality}
