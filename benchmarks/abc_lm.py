@@ -8,6 +8,7 @@
    and the share of tunes whose opening (the first 30 characters after the header) is copied verbatim from a
    training tune; the same figures for 100 valid-split corpus tunes. Then 50 tunes each from three header
    prompts (a reel, a hornpipe, a song in 3/4) at the default temperature: the Irish tune types are harder.
+   Sampling guards open repeats by default (`OpenRepeatGuard`); each figure is also given without it.
 3. Generation tokens/s, one process, KV cache: fp32 and bf16 autocast.
 4. Fine-tuning: the base never saw the Irish 6/8 tunes (jigs); LoRA and full fine-tuning on 50 of O'Neill's
    jigs with the defaults of `cadenza abc finetune`; NLL on 425 other O'Neill jigs before and after, and the
@@ -96,22 +97,29 @@ def main() -> None:
 
     train_text = "\n".join(texts["train"])
     runs = {}
-    for temperature in (0.7, 0.8, 1.0):
+    for name, temperature, guard in (
+        ("samples", 0.7, True),
+        ("samples_without_repeat_guard", 0.7, False),
+        ("samples_temperature_0.8", 0.8, True),
+        ("samples_temperature_1", 1.0, True),
+    ):
         t0 = time.perf_counter()
-        tunes = generate_abc(model, tok, prompt="X:1\n", n=args.samples, temperature=temperature, top_p=0.95, seed=0)
+        tunes = generate_abc(model, tok, prompt="X:1\n", n=args.samples, temperature=temperature, top_p=0.95, seed=0,
+                             guard_repeats=guard)  # fmt: skip
         seconds = time.perf_counter() - t0
         report = validate_tunes(tunes, progress=False)
-        runs[temperature] = {
-            k: round(report[k], 3) for k in ("valid_music21", "valid_abc2midi", "valid", "bars_correct")
-        }
-        runs[temperature] |= {"tunes": report["tunes"], "bars": report["bars"], "seconds": round(seconds, 1),
-                              "copied_openings": round(copied_share(tunes, train_text), 3)}  # fmt: skip
+        runs[name] = {k: round(report[k], 3) for k in ("valid_music21", "valid_abc2midi", "valid", "bars_correct")}
+        runs[name] |= {"tunes": report["tunes"], "bars": report["bars"], "seconds": round(seconds, 1),
+                       "copied_openings": round(copied_share(tunes, train_text), 3)}  # fmt: skip
     by_prompt = {}  # the "X:1" samples are mostly Essen-like songs; Irish tune types are harder
     for name, header in (("reel", dict(rhythm="reel", meter="4/4", unit="1/8", key="D")),
                          ("hornpipe", dict(rhythm="hornpipe", meter="2/4", unit="1/16", key="G")),
                          ("song in 3/4", dict(meter="3/4", unit="1/8", key="F"))):  # fmt: skip
-        report = validate_tunes(generate_abc(model, tok, prompt=header_prompt(**header), n=50, seed=0), progress=False)
-        by_prompt[name] = {"valid": round(report["valid"], 3), "bars_correct": round(report["bars_correct"], 3)}
+        for guard in (True, False):
+            tunes = generate_abc(model, tok, prompt=header_prompt(**header), n=50, seed=0, guard_repeats=guard)
+            report = validate_tunes(tunes, progress=False)
+            key = name if guard else f"{name} (no repeat guard)"
+            by_prompt[key] = {"valid": round(report["valid"], 3), "bars_correct": round(report["bars_correct"], 3)}
     random.seed(0)
     reference = validate_tunes(random.sample(texts["valid"], min(100, len(texts["valid"]))))
     keys = ("valid_music21", "valid_abc2midi", "valid", "bars_correct")
@@ -122,9 +130,7 @@ def main() -> None:
             "ratio_lm_over_ppm": round(lm["bits_per_char"] / ppm_bpc, 3),
         },  # fmt: skip
         "valid_nll_per_token": round(lm["nll"], 4),
-        "samples": runs[0.7],
-        "samples_temperature_0.8": runs[0.8],
-        "samples_temperature_1": runs[1.0],
+        **runs,
         "samples_by_header_prompt_50_each": by_prompt,
         "corpus_reference": {k: round(reference[k], 3) for k in keys} | {"tunes": reference["tunes"]},
         "generation_tokens_per_s": {

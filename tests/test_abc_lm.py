@@ -173,6 +173,29 @@ def test_training_a_tiny_model_end_to_end(tmp_path: Path) -> None:
     assert again["steps"] == 35  # went on from the step-30 checkpoint
 
 
+def test_open_repeat_guard_masks_every_ending(tiny_model: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    prompt = "X:1\nM:6/8\nL:1/8\nK:D\n"
+
+    def masked(body: str) -> torch.Tensor:
+        guard = abc_lm.OpenRepeatGuard(tok, prompt, batch=1)
+        start = [tok.bos_token_id, *tok.encode(prompt, add_special_tokens=False)]
+        guard(torch.tensor([start]), torch.zeros(1, len(tok)))
+        ids = start + tok.encode(body, add_special_tokens=False)
+        return torch.isinf(guard(torch.tensor([ids]), torch.zeros(1, len(tok)))[0])
+
+    eos = tok.eos_token_id
+    assert masked("|: DFA dfe | d3 d2A |")[eos]  # an open repeat may not end
+    ends = masked("|: DFA dfe | d3 d2A |")
+    assert all(ends[i] for i in range(len(tok)) if "|]" in tok.decode([i]))
+    assert not masked("|: DFA dfe | d3 d2A :|")[eos]  # closed
+    assert not masked("DFA dfe | d3 d2A :|")[eos]  # a first part closes a repeat it never opened
+    assert masked("DFA dfe :|: d3 d2A |")[eos]  # :|: closes one and opens the next
+    assert not masked("DFA dfe | d3 d2A |")[eos]  # no repeat at all
+
+
 def test_abc_cli(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from test_cli import assert_user_error, run
 

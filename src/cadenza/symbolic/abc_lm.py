@@ -401,6 +401,40 @@ def end_of_tune(text: str) -> str:
     return body.rstrip() + "\n"
 
 
+class OpenRepeatGuard:
+    """A logits processor (grammar-constrained sampling): while a `|:` repeat is open, the tune may not end.
+
+    In our samples most tunes that abc2midi rejects open a repeat and end before closing it ("Missing :| at
+    end of tune"), the Irish reels above all. While the last repeat sign opens a repeat (`|:` or `::`, not `:|`:
+    a first part may close a repeat it never opened) this masks every way a tune ends: </s>, a final bar `|]`,
+    a blank line and a new X: field; the model then closes the repeat itself."""
+
+    def __init__(self, tokenizer: Any, prompt: str, batch: int) -> None:
+        self.tokenizer = tokenizer
+        self.texts = [prompt] * batch
+        self.seen = 0  # generated tokens already appended to self.texts
+        pieces = [tokenizer.decode([i]) for i in range(len(tokenizer))]
+        self.enders = torch.tensor([i for i, t in enumerate(pieces) if "|]" in t or "\n\n" in t or "\nX" in t]
+                                   + [tokenizer.eos_token_id])  # fmt: skip
+        self.newline_first = torch.tensor([i for i, t in enumerate(pieces) if t[:1] in ("\n", "X")])
+        self.bracket_first = torch.tensor([i for i, t in enumerate(pieces) if t[:1] == "]"])
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        n_new = input_ids.shape[1] - self.seen
+        if self.seen and n_new:  # the tokens chosen since the last call
+            for r in range(input_ids.shape[0]):
+                self.texts[r] += self.tokenizer.decode(input_ids[r, -n_new:].tolist(), skip_special_tokens=True)
+        self.seen = input_ids.shape[1]
+        for r, text in enumerate(self.texts):
+            if max(text.rfind("|:"), text.rfind("::")) > text.rfind(":|"):  # the last repeat sign opens one
+                scores[r, self.enders] = -torch.inf
+                if text.endswith("\n"):  # a blank line or a new tune, across a token boundary
+                    scores[r, self.newline_first] = -torch.inf
+                elif text.endswith("|"):  # a final bar |], across a token boundary
+                    scores[r, self.bracket_first] = -torch.inf
+        return scores
+
+
 @torch.no_grad()
 def generate_abc(
     model: Any,
@@ -414,10 +448,14 @@ def generate_abc(
     max_new_tokens: int = 600,
     seed: int = 0,
     batch_size: int = 8,
+    guard_repeats: bool = True,
 ) -> list[str]:
-    """`n` tunes continuing `prompt` (sampling with the KV cache; tune i reproducible from seed + its batch).
+    """`n` tunes continuing `prompt` (sampling with the KV cache; tune i reproducible from seed + its batch);
+    `guard_repeats`: a tune may not end inside an open `|:` repeat (`OpenRepeatGuard`).
     The defaults (temperature 0.7, top-p 0.95) are the CLI's; benchmarks/abc_lm.py measures validity and copying
     of training tunes at 0.7, 0.8 and 1.0."""
+    from transformers import LogitsProcessorList
+
     model.eval()
     ids = [tokenizer.bos_token_id, *tokenizer.encode(prompt, add_special_tokens=False)]
     out: list[str] = []
@@ -425,10 +463,12 @@ def generate_abc(
         k = min(batch_size, n - start)
         torch.manual_seed(seed + start)
         x = torch.tensor([ids] * k)
+        guards = [OpenRepeatGuard(tokenizer, prompt, k)] if guard_repeats else []
         y = model.generate(
             input_ids=x, attention_mask=torch.ones_like(x), do_sample=True, temperature=temperature,
             top_k=top_k or None, top_p=top_p, max_new_tokens=max_new_tokens,
             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+            logits_processor=LogitsProcessorList(guards),
         )  # fmt: skip
         for row in y[:, len(ids) :].tolist():
             if tokenizer.eos_token_id in row:
