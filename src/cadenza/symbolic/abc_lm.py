@@ -411,13 +411,17 @@ class OpenRepeatGuard:
 
     def __init__(self, tokenizer: Any, prompt: str, batch: int) -> None:
         self.tokenizer = tokenizer
-        self.texts = [prompt] * batch
-        self.seen = 0  # generated tokens already appended to self.texts
-        pieces = [tokenizer.decode([i]) for i in range(len(tokenizer))]
+        pieces = [tokenizer.decode([i]) for i in range(len(tokenizer))]  # once: the vocabulary's texts
         self.enders = torch.tensor([i for i, t in enumerate(pieces) if "|]" in t or "\n\n" in t or "\nX" in t]
                                    + [tokenizer.eos_token_id])  # fmt: skip
         self.newline_first = torch.tensor([i for i, t in enumerate(pieces) if t[:1] in ("\n", "X")])
         self.bracket_first = torch.tensor([i for i, t in enumerate(pieces) if t[:1] == "]"])
+        self.reset(prompt, batch)
+
+    def reset(self, prompt: str, batch: int) -> None:
+        """Start a new batch of `batch` tunes continuing `prompt`."""
+        self.texts = [prompt] * batch
+        self.seen = 0  # generated tokens already appended to self.texts
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         n_new = input_ids.shape[1] - self.seen
@@ -459,16 +463,18 @@ def generate_abc(
     model.eval()
     ids = [tokenizer.bos_token_id, *tokenizer.encode(prompt, add_special_tokens=False)]
     out: list[str] = []
+    guard = OpenRepeatGuard(tokenizer, prompt, batch_size) if guard_repeats else None
     for start in range(0, n, batch_size):
         k = min(batch_size, n - start)
         torch.manual_seed(seed + start)
         x = torch.tensor([ids] * k)
-        guards = [OpenRepeatGuard(tokenizer, prompt, k)] if guard_repeats else []
+        if guard is not None:
+            guard.reset(prompt, k)
         y = model.generate(
             input_ids=x, attention_mask=torch.ones_like(x), do_sample=True, temperature=temperature,
             top_k=top_k or None, top_p=top_p, max_new_tokens=max_new_tokens,
             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-            logits_processor=LogitsProcessorList(guards),
+            logits_processor=LogitsProcessorList([guard] if guard is not None else []),
         )  # fmt: skip
         for row in y[:, len(ids) :].tolist():
             if tokenizer.eos_token_id in row:

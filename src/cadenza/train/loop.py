@@ -153,7 +153,7 @@ def train(
     t0 = time.perf_counter()
     t_log, loss_acc, n_acc = time.perf_counter(), 0.0, 0
     last_loss, last_eval = float("nan"), {}
-    step = start_step
+    done = start_step  # steps trained, this run and the ones it resumes
     for step in range(start_step, cfg.max_steps):
         lr = lr_at(step, cfg)
         for group in optimizer.param_groups:
@@ -199,8 +199,7 @@ def train(
             break
     bar.close()
     accelerator.wait_for_everyone()
-    return TrainResult(step + 1 if cfg.max_steps > start_step else step, last_loss, last_eval,
-                       prior_s + time.perf_counter() - t0, resumed_from)  # fmt: skip
+    return TrainResult(done, last_loss, last_eval, prior_s + time.perf_counter() - t0, resumed_from)
 
 
 def _evaluate(model: torch.nn.Module, eval_fn: EvalFn, cfg: TrainConfig) -> dict[str, float]:
