@@ -21,8 +21,7 @@ import torch
 from cadenza.corpus import load_corpus
 from cadenza.errors import InputError
 from cadenza.evaluate.voice_leading import violations_of_set
-from cadenza.paths import shipped_model
-from cadenza.symbolic.bachbot import chorale_sequences, evaluate_chorales, harmonize_bachbot, load_bachbot
+from cadenza.symbolic.bachbot import BachBot, chorale_sequences, evaluate_chorales, harmonize_bachbot
 from cadenza.symbolic.harmonize import HarmonyModel, harmonize
 
 from common import write_result
@@ -37,7 +36,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     torch.set_num_threads(ap.parse_args().threads)
     corpus = load_corpus("bach")
-    model = load_bachbot()
+    model = BachBot.from_pretrained()
     valid, _ = chorale_sequences(corpus.split("valid"))
     ce = evaluate_chorales(model, valid)
     test = [s for s in corpus.split("test") if len(s.parts) == 4]
@@ -55,7 +54,7 @@ def main() -> None:
             except InputError:  # a soprano off the 16th-note grid
                 skipped += 1
         seconds[name] = time.perf_counter() - t0
-    hmm = HarmonyModel.load(shipped_model("harmony-bach", "model.json"))
+    hmm = HarmonyModel.from_pretrained()
     viterbi = [harmonize(m, hmm).score for m in melodies]
     figures = {
         "valid_cross_entropy": round(ce["nll"], 4),

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from cadenza.audio.codec_train import codebook_usage, codec_round_trip, evaluate_codec, load_codec, load_dataset_audio
+from cadenza.audio.codec import Codec
+from cadenza.audio.codec_train import codebook_usage, codec_round_trip, evaluate_codec, load_dataset_audio
 from cadenza.audio.datasets import render_dataset
 from cadenza.audio.dsp import cents_error, f0_track, mel_distance, multiscale_spectral_distance, si_sdr
 from cadenza.audio.opus import opus_round_trip
@@ -82,7 +83,7 @@ def main() -> None:
     data = dataset()
     clips = [c[: int(args.seconds * 16000)] for split in ("valid", "test")
              for c in load_dataset_audio(data, split, 16000, progress=False)]  # fmt: skip
-    codec, _ = load_codec(args.model)
+    codec = Codec.from_pretrained(args.model)
     rows: dict[str, dict[str, float]] = {}
     for kbps in (1.5, 3.0, 6.0):
         k = codec.cfg.codebooks_for(kbps)
@@ -94,7 +95,7 @@ def main() -> None:
     r = evaluate_codec(codec, clips, 1)
     rows[f"codec {codec.cfg.kbps(1):g} kbps (1 codebook)"] = {key: round(v, 4) for key, v in r.items()}
     if Path(args.vqvae).exists():
-        vq, _ = load_codec(args.vqvae)
+        vq = Codec.from_pretrained(args.vqvae)
         r = evaluate_codec(vq, clips)
         rows[f"vq-vae {vq.cfg.kbps():g} kbps (1 codebook, Euclidean)"] = {key: round(v, 4) for key, v in r.items()}
         vq_usage = codebook_usage(vq, clips)

@@ -65,7 +65,8 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=10, help="held-out clips per measure")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model, config = ddsp.load_ddsp(args.model)
+    model = ddsp.DDSP.from_pretrained(args.model)
+    config = model.saved_config
     cfg = model.cfg
     figures: dict[str, object] = {"threads": args.threads}
 

@@ -11,7 +11,6 @@ import time
 
 from cadenza.core.score import Note, Part, Score, TimeSignature
 from cadenza.corpus import load_corpus
-from cadenza.paths import shipped_model
 from cadenza.symbolic.genetic import CourseHarmonizer, GAConfig, ga_harmonize
 from cadenza.symbolic.harmonize import HarmonyModel, harmonize
 from cadenza.symbolic.harmonize_eval import evaluate_harmonizers
@@ -39,7 +38,7 @@ def melody_32_bars(scores: list[Score]) -> Score:
 def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    model = HarmonyModel.load(shipped_model("harmony-bach", "model.json"))
+    model = HarmonyModel.from_pretrained()
     corpus = load_corpus("bach", progress=False)
     figures: dict[str, object] = {"accuracy": evaluate_harmonizers(model, corpus.split("test"))}
     c_major = [s for s in corpus.split("train") if s.key is not None and s.key.name == "C major"]

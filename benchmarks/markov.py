@@ -12,7 +12,6 @@ import numpy as np
 
 from cadenza.core.score import Key
 from cadenza.corpus import load_corpus
-from cadenza.paths import shipped_model
 from cadenza.symbolic.markov import MarkovConfig, MarkovMelody
 from cadenza.symbolic.markov_eval import cross_validate
 
@@ -42,7 +41,7 @@ def main() -> None:
         print(name, figures[name], flush=True)
     corpus = load_corpus("essen", progress=False)
     essen = corpus.scores
-    shipped = MarkovMelody.load(shipped_model("markov-essen", "model.json.gz"))
+    shipped = MarkovMelody.from_pretrained()
     test = corpus.split("test")
     figures["shipped_model_essen_test_pitch_bits"] = round(
         float(np.concatenate([shipped.log2_probs(s) for s in test]).mean()), 4

@@ -15,8 +15,9 @@ import torch
 from cadenza import io
 from cadenza.corpus import music21_corpus_dir
 from cadenza.encodings import MelodyGrid
-from cadenza.nn.gpt import GPT, GPTConfig, lm_loss
-from cadenza.train import RandomWindows, TrainConfig, train
+from cadenza.nn.gpt import GPT, GPTConfig
+from cadenza.nn.lm import lm_loss
+from cadenza.train import TrainConfig, Windows, train
 from cadenza.train.loop import cpu_has_native_bf16
 
 from common import write_result
@@ -27,7 +28,7 @@ STEPS, WARMUP_STEPS, BLOCK, BATCH, WIDTH = 8, 2, 256, 8, 128
 def run(bf16: bool, tokens: torch.Tensor) -> float:
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=131, block_size=BLOCK, n_layer=4, n_head=4, n_embd=WIDTH))
-    data = RandomWindows(tokens, BLOCK, BATCH)
+    data = Windows(tokens, BLOCK, BATCH)
     cfg = TrainConfig(max_steps=WARMUP_STEPS, bf16=bf16, checkpoint_every=10**9, eval_every=10**9, threads=2)
     with tempfile.TemporaryDirectory() as tmp:
         train(model, data, lm_loss, cfg, out_dir=tmp, progress=False, resume=False)  # warm-up

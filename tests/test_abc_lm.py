@@ -119,10 +119,10 @@ def test_tokenizer_has_mupt_ids_and_round_trips(tiny_model: Path) -> None:
 
 
 def test_generation_is_seeded_and_keeps_the_prompt(tiny_model: Path) -> None:
-    model, tok = abc_lm.load_abc_lm(tiny_model)
+    lm = abc_lm.ABCLanguageModel.from_pretrained(tiny_model)
     prompt = abc_lm.header_prompt(meter="6/8", key="G")
-    a = abc_lm.generate_abc(model, tok, prompt=prompt, n=3, max_new_tokens=20, seed=4)
-    b = abc_lm.generate_abc(model, tok, prompt=prompt, n=3, max_new_tokens=20, seed=4)
+    a = lm.generate(prompt=prompt, n=3, max_new_tokens=20, seed=4)
+    b = abc_lm.generate_abc(lm.model, lm.tokenizer, prompt=prompt, n=3, max_new_tokens=20, seed=4)
     assert a == b and len(a) == 3 and all(t.startswith(prompt) for t in a)
 
 
@@ -169,8 +169,8 @@ def test_training_a_tiny_model_end_to_end(tmp_path: Path) -> None:
     model, tok, figures = abc_lm.train_abc_lm(cfg, tc, tmp_path, progress=False, limit=40)
     assert figures["valid_nll"] < math.log(len(tok)) and figures["train_tunes"] > 50
     resumed = replace(tc, max_steps=35)
-    _, _, again = abc_lm.train_abc_lm(cfg, resumed, tmp_path, progress=False, limit=40)
-    assert again["steps"] == 35  # went on from the step-30 checkpoint
+    _, _, again = abc_lm.train_abc_lm(cfg, resumed, tmp_path, progress=False, limit=40, new_segment=True)
+    assert again["steps"] == 35  # went on from the step-30 checkpoint, as a second segment
 
 
 def test_open_repeat_guard_masks_every_ending(tiny_model: Path) -> None:
@@ -200,30 +200,30 @@ def test_abc_cli(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     from test_cli import assert_user_error, run
 
     out = tmp_path / "gen"
-    assert main(["abc", "generate", "--model", str(tiny_model), "--n", "2", "--max-tokens", "10", "--no-audio",
+    assert main(["abc-lm", "generate", "--model", str(tiny_model), "--n", "2", "--max-tokens", "10", "--no-audio",
                  "--meter", "6/8", "-o", str(out)]) == 0  # fmt: skip
     assert sorted(p.name for p in out.iterdir()) == ["tune_001.abc", "tune_002.abc"]
     first = capsys.readouterr().out
     # --valid-only draws again (same seed, so the same first draw) in place of exactly the invalid tunes
-    assert main(["abc", "generate", "--model", str(tiny_model), "--n", "2", "--max-tokens", "10", "--no-audio",
+    assert main(["abc-lm", "generate", "--model", str(tiny_model), "--n", "2", "--max-tokens", "10", "--no-audio",
                  "--meter", "6/8", "--valid-only", "1", "-o", str(tmp_path / "again")]) == 0  # fmt: skip
     again = capsys.readouterr().out
     n_invalid = first.count(": invalid (")
     assert (f"drew {n_invalid} tunes again" in again) if n_invalid else ("drew" not in again)
     assert len(list((tmp_path / "again").glob("*.abc"))) == 2
-    assert main(["abc", "validate", str(out), "--json"]) == 0
+    assert main(["abc-lm", "validate", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["tunes"] == 2 and set(report) >= {"valid_music21", "valid_abc2midi", "bars_correct"}
-    assert_user_error(run("abc", "generate", "--model", str(tiny_model), "--prompt", "M:6/8", "-o", str(out)), "X:")
-    assert_user_error(run("abc", "generate", "--model", str(tmp_path), "-o", str(out)), "config.json")
+    assert_user_error(run("abc-lm", "generate", "--model", str(tiny_model), "--prompt", "M:6/8", "-o", str(out)), "X:")
+    assert_user_error(run("abc-lm", "generate", "--model", str(tmp_path), "-o", str(out)), "config.json")
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "x.abc").write_text("no tunes here\n")
     ft = tmp_path / "ft"
-    assert_user_error(run("abc", "finetune", "--model", str(tiny_model), "--data", str(empty), "-o", str(ft)),
+    assert_user_error(run("abc-lm", "finetune", "--model", str(tiny_model), "--data", str(empty), "-o", str(ft)),
                       "no usable ABC tunes")  # fmt: skip
     assert not ft.exists()  # nothing half-written
     smt = tmp_path / "multi.abc"
     smt.write_text(MULTI)
-    assert main(["abc", "smt", str(smt)]) == 0
+    assert main(["abc-lm", "smt", str(smt)]) == 0
     assert "<|>[V:1]" in capsys.readouterr().out

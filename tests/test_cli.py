@@ -113,7 +113,7 @@ def test_markov_train_generate_evaluate(tmp_path: Path, m21: Path) -> None:
     folder = tmp_path / "tunes"
     folder.mkdir()
     (folder / "erk5.abc").write_bytes((m21 / "essenFolksong" / "erk5.abc").read_bytes())
-    model = tmp_path / "m.json.gz"
+    model = tmp_path / "m"
     p = run("markov", "train", "--corpus", str(folder), "--order", "3", "-o", str(model))
     assert p.returncode == 0, p.stderr
     p = run("markov", "generate", "--model", str(model), "-o", str(tmp_path / "mel"), "--key", "G", "--bars", "4")
@@ -122,7 +122,8 @@ def test_markov_train_generate_evaluate(tmp_path: Path, m21: Path) -> None:
         assert (tmp_path / f"mel{suffix}").stat().st_size > 0
     s = io.read_score(tmp_path / "mel.mid")
     assert s.parts[0].notes[-1].pitch % 12 == 7
-    p = run("markov", "evaluate", "--corpus", str(folder), "--folds", "3", "--json")
+    assert "order 3" in (model / "card.md").read_text()
+    p = run("markov", "eval", "--corpus", str(folder), "--folds", "3", "--json")
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     assert set(r) >= {"model", "course"} and r["model"]["bits_per_note"] > 0
@@ -130,8 +131,8 @@ def test_markov_train_generate_evaluate(tmp_path: Path, m21: Path) -> None:
     assert_user_error(bad, "--range")
     bad = run("markov", "generate", "--model", str(model), "-o", str(tmp_path / "x"), "--meter", "7/5")
     assert_user_error(bad, "unsupported meter")
-    bad = run("markov", "generate", "--model", str(tmp_path / "none.gz"), "-o", str(tmp_path / "x"))
-    assert_user_error(bad, "none.gz")
+    bad = run("markov", "generate", "--model", str(tmp_path / "none"), "-o", str(tmp_path / "x"))
+    assert_user_error(bad, "none", "no such model folder")
     assert not (tmp_path / "x.mid").exists()
 
 

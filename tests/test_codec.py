@@ -60,9 +60,34 @@ def test_residual_vq_codes_decode_and_dropout() -> None:
     assert out.codes.shape == (3, 4, 7)
     assert torch.allclose(rvq.decode(out.codes), out.z_q, atol=1e-5)
     assert torch.allclose(rvq.decode(out.codes[:, :2]), rvq(z, 2).z_q, atol=1e-5)
+
+
+def test_quantizer_dropout_uses_a_random_number_of_codebooks_per_item() -> None:
+    """In training, each item is quantized with the first k codebooks for its own random k; every level still
+    quantizes its own residual (as DAC): the residual a level receives is the input minus every earlier level's
+    output, whether that level counts for the item or not."""
+    torch.manual_seed(0)
+    rvq = ResidualVQ(6, n_codebooks=4, cardinality=16, quantizer_dropout=1.0, factorized=False, ema=False)
+    z = torch.randn(32, 6, 5)
+    rvq.eval()
+    depth = [rvq(z, k).z_q for k in range(1, 5)]  # eval: the first k codebooks
+    seen: list[torch.Tensor] = []
+    hooks = [q.register_forward_pre_hook(lambda m, inp: seen.append(inp[0].detach())) for q in rvq.quantizers]
     rvq.train()
+    rvq.quantizers.apply(lambda m: setattr(m, "dead_share", 0.0))  # no revival: the codebooks stay as they are
     torch.manual_seed(1)
-    assert not torch.allclose(rvq(torch.randn(64, 6, 5)).z_q, rvq.eval()(torch.randn(64, 6, 5)).z_q)
+    out = rvq(z)
+    for h in hooks:
+        h.remove()
+    used = [next(k for k in range(4) if torch.allclose(out.z_q[b], depth[k][b], atol=1e-6)) + 1 for b in range(32)]
+    assert len(set(used)) > 1  # items drew different depths (with dropout 0 every item would use all 4)
+    for i in range(3):  # each level's input: the previous input minus the previous level's own output
+        prev = rvq.quantizers[i]
+        torch.testing.assert_close(seen[i + 1], seen[i] - prev.decode(prev.nearest(seen[i])), atol=1e-5, rtol=0)
+    rvq2 = ResidualVQ(6, n_codebooks=4, cardinality=16, quantizer_dropout=0.0, factorized=False, ema=False)
+    rvq2.load_state_dict(rvq.state_dict())
+    rvq2.train().quantizers.apply(lambda m: setattr(m, "dead_share", 0.0))
+    torch.testing.assert_close(rvq2(z).z_q, depth[-1])
 
 
 def test_codec_shapes_bitrates_and_streaming() -> None:
@@ -101,8 +126,8 @@ def test_codec_overfits_with_and_without_discriminators() -> None:
 def test_save_load_and_codes_files(tmp_path: Path) -> None:
     torch.manual_seed(0)
     codec = Codec(TINY).eval()
-    ct.save_codec(codec, tmp_path / "m", {}, "card")
-    back, _ = ct.load_codec(tmp_path / "m")
+    codec.save_pretrained(tmp_path / "m", card="card")
+    back = Codec.from_pretrained(tmp_path / "m")
     assert ct.model_id(back) == ct.model_id(codec)
     x = torch.tensor(tone(0.5))[None, None]
     codes = codec.encode(x, 2)
@@ -147,7 +172,7 @@ def test_opus_round_trip_is_aligned() -> None:
 
 def test_codec_commands(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    ct.save_codec(Codec(TINY).eval(), tmp_path / "m", {}, "card")
+    Codec(TINY).eval().save_pretrained(tmp_path / "m", card="card")
     m = str(tmp_path / "m")
     write_audio(AudioClip(np.stack([tone(1.0), tone(1.0)]), SR), tmp_path / "a.wav")
     p = run("codec", "encode", str(tmp_path / "a.wav"), "--model", m, "--kbps", "0.8", "-o", str(tmp_path / "a.npz"))
@@ -162,7 +187,7 @@ def test_codec_commands(tmp_path: Path) -> None:
     assert_user_error(run("codec", "decode", str(tmp_path / "junk.npz"), "--model", m, "-o", str(tmp_path / "x.wav")),
                       "junk.npz", "not a codes file")  # fmt: skip
     torch.manual_seed(1)
-    ct.save_codec(Codec(TINY).eval(), tmp_path / "other", {}, "card")
+    Codec(TINY).eval().save_pretrained(tmp_path / "other", card="card")
     assert_user_error(run("codec", "decode", str(tmp_path / "a.npz"), "--model", str(tmp_path / "other"), "-o",
                           str(tmp_path / "x.wav")), "another model")  # fmt: skip
     (tmp_path / "empty.wav").write_bytes(b"")

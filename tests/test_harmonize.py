@@ -83,13 +83,13 @@ def test_four_voices_and_meter(model: HarmonyModel, essen_scores) -> None:  # ty
 
 
 def test_save_load(model: HarmonyModel, tmp_path: Path, bach_scores) -> None:  # type: ignore[no-untyped-def]
-    model.save(tmp_path / "h.json")
-    back = HarmonyModel.load(tmp_path / "h.json")
+    model.save_pretrained(tmp_path / "h", card="# card\n")
+    back = HarmonyModel.from_pretrained(tmp_path / "h")
     s = bach_scores[0]
     assert harmonize(s, back).chords == harmonize(s, model).chords
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(InputError, match="not a harmony model"):
-        HarmonyModel.load(tmp_path / "bad.json")
+        HarmonyModel.from_pretrained(tmp_path / "bad.json")
 
 
 def test_evolve_finds_a_known_optimum() -> None:

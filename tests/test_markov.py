@@ -57,12 +57,13 @@ def test_generation_respects_the_constraints(essen_scores) -> None:  # type: ign
 
 def test_save_load(tmp_path: Path, essen_scores) -> None:  # type: ignore[no-untyped-def]
     model = MarkovMelody(MarkovConfig(order=2)).fit(essen_scores)
-    model.save(tmp_path / "m.json.gz")
-    back = MarkovMelody.load(tmp_path / "m.json.gz")
+    model.save_pretrained(tmp_path / "m")
+    back = MarkovMelody.from_pretrained(tmp_path / "m")
+    assert (tmp_path / "m" / "model.json.gz").exists()
     assert np.allclose(back.log2_probs(essen_scores[0]), model.log2_probs(essen_scores[0]))
     (tmp_path / "bad.json.gz").write_bytes(b"not gzip")
     with pytest.raises(InputError, match="bad.json.gz"):
-        MarkovMelody.load(tmp_path / "bad.json.gz")
+        MarkovMelody.from_pretrained(tmp_path / "bad.json.gz")
 
 
 def test_course_chain_has_zero_probabilities(essen_scores, bach_scores) -> None:  # type: ignore[no-untyped-def]

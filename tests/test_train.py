@@ -15,11 +15,13 @@ import pytest
 import torch
 
 from cadenza.errors import InputError
-from cadenza.nn.gpt import GPT, GPTConfig, lm_loss
+from cadenza.nn.gpt import GPT, GPTConfig
+from cadenza.nn.lm import lm_loss
 from cadenza.train import (
-    RandomWindows,
+    ParamGroup,
     ShuffledEpochs,
     TrainConfig,
+    Windows,
     latest_checkpoint,
     load_model_files,
     lr_at,
@@ -27,7 +29,7 @@ from cadenza.train import (
     save_model,
     train,
 )
-from cadenza.train.checkpoint import checkpoint_seconds
+from cadenza.train.checkpoint import checkpoint_state
 
 HELPERS = Path(__file__).parent / "helpers"
 sys.path.insert(0, str(HELPERS))
@@ -45,7 +47,7 @@ def test_lr_schedule() -> None:
 def test_overfits_one_batch(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=16, block_size=16, n_layer=1, n_head=2, n_embd=32))
-    batch = RandomWindows(tiny_run.tokens(), 16, 4).batch(0)
+    batch = Windows(tiny_run.tokens(), 16, 4).batch(0)
 
     class Fixed:
         def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
@@ -66,23 +68,110 @@ def test_overfits_one_batch(tmp_path: Path) -> None:
     metrics = read_metrics(tmp_path)
     assert [m["step"] for m in metrics if "valid/loss" in m] == [30, 60]
     assert (tmp_path / "checkpoints" / "step-0000060" / "model.safetensors").exists()
-    # a longer run resumes from step 60 and reports the training time of both runs
-    longer = train(model, Fixed(), lm_loss, replace(cfg, max_steps=70), out_dir=tmp_path, progress=False)
-    assert longer.resumed_from == 60
-    assert longer.seconds >= checkpoint_seconds(tmp_path / "checkpoints" / "step-0000060") > 0
+    # a longer run is another schedule: refused unless asked for as a new segment, which the result lists
+    with pytest.raises(InputError, match="another schedule.*max_steps 60 -> 70"):
+        train(model, Fixed(), lm_loss, replace(cfg, max_steps=70), out_dir=tmp_path, progress=False)
+    longer = train(model, Fixed(), lm_loss, replace(cfg, max_steps=70), out_dir=tmp_path, progress=False,
+                   new_segment=True)  # fmt: skip
+    assert longer.resumed_from == 60 and longer.step == 70
+    assert [(s["start"], s["end"], s["train"]["max_steps"]) for s in longer.segments] == [(0, 60, 60), (60, 70, 70)]
+    assert checkpoint_state(latest_checkpoint(tmp_path))["segments"] == longer.segments  # type: ignore[arg-type]
+    # it reports the training time of both runs
+    assert longer.seconds >= checkpoint_state(tmp_path / "checkpoints" / "step-0000060")["elapsed_s"] > 0
+
+
+class FakeClock:
+    """A clock that advances `tick` seconds each time it is read: time budgets tested without the machine's speed."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
 
 
 def test_time_budget_stops_with_a_checkpoint(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=16, block_size=16, n_layer=1, n_head=2, n_embd=32))
-    data = RandomWindows(tiny_run.tokens(), 16, 4)
-    cfg = TrainConfig(max_steps=10_000, lr=1e-3, checkpoint_every=10_000, eval_every=10_000, max_seconds=0.5)
-    result = train(model, data, lm_loss, cfg, out_dir=tmp_path, progress=False)
-    assert 0 < result.step < 10_000
+    data = Windows(tiny_run.tokens(), 16, 4)
+    cfg = TrainConfig(max_steps=10_000, lr=1e-3, checkpoint_every=10_000, eval_every=10_000, max_seconds=5.0,
+                      log_every=10_000)  # fmt: skip
+    result = train(model, data, lm_loss, cfg, out_dir=tmp_path, progress=False, clock=FakeClock(1.0))
+    assert result.step == 6  # one second a step: after step 6 the run has spent 6 s > 5 s
     ck = latest_checkpoint(tmp_path)
-    assert ck is not None and ck.name == f"step-{result.step:07d}"
-    again = train(model, data, lm_loss, replace(cfg, max_steps=result.step + 3), out_dir=tmp_path, progress=False)
-    assert again.resumed_from == result.step and again.step == result.step + 3
+    assert ck is not None and ck.name == "step-0000006"
+    first = checkpoint_state(ck)["elapsed_s"]
+    again = train(model, data, lm_loss, cfg, out_dir=tmp_path, progress=False, clock=FakeClock(1.0))
+    assert again.resumed_from == 6 and again.step == 12  # the same budget again: six more steps
+    assert again.seconds > first + 5.0  # the time of both runs, summed
+
+
+def test_resume_with_dropout_ends_where_an_unbroken_run_ends(tmp_path: Path) -> None:
+    cfg = GPTConfig(vocab_size=16, block_size=16, n_layer=1, n_head=2, n_embd=16, dropout=0.2)
+    data = Windows(tiny_run.tokens(), 16, 4, seed=2)
+    tc = TrainConfig(max_steps=12, lr=3e-3, warmup_steps=2, checkpoint_every=5, eval_every=100)
+    torch.manual_seed(0)
+    unbroken = GPT(cfg)
+    train(unbroken, data, lm_loss, tc, out_dir=tmp_path / "a", progress=False)
+    torch.manual_seed(0)
+    broken = GPT(cfg)
+    stopped = train(broken, data, lm_loss, replace(tc, max_seconds=7.5), out_dir=tmp_path / "b", progress=False,
+                    clock=FakeClock(1.0))  # fmt: skip
+    assert stopped.step == 7  # stopped mid-way, between two regular checkpoints (5 and 10)
+    torch.manual_seed(123)  # a new process: other global random state
+    resumed = GPT(cfg)
+    result = train(resumed, data, lm_loss, tc, out_dir=tmp_path / "b", progress=False)
+    assert result.resumed_from == 7
+    for (name, a), (_, b) in zip(sorted(unbroken.state_dict().items()), sorted(resumed.state_dict().items())):
+        torch.testing.assert_close(a, b, msg=name)
+    # and dropout did act: without it the same run ends elsewhere
+    torch.manual_seed(0)
+    plain = GPT(replace(cfg, dropout=0.0))
+    train(plain, data, lm_loss, tc, out_dir=tmp_path / "c", progress=False)
+    assert not torch.allclose(plain.head.weight, unbroken.head.weight)
+
+
+def test_separate_optimizers_and_bf16(tmp_path: Path) -> None:
+    """A generator and a "discriminator" with their own learning rates (the discriminator's is 0: it must not
+    move), in bf16 mixed precision."""
+
+    class TwoParts(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gen = torch.nn.Linear(8, 8)
+            self.disc = torch.nn.Linear(8, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (self.disc(self.gen(x)) ** 2).mean()
+
+    class Noise:
+        def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
+            return {"x": torch.randn(16, 8, generator=torch.Generator().manual_seed(step))}
+
+    torch.manual_seed(0)
+    model = TwoParts()
+    disc_before, gen_before = model.disc.weight.clone(), model.gen.weight.clone()
+    tc = TrainConfig(max_steps=6, lr=1e-2, warmup_steps=1, checkpoint_every=3, eval_every=100, bf16=True,
+                     groups=(ParamGroup("discriminator", "disc.", lr=0.0, grad_clip=0.5),))  # fmt: skip
+    with pytest.warns(UserWarning, match="emulated") if not _native_bf16() else _nothing():
+        result = train(model, Noise(), lambda m, b: m(b["x"]), tc, out_dir=tmp_path, progress=False)
+    assert result.step == 6 and torch.isfinite(torch.tensor(result.train_loss))
+    assert torch.equal(model.disc.weight, disc_before) and not torch.equal(model.gen.weight, gen_before)
+    ck = latest_checkpoint(tmp_path)
+    assert ck is not None and (ck / "optimizer-discriminator.safetensors").exists()
+
+
+def _native_bf16() -> bool:
+    from cadenza.train.loop import cpu_has_native_bf16
+
+    return torch.cuda.is_available() or cpu_has_native_bf16()
+
+
+class _nothing:
+    def __enter__(self) -> None: ...
+
+    def __exit__(self, *args: object) -> None: ...
 
 
 def test_killed_run_resumes_where_an_uninterrupted_run_ends(tmp_path: Path) -> None:
@@ -120,6 +209,18 @@ def test_two_processes_keep_identical_parameters(tmp_path: Path) -> None:
     assert digests[0] == digests[1]
     untrained = tiny_run.digest(GPT(tiny_run.CFG))
     assert digests[0] != untrained
+
+
+def test_two_processes_keep_identical_moving_average_codebooks(tmp_path: Path) -> None:
+    """DDP averages gradients; moving-average codebooks have none: the quantizer sums its statistics over the
+    processes itself (and revives dead codes from the first), so each rank's codebooks stay the same."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(HELPERS / "tiny_vq_run.py"),
+           str(tmp_path), "8"]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    digests = [json.loads((tmp_path / f"vq_rank{r}.json").read_text())["digest"] for r in (0, 1)]
+    assert digests[0] == digests[1]
 
 
 def test_shuffled_epochs_cover_the_data() -> None:

@@ -1,4 +1,8 @@
-"""Errors a user can cause. The CLI turns each into one line on stderr and exit code 2."""
+"""Errors a user can cause. The CLI turns each into one line on stderr and exit code 2.
+
+Every one derives from `CadenzaError`; `ScoreError` and `AudioError` are also `ValueError`s (a score or samples
+that a function cannot take). This module imports nothing heavy, so the CLI can catch them before it imports
+numpy or torch."""
 
 from __future__ import annotations
 
@@ -16,6 +20,14 @@ class InputError(CadenzaError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class ScoreError(CadenzaError, ValueError):
+    """A score that cannot be represented or processed (empty, unsupported meter, ...)."""
+
+
+class AudioError(CadenzaError, ValueError):
+    """Samples that cannot be used: NaN or Inf, no samples, a wrong shape or sample rate."""
 
 
 class UnknownNameError(CadenzaError):

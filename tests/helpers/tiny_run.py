@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
-from cadenza.nn.gpt import GPT, GPTConfig, lm_loss
-from cadenza.train import RandomWindows, TrainConfig, train
+from cadenza.nn.gpt import GPT, GPTConfig
+from cadenza.nn.lm import lm_loss
+from cadenza.train import TrainConfig, Windows, train
 
 CFG = GPTConfig(vocab_size=16, block_size=16, n_layer=1, n_head=2, n_embd=16)
 
@@ -36,7 +37,7 @@ def run(out_dir: str, max_steps: int, delay: float = 0.0) -> torch.nn.Module:
         return lm_loss(m, batch)
 
     cfg = TrainConfig(max_steps=max_steps, lr=3e-3, warmup_steps=5, checkpoint_every=5, eval_every=10**9, log_every=5)
-    train(model, RandomWindows(tokens(), 16, 8), loss_fn, cfg, out_dir=out_dir, progress=False)
+    train(model, Windows(tokens(), 16, 8), loss_fn, cfg, out_dir=out_dir, progress=False)
     return model
 
 

@@ -20,9 +20,11 @@ side to cover the receptive field, so the result equals a one-shot pass while me
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -30,6 +32,7 @@ from torch.nn.utils.parametrizations import weight_norm
 
 from cadenza.audio.dsp import PQMF
 from cadenza.nn.quantize import QuantizerOutput, ResidualVQ
+from cadenza.pretrained import Pretrained
 
 
 class CompressionModel(Protocol):
@@ -167,8 +170,13 @@ class Decoder(nn.Module):
         return self.net(z)
 
 
-class Codec(nn.Module):
+class Codec(Pretrained, nn.Module):
     """Encoder + residual VQ + decoder; a `CompressionModel`."""
+
+    kind: ClassVar[str] = "codec"
+    config_cls: ClassVar[type] = CodecConfig
+    shipped: ClassVar[str | None] = "codec"
+    cfg: CodecConfig
 
     def __init__(self, cfg: CodecConfig) -> None:
         super().__init__()
@@ -184,6 +192,10 @@ class Codec(nn.Module):
         self.cardinality = cfg.cardinality
 
     # ---- the waveform <-> latent halves
+    def config_dict(self) -> dict[str, Any]:
+        """config.json also records the model's id, which its codes files carry."""
+        return {"model": asdict(self.cfg), **getattr(self, "extra", {}), "model_id": model_id(self)}
+
     def analysis(self, audio: torch.Tensor) -> torch.Tensor:
         """Audio [B, 1, N] (N a multiple of the hop) -> continuous latents [B, D, N / hop]."""
         if audio.shape[-1] % self.cfg.hop:
@@ -254,3 +266,12 @@ class Codec(nn.Module):
             n = min(chunk_frames, n_frames - start)
             out.append(audio[..., (start - a) * hop : (start - a + n) * hop])
         return torch.cat(out, -1)
+
+
+def model_id(codec: Codec) -> str:
+    """A short hash of the config and the weights: codes files record it, so a codes file meets only its model."""
+    h = hashlib.sha1(json.dumps(asdict(codec.cfg), sort_keys=True).encode())
+    for name, t in sorted(codec.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:12]

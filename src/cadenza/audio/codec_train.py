@@ -13,8 +13,6 @@ Codes files are `.npz` (never pickle): `codes` [K, T] int16, and the `sample_rat
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,13 +22,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cadenza.audio.codec import Codec, CodecConfig
+from cadenza.audio.codec import Codec, CodecConfig, model_id
 from cadenza.audio.discriminators import Discriminator, discriminator_loss, feature_matching, generator_loss
 from cadenza.audio.dsp import mel_distance, multiscale_spectral_distance, si_sdr
 from cadenza.core.audio import AudioClip
 from cadenza.errors import InputError
+from cadenza.pretrained import TRAINING_BLOCK
+from cadenza.train.loop import TrainConfig
 
-KIND = "codec"
 CODES_FORMAT = 1
 
 
@@ -167,10 +166,11 @@ def train_codec(
     out_dir: str | Path,
     cfg: CodecConfig,
     loss: CodecLossConfig,
-    tc: Any,
+    tc: TrainConfig,
     *,
     init_from: str | Path | None = None,
     progress: bool = True,
+    new_segment: bool = False,
 ) -> tuple[Codec, dict[str, Any]]:
     """Train on the train split of a dataset folder; resumes from `out_dir`. `init_from`: a saved codec whose
     weights start this run (e.g. the mel-only phase before the adversarial one)."""
@@ -180,8 +180,7 @@ def train_codec(
     valid_clips = [c[: 5 * cfg.sample_rate] for c in load_dataset_audio(data_dir, "valid", cfg.sample_rate, progress)]
     model = CodecGAN(cfg, loss)
     if init_from is not None:
-        start, _ = load_codec(init_from)
-        model.codec.load_state_dict(start.state_dict())
+        model.codec.load_state_dict(Codec.from_pretrained(init_from).state_dict())
     n = round(loss.segment_s * cfg.sample_rate / cfg.hop) * cfg.hop
     batches = WaveBatches(train_clips, n, loss.batch_size, tc.seed, str(data_dir))
 
@@ -191,8 +190,9 @@ def train_codec(
 
     config = {"codec": asdict(cfg), "loss": asdict(loss)}
     result = train(model, batches, codec_loss, tc, out_dir=out_dir, eval_fn=eval_fn, model_config=config,
-                   progress=progress)  # fmt: skip
+                   progress=progress, new_segment=new_segment)  # fmt: skip
     codec = model.codec.eval()
+    codec.extra = {"loss": asdict(loss), "segments": result.segments}
     figures: dict[str, Any] = {"train_seconds": round(result.seconds, 1), "steps": result.step}
     for kbps in (1.5, 3.0, 6.0):
         k = cfg.codebooks_for(kbps)
@@ -203,30 +203,32 @@ def train_codec(
     return codec, figures
 
 
-def save_codec(codec: Codec, out_dir: str | Path, figures: dict[str, Any], card: str) -> Path:
-    from cadenza.train.checkpoint import save_model
+CARD = (
+    """# Neural audio codec `{name}` (cadenza)
 
-    cfg = asdict(codec.cfg)
-    return save_model(out_dir, codec, {"model": cfg, "figures": figures, "model_id": model_id(codec)},
-                      kind=KIND, card=card)  # fmt: skip
+{what} at {sample_rate} Hz: {n_bands} PQMF bands, a convolutional encoder / decoder with Snake activations and
+dilated residual units (strides {strides}, {frame_rate:g} frames/s), {n_codebooks} codebooks of {cardinality}
+codes ({lookup}), quantizer dropout {dropout}: one model for
+{kbps_low:g} to {kbps_high:g} kbps ({kbps_step:g} kbps per codebook). Trained on the train split of `{data}`.
+
+- Config: `{config}`
+- Losses: `{loss}`
+"""
+    + TRAINING_BLOCK
+    + """
+`mel` is DAC's multi-scale mel distance (lower is better), `si_sdr` the scale-invariant SDR in dB;
+`codebook_usage` is each codebook's code entropy as a share of log2({cardinality}) (1 = every code equally used).
+
+    cadenza codec encode in.wav --kbps 3 -o in.npz && cadenza codec decode in.npz -o out.wav
+"""
+)
 
 
-def load_codec(folder: str | Path) -> tuple[Codec, dict[str, Any]]:
-    from cadenza.train.checkpoint import config_from_dict, load_model_files, load_weights
-
-    config, tensors = load_model_files(folder, kind=KIND)
-    codec = Codec(config_from_dict(CodecConfig, config["model"]))
-    load_weights(codec, tensors, folder)
-    return codec, config
-
-
-def model_id(codec: Codec) -> str:
-    """A short hash of the config and the weights: codes record it, so a codes file meets only its model."""
-    h = hashlib.sha1(json.dumps(asdict(codec.cfg), sort_keys=True).encode())
-    for name, t in sorted(codec.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().contiguous().numpy().tobytes())
-    return h.hexdigest()[:12]
+def lookup_text(cfg: CodecConfig) -> str:
+    if cfg.factorized:
+        return f"{cfg.codebook_dim}-d factorized L2-normalized lookups, as DAC"
+    learned = "moving-average (k-means) codebooks, as EnCodec" if cfg.ema else "codebook loss"
+    return f"Euclidean lookups in the {cfg.latent_dim}-d latent, {learned}"
 
 
 # ------------------------------------------------------------------------------------------------ codes files

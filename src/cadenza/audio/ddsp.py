@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -27,6 +27,8 @@ from cadenza.audio.dsp import a_weighted_loudness, f0_track, hz_to_midi, multisc
 from cadenza.audio.synths import FilteredNoise, HarmonicSynth, Reverb
 from cadenza.core.audio import AudioClip, AudioError
 from cadenza.errors import InputError
+from cadenza.pretrained import TRAINING_BLOCK, Pretrained
+from cadenza.train.loop import TrainConfig
 
 KIND = "ddsp"
 WARMUP_FRAMES = 100  # 1 s of context before each segment when the GRU runs on segments (see DDSP.forward)
@@ -131,8 +133,13 @@ class DDSPDecoder(nn.Module):
         return harm[..., :1], harm[..., 1:], self.to_noise(x), state
 
 
-class DDSP(nn.Module):
+class DDSP(Pretrained, nn.Module):
     """Decoder + harmonic synth + filtered noise + reverb: features -> audio."""
+
+    kind: ClassVar[str] = KIND
+    config_cls: ClassVar[type] = DDSPConfig
+    shipped: ClassVar[str | None] = "ddsp-violin"
+    cfg: DDSPConfig
 
     def __init__(self, cfg: DDSPConfig) -> None:
         super().__init__()
@@ -286,9 +293,10 @@ def train_ddsp(
     data_dir: str | Path,
     out_dir: str | Path,
     cfg: DDSPConfig,
-    tc: Any,
+    tc: TrainConfig,
     *,
     progress: bool = True,
+    new_segment: bool = False,
 ) -> tuple[DDSP, dict[str, Any]]:
     """Train on the train split of a dataset folder (see `cadenza data render`); resumes from `out_dir`.
 
@@ -309,7 +317,8 @@ def train_ddsp(
         return {"valid/spectral": evaluate_resynthesis(m, valid_feats[:8], reanalyse=False)["spectral_distance"]}
 
     result = train(model, batches, ddsp_loss, tc, out_dir=out, eval_fn=eval_fn, model_config=asdict(cfg),
-                   progress=progress)  # fmt: skip
+                   progress=progress, new_segment=new_segment)  # fmt: skip
+    model.extra = {"segments": result.segments}
     model.eval()
     figures = {k: v for k, v in evaluate_resynthesis(model, valid_feats).items()}
     figures.update(train_seconds=round(result.seconds, 1), steps=result.step,
@@ -319,21 +328,26 @@ def train_ddsp(
     return model, figures
 
 
-def save_ddsp(model: DDSP, out_dir: str | Path, figures: dict[str, Any], card: str) -> Path:
-    from cadenza.train.checkpoint import save_model
+CARD = (
+    """# DDSP {instrument} (cadenza)
 
-    return save_model(out_dir, model, {"model": asdict(model.cfg), "figures": figures}, kind=KIND, card=card)
+Differentiable Digital Signal Processing (Engel et al. 2020): a GRU decoder reads f0 (CREPE {f0}) and A-weighted
+loudness at {frame_rate} frames/s and drives {n_harmonics} harmonics, {n_bands} bands of filtered noise and a
+learned {reverb} s reverb, at {sample_rate} Hz. Trained with the multi-scale spectral loss on
+{minutes:.1f} minutes of the train split of `{data}` (rendered with FluidSynth from corpus pieces).
 
+- Config: `{config}`
+"""
+    + TRAINING_BLOCK
+    + """
+`spectral_distance` is the training loss (the DDSP multi-scale spectral distance, FFT 2048..64) between each clip
+and its resynthesis from its own f0 and loudness; `f0_error_cents` is the median |cents| between CREPE on the
+clip and CREPE on the resynthesis (confident frames), `f0_outliers` the share above 50 cents, and
+`loudness_error_db` the mean |dB| of A-weighted loudness (frames above -60 dB).
 
-def load_ddsp(folder: str | Path) -> tuple[DDSP, dict[str, Any]]:
-    """A saved DDSP model (eval mode) and its config dict (with "figures")."""
-    from cadenza.train.checkpoint import config_from_dict, load_model_files, load_weights
-
-    config, tensors = load_model_files(folder, kind=KIND)
-    cfg = config_from_dict(DDSPConfig, config["model"])
-    model = DDSP(cfg)
-    load_weights(model, tensors, folder)
-    return model, config
+    cadenza ddsp transfer voice.wav -o violin.wav          # this model is the default
+"""
+)
 
 
 # ------------------------------------------------------------------------------------------------ use

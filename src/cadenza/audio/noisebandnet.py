@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -29,6 +29,8 @@ from cadenza.audio.dsp import a_weighted_loudness, hop_length, multiresolution_s
 from cadenza.audio.synths import FilteredNoise, exp_sigmoid
 from cadenza.core.audio import AudioClip, AudioError
 from cadenza.errors import InputError
+from cadenza.pretrained import TRAINING_BLOCK, Pretrained
+from cadenza.train.loop import TrainConfig
 
 KIND = "noisebandnet"
 CONTROL_NAMES = ("loudness", "centroid")
@@ -120,9 +122,13 @@ class NoiseBandSynth(nn.Module):
         return (a * (1 - alpha) + c * alpha).reshape(b, n)
 
 
-class NoiseBandNet(nn.Module):
+class NoiseBandNet(Pretrained, nn.Module):
     """Control curves [B, T, C] -> audio [B, T * hop] through noise bands (or DDSP's filtered noise)."""
 
+    kind: ClassVar[str] = KIND
+    config_cls: ClassVar[type] = NoiseBandConfig
+    shipped: ClassVar[str | None] = "noisebandnet-wind"
+    cfg: NoiseBandConfig
     control_stats: torch.Tensor
 
     def __init__(self, cfg: NoiseBandConfig, n_controls: int = len(CONTROL_NAMES)) -> None:
@@ -263,10 +269,11 @@ def train_noiseband(
     data_dir: str | Path,
     out_dir: str | Path,
     cfg: NoiseBandConfig,
-    tc: Any,
+    tc: TrainConfig,
     *,
     kind: str | None = None,
     progress: bool = True,
+    new_segment: bool = False,
 ) -> tuple[NoiseBandNet, dict[str, Any]]:
     """Train on the train split of a texture folder (see `cadenza data textures`), one kind or all."""
     from cadenza.train.loop import train
@@ -281,8 +288,9 @@ def train_noiseband(
         return {"valid/mrstft": evaluate_noiseband(m, valid_clips)}
 
     result = train(model, ControlBatches(train_clips, cfg, tc.seed, str(data_dir)), noiseband_loss, tc, out_dir=out_dir,
-                   eval_fn=eval_fn, model_config=asdict(cfg), progress=progress)  # fmt: skip
+                   eval_fn=eval_fn, model_config=asdict(cfg), progress=progress, new_segment=new_segment)  # fmt: skip
     model.eval()
+    model.extra = {"segments": result.segments}
     figures = {"valid_mrstft": evaluate_noiseband(model, valid_clips), "train_seconds": round(result.seconds, 1),
                "steps": result.step, "kind": kind or "all"}  # fmt: skip
     return model, figures
@@ -310,17 +318,14 @@ def generate_from_controls(model: NoiseBandNet, controls: np.ndarray, seed: int 
     return AudioClip(y, model.cfg.sample_rate)
 
 
-def save_noiseband(model: NoiseBandNet, out_dir: str | Path, figures: dict[str, Any], card: str) -> Path:
-    from cadenza.train.checkpoint import save_model
+CARD = (
+    """# NoiseBandNet {kind} (cadenza)
 
-    return save_model(out_dir, model, {"model": asdict(model.cfg), "figures": figures}, kind=KIND, card=card)
+NoiseBandNet (Barahona-Rios & Collins 2024): {n_bands} fixed noise bands (linear, then logarithmic spacing) at
+{sample_rate} Hz; a GRU maps loudness and spectral centroid ({frame_rate} frames/s) to per-band amplitudes.
+Synth: `{synth}`. Trained with the multi-resolution STFT loss on the train split of `{data}` ({kind}).
 
-
-def load_noiseband(folder: str | Path) -> tuple[NoiseBandNet, dict[str, Any]]:
-    from cadenza.train.checkpoint import config_from_dict, load_model_files, load_weights
-
-    config, tensors = load_model_files(folder, kind=KIND)
-    cfg = config_from_dict(NoiseBandConfig, config["model"])
-    model = NoiseBandNet(cfg)
-    load_weights(model, tensors, folder)
-    return model, config
+- Config: `{config}`
+"""
+    + TRAINING_BLOCK
+)

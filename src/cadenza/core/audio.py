@@ -10,9 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-class AudioError(ValueError):
-    """Samples that cannot be used: NaN or Inf, no samples, a wrong shape or sample rate."""
+from cadenza.errors import AudioError
 
 
 @dataclass(frozen=True, eq=False)

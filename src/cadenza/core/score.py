@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
+from cadenza.errors import ScoreError
+
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MODES = ("major", "minor")
-
-
-class ScoreError(ValueError):
-    """A score that cannot be represented or processed (empty, unsupported meter, ...)."""
 
 
 @dataclass(frozen=True, slots=True)

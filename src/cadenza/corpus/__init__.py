@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from cadenza.core.score import Score
 from cadenza.corpus.cache import ParseCache, parse_files
@@ -118,6 +119,38 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CADENZA_CACHE", Path.home() / ".cache" / "cadenza"))
 
 
+def _corpus_files(name: str) -> tuple[list[Path], Path]:
+    """The source files of a named corpus or folder, in corpus order, and the folder they are relative to."""
+    if name.split("/", 1)[0] == "essen":  # "essen" or a sub-collection "essen/erk"
+        return _essen_files(name.split("/", 1)[1] if "/" in name else ""), music21_corpus_dir()
+    if name in NAMED:
+        lister = NAMED[name][1]
+        assert lister is not None
+        return lister(), music21_corpus_dir()
+    if Path(name).is_dir():
+        files = _user_files(Path(name))
+        if not files:
+            raise InputError(name, "folder has no MIDI, MusicXML, ABC or kern files")
+        return files, Path(name)
+    if Path(name).exists():
+        raise InputError(name, "not a folder (a corpus is a name or a folder of music files)")
+    raise UnknownNameError("corpus", name, [*NAMED, "essen/<sub>", "<folder>"])
+
+
+def _collect(name: str, files: list[Path], parsed: dict[Path, Any], root: Path) -> Corpus:
+    scores: list[Score] = []
+    skipped: list[tuple[str, str]] = []
+    for f in files:
+        result = parsed[f]
+        if isinstance(result, str):
+            skipped.append((str(f), result))
+            continue
+        for s in result[0]:
+            scores.append(s.replace(source=_relative(s.source, root)))
+        skipped += result[1]
+    return Corpus(name, scores, [split_for(s.source) for s in scores], skipped)
+
+
 def load_corpus(name: str, *, limit: int | None = None, progress: bool = True, workers: int | None = None) -> Corpus:
     """Load a named corpus or a folder of files.
 
@@ -133,39 +166,76 @@ def load_corpus(name: str, *, limit: int | None = None, progress: bool = True, w
     """
     if name == "jsb":
         return load_jsb()
-    if name.split("/", 1)[0] == "essen":  # "essen" or a sub-collection "essen/erk"
-        files = _essen_files(name.split("/", 1)[1] if "/" in name else "")
-        root = music21_corpus_dir()
-    elif name in NAMED:
-        lister = NAMED[name][1]
-        assert lister is not None
-        files = lister()
-        root = music21_corpus_dir()
-    elif Path(name).is_dir():
-        root = Path(name)
-        files = _user_files(root)
-        if not files:
-            raise InputError(name, "folder has no MIDI, MusicXML, ABC or kern files")
-    elif Path(name).exists():
-        raise InputError(name, "not a folder (a corpus is a name or a folder of music files)")
-    else:
-        raise UnknownNameError("corpus", name, [*NAMED, "essen/<sub>", "<folder>"])
+    files, root = _corpus_files(name)
     if limit is not None:
         files = files[:limit]
     parsed = parse_files(files, ParseCache(cache_dir() / "parsed"), progress=progress, workers=workers)
-    scores: list[Score] = []
-    skipped: list[tuple[str, str]] = []
-    for f in files:
-        result = parsed[f]
-        if isinstance(result, str):
-            skipped.append((str(f), result))
-            continue
-        for s in result[0]:
-            scores.append(s.replace(source=_relative(s.source, root)))
-        skipped += result[1]
-    if not scores and skipped:
-        raise InputError(name, f"no readable music in {len(skipped)} files (first: {skipped[0][0]}: {skipped[0][1]})")
-    return Corpus(name, scores, [split_for(s.source) for s in scores], skipped)
+    corpus = _collect(name, files, parsed, root)
+    if not corpus.scores and corpus.skipped:
+        first = corpus.skipped[0]
+        raise InputError(name, f"no readable music in {len(corpus.skipped)} files (first: {first[0]}: {first[1]})")
+    return corpus
+
+
+def corpus_piece(name: str, index: int, *, split: str | None = None, progress: bool = True) -> Score:
+    """Piece `index` of a corpus (its place in `load_corpus(name).scores`, or in `.split(split)` when a split is
+    given), parsing only the files up to the one that holds it (in parallel batches; cached files cost nothing),
+    not the whole corpus.
+
+    Raises:
+        InputError: the corpus (or the split) has fewer pieces.
+    """
+    if split is not None and split not in SPLITS:
+        raise UnknownNameError("split", split, list(SPLITS))
+    what = f"{name} ({split} split)" if split else name
+    if index < 0:
+        raise InputError(what, "--piece must be 0 or more")
+    if name == "jsb":
+        jsb = load_jsb()
+        scores = jsb.split(split) if split else jsb.scores
+        if index >= len(scores):
+            raise InputError(what, f"has {len(scores)} pieces; --piece must be 0..{len(scores) - 1}")
+        return scores[index]
+    files, root = _corpus_files(name)
+    cache = ParseCache(cache_dir() / "parsed")
+    batch = max(1, os.cpu_count() or 1)
+    seen = 0
+    for start in range(0, len(files), batch):
+        chunk = files[start : start + batch]
+        part = _collect(name, chunk, parse_files(chunk, cache, progress=progress), root)
+        scores = part.split(split) if split else part.scores
+        if index < seen + len(scores):
+            return scores[index - seen]
+        seen += len(scores)
+    raise InputError(what, f"has {seen} pieces; --piece must be 0..{seen - 1}")
+
+
+def corpus_stats(corpus: Corpus) -> dict[str, Any]:
+    """Summary figures of a loaded corpus (what `cadenza corpus stats` prints)."""
+    from collections import Counter
+
+    scores = corpus.scores
+    keys = Counter(s.key.name if s.key else "unknown" for s in scores)
+    meters = Counter(str(s.time_signature) for s in scores)
+    pitches = [n.pitch for s in scores for p in s.parts if not p.is_drum for n in p.notes]
+    pcs = [0] * 12
+    for pitch in pitches:
+        pcs[pitch % 12] += 1
+    return {
+        "corpus": corpus.name,
+        "pieces": len(scores),
+        "notes": len(pitches),
+        "splits": {sp: corpus.split_of.count(sp) for sp in SPLITS},
+        "keys": dict(keys.most_common()),
+        "meters": dict(meters.most_common()),
+        "lowest_pitch": min(pitches) if pitches else None,
+        "highest_pitch": max(pitches) if pitches else None,
+        "duration_quarters": round(sum(s.end for s in scores), 2),
+        "duration_hours": round(sum(s.duration_s for s in scores) / 3600, 3),
+        "pitch_class_histogram": pcs,
+        "skipped_count": len(corpus.skipped),
+        "skipped": [{"file": f, "reason": r} for f, r in corpus.skipped],
+    }
 
 
 def _relative(source: str, root: Path) -> str:
@@ -205,4 +275,15 @@ def load_jsb() -> Corpus:
     return Corpus("jsb", scores, splits)
 
 
-__all__ = ["Corpus", "SPLITS", "list_corpora", "load_corpus", "load_jsb", "jsb_raw", "grid_to_score", "split_for"]
+__all__ = [
+    "Corpus",
+    "SPLITS",
+    "corpus_piece",
+    "corpus_stats",
+    "grid_to_score",
+    "jsb_raw",
+    "list_corpora",
+    "load_corpus",
+    "load_jsb",
+    "split_for",
+]

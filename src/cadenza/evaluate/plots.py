@@ -106,15 +106,16 @@ def spectrograms_png(
     n_mels: int = 96,
 ) -> Path:
     """Log-mel spectrograms of (title, AudioClip) pairs stacked on one time axis, with an optional panel of curves
-    (name -> (times_s, values)) underneath, e.g. the f0 or the control curve that drove a synth."""
+    (name -> (times_s, values)) underneath, e.g. the f0 or the control curve that drove a synth. The frequency axis
+    is labelled in Hz (on the mel scale) and a colour bar gives the level in dB below each panel's peak."""
     import numpy as np
     import torch
 
-    from cadenza.audio.dsp import mel_spectrogram
+    from cadenza.audio.dsp import _hz_to_mel, mel_spectrogram
 
     plt = _pyplot()
     rows = len(clips) + (1 if curves else 0)
-    fig, axes = plt.subplots(rows, 1, figsize=(10, 2.2 * rows), dpi=110, sharex=True, squeeze=False)
+    fig, axes = plt.subplots(rows, 1, figsize=(10.5, 2.3 * rows), dpi=110, sharex=True, squeeze=False)
     t_max = 0.0
     for ax, (title, clip) in zip(axes[:, 0], clips):
         sr = clip.sample_rate  # type: ignore[attr-defined]
@@ -122,11 +123,16 @@ def spectrograms_png(
         hop = sr // 100
         mel = mel_spectrogram(x, sr, 1024, hop, n_mels).numpy()
         db = 20 * np.log10(np.maximum(mel, 1e-5))
+        db -= db.max()
         dur = len(x) / sr
         t_max = max(t_max, dur)
-        ax.imshow(db, origin="lower", aspect="auto", extent=(0, dur, 0, n_mels), vmin=db.max() - 80, vmax=db.max(),
-                  cmap="magma")  # fmt: skip
-        ax.set_ylabel("mel bin")
+        top = float(_hz_to_mel(sr / 2))  # the mel bins span 0 .. Nyquist, evenly in mels
+        image = ax.imshow(db, origin="lower", aspect="auto", extent=(0, dur, 0, top), vmin=-80, vmax=0,
+                          cmap="magma")  # fmt: skip
+        ticks_hz = [t for t in (100, 250, 500, 1000, 2000, 4000, 8000, 16000) if t < sr / 2]
+        ax.set_yticks([float(_hz_to_mel(t)) for t in ticks_hz])
+        ax.set_yticklabels([f"{t // 1000}k" if t >= 1000 else str(t) for t in ticks_hz])
+        ax.set_ylabel("Hz")
         ax.set_title(title, fontsize=10, loc="left")
     if curves:
         ax = axes[-1, 0]
@@ -137,6 +143,8 @@ def spectrograms_png(
     axes[-1, 0].set_xlabel("time (s)")
     axes[-1, 0].set_xlim(0, t_max)
     fig.tight_layout()
+    # one colour bar for every panel (each is scaled to its own peak), so that the time axes stay aligned
+    fig.colorbar(image, ax=axes[:, 0].tolist(), pad=0.01, fraction=0.025, label="dB below the panel's peak")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from cadenza.core.score import Score, ScoreError
-from cadenza.errors import InputError
-from cadenza.io.abc import read_abc, write_abc
-from cadenza.io.files import atomic_path
-from cadenza.io.midi import read_midi, write_midi
+from cadenza.errors import InputError, ScoreError
+
+if TYPE_CHECKING:
+    from cadenza.core.score import Score
+    from cadenza.io.abc import read_abc, write_abc
+    from cadenza.io.midi import read_midi, write_midi
 
 MIDI_SUFFIXES = (".mid", ".midi")
 MUSICXML_SUFFIXES = (".xml", ".musicxml", ".mxl")
@@ -58,8 +60,12 @@ def read(path: str | Path) -> list[Score]:
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in MIDI_SUFFIXES:
+        from cadenza.io.midi import read_midi
+
         return [read_midi(p)]
     if suffix in ABC_SUFFIXES:
+        from cadenza.io.abc import read_abc
+
         return read_abc(p)
     if suffix in MUSICXML_SUFFIXES:
         return _read_music21(p, "musicxml")
@@ -75,6 +81,7 @@ def read_score(path: str | Path) -> Score:
 
 def write_musicxml(score: Score, path: str | Path) -> None:
     """Write MusicXML (.xml/.musicxml uncompressed, .mxl compressed) through music21, atomically."""
+    from cadenza.io.files import atomic_path
     from cadenza.io.m21 import to_music21
 
     if score.n_notes == 0:
@@ -90,13 +97,30 @@ def write(score: Score, path: str | Path) -> None:
     """Write `score` to MIDI, MusicXML or ABC according to the suffix of `path`."""
     suffix = Path(path).suffix.lower()
     if suffix in MIDI_SUFFIXES:
+        from cadenza.io.midi import write_midi
+
         write_midi(score, path)
     elif suffix in ABC_SUFFIXES:
+        from cadenza.io.abc import write_abc
+
         write_abc(score, path)
     elif suffix in (".xml", ".musicxml", ".mxl"):
         write_musicxml(score, path)
     else:
         raise InputError(path, f"cannot write {suffix or '(no suffix)'} (writable: {', '.join(WRITE_SUFFIXES)})")
+
+
+_LAZY = {"read_midi": "cadenza.io.midi", "write_midi": "cadenza.io.midi", "read_abc": "cadenza.io.abc",
+         "write_abc": "cadenza.io.abc"}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """The format modules load on first use: importing `cadenza.io` (or `cadenza.io.files`) stays light."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cadenza.io' has no attribute {name!r}")
 
 
 __all__ = ["read", "read_score", "write", "read_midi", "write_midi", "read_abc", "write_abc", "write_musicxml"]

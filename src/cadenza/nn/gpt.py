@@ -1,6 +1,7 @@
 """A small decoder-only Transformer language model (after nanoGPT's model.py), with a KV cache.
 
-The reference model of the shared training loop and the base that the symbolic LMs build on.
+The reference model of the shared training loop and the base that the symbolic LMs build on; their loss,
+sliding-window evaluation and cached sampling live in `cadenza.nn.lm`.
 Vaswani et al. 2017, https://arxiv.org/abs/1706.03762; Radford et al. 2019 (GPT-2).
 """
 
@@ -139,36 +140,3 @@ class GPT(nn.Module):
             x, c = block(x, caches[i] if caches else None)
             new_caches.append(c)
         return self.head(self.ln_f(x)), new_caches
-
-
-def lm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Mean next-token cross-entropy (nats) of batch["y"] [B, T] given batch["x"] [B, T].
-
-    It calls the model's forward (not a method of it), so that a DDP-wrapped model syncs its gradients.
-    """
-    logits, _ = model(batch["x"], phase=batch.get("phase"))
-    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), batch["y"].reshape(-1))
-
-
-@torch.no_grad()
-def sliding_nll(
-    model: GPT, tokens: list[int], stride: int | None = None, *, phase: list[int] | None = None
-) -> tuple[float, int]:
-    """Summed NLL (nats) of tokens[1:] given what precedes each, and the count. Sequences longer than the
-    context are scored with sliding windows: each token is predicted from at least `stride` tokens of context
-    (default half the context) and at most the whole context."""
-    W = model.cfg.block_size
-    stride = stride or W // 2
-    x_all = torch.tensor(tokens)
-    ph_all = torch.tensor(phase) if phase is not None else None
-    n_targets = len(tokens) - 1  # target t is tokens[t], predicted from tokens[:t]
-    total, count, done, start = 0.0, 0, 0, 0  # targets 1..done are scored
-    while done < n_targets:
-        end = min(start + W, n_targets)  # inputs tokens[start:end] predict tokens[start + 1:end + 1]
-        ph = ph_all[start:end][None] if ph_all is not None else None
-        logits, _ = model(x_all[start:end][None], phase=ph)
-        nll = F.cross_entropy(logits[0].float(), x_all[start + 1 : end + 1], reduction="none")
-        fresh = nll[done - start :]  # targets an earlier window has not scored
-        total, count, done = total + float(fresh.sum()), count + len(fresh), end
-        start += stride
-    return total, count

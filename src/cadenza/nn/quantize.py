@@ -23,7 +23,14 @@ replaced by a random encoder output of the current batch. The first training bat
 codebook from data. Without it, a small codec collapses to one code per codebook.
 
 `ResidualVQ` quantizes the residual left by each codebook with the next; `quantizer_dropout` trains with a
-random number of codebooks per item, so one model serves every bitrate from 1 to n codebooks.
+random number of codebooks per item, so one model serves every bitrate from 1 to n codebooks. As in DAC, every
+level quantizes its own residual (the residual subtracts each level's codes, active or not); dropout only masks
+what an inactive level adds to the output and to the losses, and its codebook learns only from the items for
+which it is active.
+
+In a run of several processes (DDP), the moving averages and the code usage are summed over every process
+before they update the codebook, and revived codes come from the first process, so that every process keeps
+the same codebooks (DDP itself only averages gradients, and these codebooks have none).
 """
 
 from __future__ import annotations
@@ -31,8 +38,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def _sum_over_processes(t: torch.Tensor) -> torch.Tensor:
+    """`t` summed over every process of a distributed run (itself in a single process)."""
+    if _distributed():
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t
 
 
 @dataclass
@@ -78,16 +97,24 @@ class VectorQuantize(nn.Module):
         self.codebook = nn.Embedding(cardinality, lookup_dim)
         if not factorized:
             nn.init.uniform_(self.codebook.weight, -1 / cardinality, 1 / cardinality)
+        if ema:  # learned by moving averages, not by gradients: no optimizer touches it
+            self.codebook.weight.requires_grad_(False)
 
-    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """z [B, D, T] -> (z_q [B, D, T], codes [B, T], commitment loss, codebook loss)."""
+    def forward(
+        self, z: torch.Tensor, active: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """z [B, D, T] -> (z_q [B, D, T], codes [B, T], commitment loss [B], codebook loss [B]).
+
+        `active` [B] (bool): the items whose codes count in training (quantizer dropout); the codebook learns
+        from those alone. Default: all."""
         z_e = self.in_proj(z)  # [B, d, T]
         codes = self.nearest(z_e)
         if self.training:
-            self._revive_dead_codes(z_e, codes)
+            learn = z_e if active is None else z_e[active]
+            self._revive_dead_codes(learn, self.nearest(learn) if len(learn) else codes[:0])
             codes = self.nearest(z_e)
             if self.ema:
-                self._ema_update(z_e, codes)
+                self._ema_update(learn, codes if active is None else codes[active])
         z_q = self.lookup(codes)  # [B, d, T]
         commitment = F.mse_loss(z_e, z_q.detach(), reduction="none").mean([1, 2])
         codebook = F.mse_loss(z_q, z_e.detach(), reduction="none").mean([1, 2])
@@ -102,8 +129,8 @@ class VectorQuantize(nn.Module):
         as SoundStream and EnCodec): the codes follow the encoder, whatever its scale."""
         flat = z_e.detach().transpose(1, 2).reshape(-1, z_e.shape[1])
         onehot = F.one_hot(codes.flatten(), self.cardinality).to(flat)  # [N, C]
-        counts = onehot.sum(0)
-        sums = onehot.T @ flat  # [C, d]
+        counts = _sum_over_processes(onehot.sum(0))
+        sums = _sum_over_processes(onehot.T @ flat)  # [C, d]
         chosen = counts > 0
         means = sums[chosen] / counts[chosen, None]
         w = self.codebook.weight.data
@@ -112,14 +139,21 @@ class VectorQuantize(nn.Module):
     @torch.no_grad()
     def _revive_dead_codes(self, z_e: torch.Tensor, codes: torch.Tensor) -> None:
         counts = torch.bincount(codes.flatten(), minlength=self.cardinality).to(self.usage)
+        n = _sum_over_processes(torch.tensor([float(codes.numel())], device=self.usage.device))
+        counts = _sum_over_processes(counts)
         self.usage.mul_(self.usage_decay).add_(counts, alpha=1 - self.usage_decay)
-        expected = codes.numel() / self.cardinality
+        expected = float(n) / self.cardinality
         dead = torch.nonzero(self.usage < self.dead_share * expected).flatten()
-        if len(dead) == 0:
+        if len(dead) == 0:  # the same on every process: usage is summed over them
             return
         pool = z_e.detach().transpose(1, 2).reshape(-1, z_e.shape[1])
-        pick = torch.randint(0, pool.shape[0], (len(dead),), device=pool.device)
-        self.codebook.weight.data[dead] = pool[pick]
+        if len(pool):
+            fresh = pool[torch.randint(0, pool.shape[0], (len(dead),), device=pool.device)].contiguous()
+        else:  # no active item here this step: keep the codes (another process may replace them)
+            fresh = self.codebook.weight.data[dead].clone()
+        if _distributed():  # every process takes the first one's vectors
+            dist.broadcast(fresh, src=0)
+        self.codebook.weight.data[dead] = fresh
         self.usage[dead] = expected  # a fresh code gets the time to be picked
 
     def nearest(self, z_e: torch.Tensor) -> torch.Tensor:
@@ -170,10 +204,11 @@ class ResidualVQ(nn.Module):
         residual, z_q = z, torch.zeros_like(z)
         codes, commit, book = [], z.new_zeros(()), z.new_zeros(())
         for i, q in enumerate(self.quantizers[:n]):
-            zi, ci, cl, bl = q(residual)
-            mask = (i < active).to(z)  # [B]
+            on = i < active  # [B] bool
+            zi, ci, cl, bl = q(residual, on)
+            mask = on.to(z)
             z_q = z_q + zi * mask[:, None, None]
-            residual = residual - zi * mask[:, None, None]
+            residual = residual - zi  # each level codes its own residual (as DAC), active or not
             commit = commit + (cl * mask).mean()
             book = book + (bl * mask).mean()
             codes.append(ci)

@@ -16,25 +16,29 @@ Tunes are normalized before training (`clean_tune`): the header keeps X (renumbe
 Irish collections only, in lower case), M, L and K, in that order; titles, notes, sources, lyrics and comments
 go. A tune is `<s>` + its text + `</s>`.
 
-    >>> model, tok = load_abc_lm()                            # the shipped models/abc-lm
-    >>> texts = generate_abc(model, tok, prompt="X:1\\nR:jig\\nM:6/8\\nL:1/8\\nK:G\\n", n=2, seed=0)
+    >>> lm = ABCLanguageModel.from_pretrained()               # the shipped models/abc-lm
+    >>> texts = lm.generate(prompt="X:1\\nR:jig\\nM:6/8\\nL:1/8\\nK:G\\n", n=2, seed=0)
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 
 from cadenza.errors import InputError
-from cadenza.train.data import _generator
+from cadenza.io.files import write_text_atomic
+from cadenza.nn.lm import lm_loss, sliding_nll
+from cadenza.pretrained import TRAINING_BLOCK
+from cadenza.train.data import Windows
+from cadenza.train.loop import TrainConfig
 
 KIND = "abc-lm"
 SHIPPED = "abc-lm"
@@ -245,48 +249,33 @@ def llama_config(cfg: ABCLMConfig, tokenizer: Any) -> Any:
     )  # fmt: skip
 
 
-class PackedWindows:
-    """Random windows of `context` tokens over tunes packed end to end (each `<s> ... </s>`)."""
-
-    def __init__(self, seqs: list[list[int]], context: int, batch_size: int, seed: int = 0) -> None:
-        self.tokens = torch.tensor([t for s in seqs for t in s])
-        if self.tokens.numel() <= context + 1:
-            raise ValueError(f"{self.tokens.numel()} tokens are too few for windows of {context}")
-        self.context, self.batch_size, self.seed = context, batch_size, seed
-
-    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
-        g = _generator(self.seed, step, rank)
-        starts = torch.randint(0, self.tokens.numel() - self.context, (self.batch_size,), generator=g)
-        return {"input_ids": self.tokens[starts[:, None] + torch.arange(self.context)]}
-
-
-def causal_lm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The HF causal-LM loss (labels = inputs, shifted inside the model)."""
-    return model(input_ids=batch["input_ids"], labels=batch["input_ids"]).loss
+def packed_windows(seqs: list[list[int]], context: int, batch_size: int, seed: int = 0) -> Windows:
+    """Random windows of `context` tokens over tunes packed end to end (each `<s> ... </s>`): batch["x"] and
+    batch["y"] hold its first and last `context - 1` tokens."""
+    return Windows([t for s in seqs for t in s], context - 1, batch_size, seed)
 
 
 @torch.no_grad()
 def tune_nll(model: Any, tokenizer: Any, tunes: Sequence[str], context: int = 512) -> dict[str, float]:
-    """NLL of whole tunes (each read from <s>, scored up to its </s>, at most `context` tokens): nats per token,
-    bits per character."""
+    """NLL of whole tunes, each read from <s> and scored up to its </s> (sliding windows of `context` tokens
+    past the context): nats per token, bits per character."""
     model.eval()
     total = n_tok = n_char = 0.0
     for tune in tunes:
-        full = tune_ids(tokenizer, tune)
-        ids = full[:context]
-        x = torch.tensor([ids])
-        logits = model(input_ids=x).logits[0, :-1].float()
-        total += float(F.cross_entropy(logits, x[0, 1:], reduction="sum"))
-        n_tok += len(ids) - 1
-        if len(ids) == len(full):
-            n_char += len(tune) + 1  # the characters of the tune and its end
-        else:  # a tune cut at the context: the characters of the tokens scored
-            n_char += len(tokenizer.decode(ids[1:], skip_special_tokens=True))
+        ids = tune_ids(tokenizer, tune)
+        t, c = sliding_nll(model, ids, context=context)
+        total, n_tok, n_char = total + t, n_tok + c, n_char + len(tune) + 1  # the characters and the end
     return {"nll": total / max(n_tok, 1), "bits_per_char": total / math.log(2) / max(n_char, 1), "tokens": n_tok}
 
 
 def train_abc_lm(
-    cfg: ABCLMConfig, train_cfg: Any, out_dir: str | Path, *, progress: bool = True, limit: int | None = None
+    cfg: ABCLMConfig,
+    train_cfg: TrainConfig,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    limit: int | None = None,
+    new_segment: bool = False,
 ) -> tuple[Any, Any, dict[str, Any]]:
     """Tokenizer + LlamaForCausalLM trained on the collections' train split; figures on the valid split."""
     from transformers import LlamaForCausalLM
@@ -297,16 +286,17 @@ def train_abc_lm(
     tokenizer = train_tokenizer(texts["train"], cfg.vocab_size)
     torch.manual_seed(train_cfg.seed)
     model = LlamaForCausalLM(llama_config(cfg, tokenizer))
-    data = PackedWindows([tune_ids(tokenizer, t) for t in texts["train"]], cfg.context, cfg.batch_size,
-                         seed=train_cfg.seed)  # fmt: skip
+    data = packed_windows([tune_ids(tokenizer, t) for t in texts["train"]], cfg.context, cfg.batch_size,
+                          seed=train_cfg.seed)  # fmt: skip
     valid = texts["valid"]
 
     def eval_fn(m: torch.nn.Module) -> dict[str, float]:
         return {"valid/nll": tune_nll(m, tokenizer, valid[:100], cfg.context)["nll"]}
 
     result = train(
-        model, data, causal_lm_loss, train_cfg, out_dir=Path(out_dir) / "run", eval_fn=eval_fn,
+        model, data, lm_loss, train_cfg, out_dir=Path(out_dir) / "run", eval_fn=eval_fn,
         model_config={"abc_lm": asdict(cfg)}, progress=progress, tokens_per_batch=cfg.context * cfg.batch_size,
+        new_segment=new_segment,
     )  # fmt: skip
     model.eval()
     v = tune_nll(model, tokenizer, valid, cfg.context)
@@ -335,9 +325,9 @@ def load_abc_lm(path: str | Path | None = None, *, trust_remote_code: bool = Fal
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from cadenza.paths import shipped_model
+    from cadenza.pretrained import resolve
 
-    folder = Path(path) if path else shipped_model(SHIPPED, "config.json").parent
+    folder = resolve(path or SHIPPED)
     if not (folder / "config.json").is_file():
         raise InputError(str(folder), "is not a model directory (no config.json)")
     try:
@@ -365,6 +355,74 @@ def load_abc_lm(path: str | Path | None = None, *, trust_remote_code: bool = Fal
         raise InputError(str(folder), f"the tokenizer has {len(tokenizer)} tokens but the model's vocabulary is "
                          f"{n_embed}: they do not belong together")  # fmt: skip
     return model.eval(), tokenizer
+
+
+class ABCLanguageModel:
+    """A causal LM over ABC text and its tokenizer, loaded and saved as one Hugging Face folder.
+
+    `model` is the `transformers` model (a `LlamaForCausalLM` for cadenza's own), `tokenizer` its tokenizer;
+    `figures` what was measured when it was trained (figures.json)."""
+
+    kind: ClassVar[str] = KIND
+    config_cls: ClassVar[type] = ABCLMConfig
+    shipped: ClassVar[str | None] = SHIPPED
+
+    def __init__(self, model: Any, tokenizer: Any, figures: dict[str, Any] | None = None) -> None:
+        self.model, self.tokenizer, self.figures = model, tokenizer, dict(figures or {})
+        self.extra: dict[str, Any] = {}  # the training segments, when it was just trained
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir: str | Path | None = None, *, trust_remote_code: bool = False
+                        ) -> ABCLanguageModel:  # fmt: skip
+        """A local folder of the family (or a shipped model by name; default: models/abc-lm). Never the Hub."""
+        model, tokenizer = load_abc_lm(name_or_dir, trust_remote_code=trust_remote_code)
+        from cadenza.pretrained import resolve
+
+        figures_path = resolve(name_or_dir or SHIPPED) / "figures.json"
+        figures = json.loads(figures_path.read_text()) if figures_path.is_file() else {}
+        return cls(model, tokenizer, figures)
+
+    def save_pretrained(self, folder: str | Path, *, card: str = "", figures: dict[str, Any] | None = None) -> Path:
+        """The model's and the tokenizer's files (`save_pretrained` of transformers), figures.json and README.md."""
+        if figures is not None:
+            self.figures = dict(figures)
+        save_abc_lm(self.model, self.tokenizer, folder, card=card)
+        if self.figures:
+            write_text_atomic(Path(folder) / "figures.json", json.dumps(self.figures, indent=2) + "\n")
+        return Path(folder)
+
+    def generate(self, *, prompt: str = "X:1\n", n: int = 1, temperature: float = 0.7, top_k: int = 0,
+                 top_p: float = 0.95, max_new_tokens: int = 600, seed: int = 0) -> list[str]:  # fmt: skip
+        """`n` tunes continuing `prompt` (see `generate_abc`)."""
+        return generate_abc(self.model, self.tokenizer, prompt=prompt, n=n, temperature=temperature, top_k=top_k,
+                            top_p=top_p, max_new_tokens=max_new_tokens, seed=seed)  # fmt: skip
+
+
+CARD = (
+    """---
+library_name: transformers
+pipeline_tag: text-generation
+tags: [music, abc-notation, mupt, cadenza]
+---
+# ABC language model (MuPT family), trained by cadenza
+
+A `LlamaForCausalLM` over ABC text, MuPT's special ids (pad 0, unk 1, bos 2, eos 3), a byte-level BPE of
+{vocab} tokens trained here. Data: the Essen folk songs and the Irish books of O'Neill (1850), Ryan (1883) and
+Aird (1782-1803) from music21's corpus, headers normalized to X / R / M / L / K, annotations dropped, only
+tunes that abc2midi accepts; {jigs}. Split 90 / 5 / 5 by a hash of the tune id.
+
+- Config: `{config}`
+"""
+    + TRAINING_BLOCK
+    + """
+`valid_nll` is in nats per token over whole validation tunes read from `<s>`; bits per character divide the
+same sum by the characters of the tunes.
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    model = AutoModelForCausalLM.from_pretrained("models/abc-lm", local_files_only=True)  # never the Hub
+    tok = AutoTokenizer.from_pretrained("models/abc-lm", local_files_only=True)
+"""
+)
 
 
 # ------------------------------------------------------------------------------------------------ generation
@@ -497,7 +555,7 @@ def finetune(
     model: Any,
     tokenizer: Any,
     train_tunes: Sequence[str],
-    train_cfg: Any,
+    train_cfg: TrainConfig,
     out_dir: str | Path,
     *,
     lora: bool = True,
@@ -521,9 +579,10 @@ def finetune(
         )  # fmt: skip
         model = get_peft_model(model, config)
     seqs = [tune_ids(tokenizer, t) for t in train_tunes]
-    data = PackedWindows(seqs, min(context, sum(map(len, seqs)) - 2), batch_size, seed=train_cfg.seed)
+    window = min(context, sum(map(len, seqs)) - 2)
+    data = packed_windows(seqs, window, batch_size, seed=train_cfg.seed)
     train(
-        model, data, causal_lm_loss, train_cfg, out_dir=Path(out_dir) / "run", progress=progress,
-        model_config={"finetune": {"lora": lora, "rank": rank}}, tokens_per_batch=data.context * batch_size,
+        model, data, lm_loss, train_cfg, out_dir=Path(out_dir) / "run", progress=progress,
+        model_config={"finetune": {"lora": lora, "rank": rank}}, tokens_per_batch=window * batch_size,
     )  # fmt: skip
     return model.eval()

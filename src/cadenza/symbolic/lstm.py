@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -30,8 +30,11 @@ from cadenza.encodings.base import EncodingError
 from cadenza.encodings.melody_grid import SEP, VOCAB, MelodyGrid
 from cadenza.encodings.transpose import to_c
 from cadenza.errors import InputError
+from cadenza.nn.lm import lm_loss
+from cadenza.pretrained import TRAINING_BLOCK, Pretrained
 from cadenza.sample import sample_next
-from cadenza.train.data import _generator
+from cadenza.train.data import Transposer, Windows
+from cadenza.train.loop import TrainConfig
 
 MELODY_KIND = "lstm-melody"
 FIRST_PITCH = VOCAB.index("0")  # ids FIRST_PITCH + p are MIDI pitch p
@@ -79,12 +82,6 @@ class LSTMLM(nn.Module):
         if self.proj is not None:
             h = self.proj(h)
         return self.head(h), state
-
-
-def all_positions_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Every position predicts its next token (mean cross-entropy, nats)."""
-    logits, _ = model(batch["x"])
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch["y"].reshape(-1))
 
 
 def last_position_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -146,32 +143,14 @@ def melody_ids(scores: Sequence[Score]) -> tuple[list[list[int]], int]:
     return out, skipped
 
 
-def transpose_ids(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Shift pitch ids of each row of x [B, T] by shift [B] semitones (hold, rest and "/" stay)."""
-    is_pitch = x >= FIRST_PITCH
-    return torch.where(is_pitch, (x + shift[:, None]).clamp(FIRST_PITCH, FIRST_PITCH + 127), x)
-
-
-class MelodyWindows:
+def melody_windows(songs: list[list[int]], preset: MelodyPreset, seed: int = 0) -> Windows:
     """Random windows over the songs joined by `song_delimiters` "/" symbols, optionally transposed."""
-
-    def __init__(self, songs: list[list[int]], preset: MelodyPreset, seed: int = 0) -> None:
-        stream: list[int] = []
-        for s in songs:
-            stream += [SEP_ID] * preset.song_delimiters + s
-        stream += [SEP_ID] * preset.song_delimiters
-        if len(stream) <= preset.window + 1:
-            raise ValueError(f"{len(stream)} symbols are too few for windows of {preset.window + 1}")
-        self.tokens, self.preset, self.seed = torch.tensor(stream), preset, seed
-
-    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
-        p = self.preset
-        g = _generator(self.seed, step, rank)
-        starts = torch.randint(0, self.tokens.numel() - p.window - 1, (p.batch_size,), generator=g)
-        win = self.tokens[starts[:, None] + torch.arange(p.window + 1)]
-        if p.max_shift:
-            win = transpose_ids(win, torch.randint(-p.max_shift, p.max_shift + 1, (p.batch_size,), generator=g))
-        return {"x": win[:, :-1], "y": win[:, 1:]}
+    stream: list[int] = []
+    for song in songs:
+        stream += [SEP_ID] * preset.song_delimiters + song
+    stream += [SEP_ID] * preset.song_delimiters
+    transposer = Transposer.contiguous(FIRST_PITCH, 0, 128, len(VOCAB), preset.max_shift) if preset.max_shift else None
+    return Windows(stream, preset.window, preset.batch_size, seed, transposer=transposer)
 
 
 @torch.no_grad()
@@ -192,20 +171,21 @@ def evaluate_melodies(model: LSTMLM, songs: list[list[int]], song_delimiters: in
 
 def train_melody_lstm(
     preset: MelodyPreset,
-    train_cfg: Any,
+    train_cfg: TrainConfig,
     train_songs: list[list[int]],
     valid_songs: list[list[int]],
     out_dir: str | Path,
     *,
     progress: bool = True,
-) -> tuple[LSTMLM, dict[str, Any]]:
+    new_segment: bool = False,
+) -> tuple[MelodyLSTM, dict[str, Any]]:
     """Train a melody LSTM with the shared loop (resumable, in `out_dir`/run); returns it and its figures."""
     from cadenza.train.loop import train
 
     torch.manual_seed(train_cfg.seed)
-    model = LSTMLM(preset.model)
-    data = MelodyWindows(train_songs, preset, seed=train_cfg.seed)
-    loss = all_positions_loss if preset.all_positions else last_position_loss
+    model = MelodyLSTM(preset)
+    data = melody_windows(train_songs, preset, seed=train_cfg.seed)
+    loss = lm_loss if preset.all_positions else last_position_loss
     valid_subset = valid_songs[:60]
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
@@ -216,8 +196,9 @@ def train_melody_lstm(
     result = train(
         model, data, loss, train_cfg, out_dir=Path(out_dir) / "run", eval_fn=eval_fn,
         model_config={"model": asdict(preset.model), "preset": asdict(preset)}, progress=progress,
-        tokens_per_batch=preset.batch_size * preset.window,
+        tokens_per_batch=preset.batch_size * preset.window, new_segment=new_segment,
     )  # fmt: skip
+    model.extra = {"segments": result.segments}
     figures = evaluate_melodies(model, valid_songs, preset.song_delimiters)
     figures = {f"valid_{k}": v for k, v in figures.items()} | {"train_seconds": result.seconds, "steps": result.step}
     return model, figures
@@ -229,17 +210,45 @@ def preset_from_dict(d: dict[str, Any]) -> MelodyPreset:
     return MelodyPreset(**d)
 
 
-def load_melody_lstm(path: str | Path | None = None) -> tuple[LSTMLM, MelodyPreset]:
-    """A trained melody LSTM from a model folder (default: the shipped models/lstm-essen)."""
-    from cadenza.paths import shipped_model
-    from cadenza.train.checkpoint import load_model_files, load_weights
+class MelodyLSTM(Pretrained, LSTMLM):
+    """A melody LSTM with the preset it was trained with; generates melodies."""
 
-    folder = Path(path) if path else shipped_model("lstm-essen", "config.json").parent
-    config, tensors = load_model_files(folder, kind=MELODY_KIND)
-    preset = preset_from_dict(config["preset"])
-    model = LSTMLM(preset.model)
-    load_weights(model, tensors, folder)
-    return model.eval(), preset
+    kind: ClassVar[str] = MELODY_KIND
+    config_cls: ClassVar[type] = MelodyPreset
+    shipped: ClassVar[str | None] = "lstm-essen"
+
+    def __init__(self, preset: MelodyPreset) -> None:
+        super().__init__(preset.model)
+        self.preset = preset
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> MelodyLSTM:
+        return cls(preset_from_dict(config["preset"]))
+
+    def config_dict(self) -> dict[str, Any]:
+        return {"model": asdict(self.preset.model), "preset": asdict(self.preset), **getattr(self, "extra", {})}
+
+    def generate(self, *, primer: Score | None = None, max_steps: int = 256, temperature: float = 1.0,
+                 top_k: int = 0, top_p: float = 1.0, seed: int = 0, tempo_bpm: float = 100.0) -> Score:  # fmt: skip
+        """One melody (see `generate_melody`)."""
+        return generate_melody(self, self.preset, primer=primer, max_steps=max_steps, temperature=temperature,
+                               top_k=top_k, top_p=top_p, seed=seed, tempo_bpm=tempo_bpm)  # fmt: skip
+
+
+CARD = (
+    """# LSTM melody model ({preset} preset), {corpus}
+
+An LSTM over the 16th-note melody grid (pitch / "r" / "_" / "/"), melodies transposed to C major or A minor,
+trained on the train split of `{corpus}` ({n_train} melodies; {n_valid} in the valid split).
+
+- Preset: `{config}`
+"""
+    + TRAINING_BLOCK
+    + """
+NLL in nats per grid symbol over whole validation melodies and their closing "/"; accuracy = the most
+probable symbol is the true one.
+"""
+)
 
 
 @torch.no_grad()

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -27,6 +28,8 @@ from cadenza.symbolic.ppm import PPM, load_json_gz, save_json_gz
 from cadenza.symbolic.viewpoints import DURATIONS, REST, VIEWPOINTS, Event, melody_events
 
 FORMAT_VERSION = 1
+KIND = "markov-melody"
+SHIPPED = "markov-essen"
 N_PITCH = 129  # candidates: MIDI 0..127 and 128 = rest
 
 
@@ -52,6 +55,8 @@ def normalized_events(score: Score, *, rests: bool) -> tuple[list[Event], str]:
 
 class MarkovMelody:
     """Multiple-viewpoint PPM-C melody model; see the module docstring."""
+
+    kind: ClassVar[str] = KIND
 
     def __init__(self, cfg: MarkovConfig | None = None) -> None:
         self.cfg = cfg or MarkovConfig()
@@ -218,26 +223,54 @@ class MarkovMelody:
 
     # ---------------------------------------------------------------------------------- storage
 
-    def save(self, path: str | Path) -> None:
+    def save_pretrained(self, folder: str | Path, *, card: str = "") -> Path:
+        """Write `folder`/model.json.gz (gzipped JSON count tables, never pickle) and card.md."""
+        from cadenza.io.files import write_text_atomic
+
         data = {
-            "kind": "markov-melody",
+            "kind": KIND,
             "format_version": FORMAT_VERSION,
             "config": asdict(self.cfg),
             "n_pieces": self.n_pieces,
             "models": {mode: {v: m.to_dict() for v, m in ms.items()} for mode, ms in self.models.items()},
         }
-        save_json_gz(data, path)
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        save_json_gz(data, out / "model.json.gz")
+        if card:
+            write_text_atomic(out / "card.md", card)
+        return out
 
     @classmethod
-    def load(cls, path: str | Path) -> MarkovMelody:
+    def from_pretrained(cls, name_or_dir: str | Path | None = None) -> MarkovMelody:
+        """A model folder (or its model.json.gz, or a shipped model by name; default: models/markov-essen)."""
+        from cadenza.pretrained import resolve
+
+        path = resolve(name_or_dir or SHIPPED)
+        if path.is_dir():
+            path = path / "model.json.gz"
         data = load_json_gz(path)
-        if data.get("kind") != "markov-melody":
+        if data.get("kind") != KIND:
             raise InputError(path, f"holds a {data.get('kind', 'unknown')!r} model, not a Markov melody model")
+        if data.get("format_version", 0) > FORMAT_VERSION:
+            raise InputError(path, f"format version {data['format_version']} is newer than this cadenza reads")
         cfg = data["config"]
         m = cls(MarkovConfig(**{**cfg, "pitch_viewpoints": tuple(cfg["pitch_viewpoints"])}))
         m.n_pieces = data["n_pieces"]
         m.models = {mode: {v: PPM.from_dict(d) for v, d in ms.items()} for mode, ms in data["models"].items()}
         return m
+
+
+CARD = """# Markov melody model of `{corpus}` (cadenza)
+
+A multiple-viewpoint PPM-C model (`cadenza.symbolic.markov.MarkovMelody`), order {order}, pitch viewpoints
+{viewpoints}, trained on the train split of `{corpus}` ({counts} melodies) in {seconds:.1f} s.
+
+- Config: `{config}`
+- Command: `{command}`
+
+`cadenza markov eval --corpus {corpus}` measures it by k-fold cross-validation (bits per note).
+"""
 
 
 def _dur_index(duration: float) -> int:

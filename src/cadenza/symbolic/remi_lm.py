@@ -14,8 +14,8 @@ corpus it continues and generation can ask for either. Chorale voices are writte
 The network is the project's GPT with relative attention (`cadenza.nn.gpt`, as in the JSB model); training
 windows are transposed by a random interval, Pitch tokens shifted in id space.
 
-    >>> model, config = load_remi_transformer()              # the shipped models/remi-transformer
-    >>> score = generate_remi(model, style="essen", bars=16, seed=1)
+    >>> model = RemiTransformer.from_pretrained()             # the shipped models/remi-transformer
+    >>> score = model.generate(style="essen", bars=16, seed=1)
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -33,9 +33,11 @@ from cadenza.core.score import Score
 from cadenza.encodings.base import EncodingError
 from cadenza.encodings.remi import REMI
 from cadenza.errors import InputError
-from cadenza.nn.gpt import GPT, GPTConfig, sliding_nll
-from cadenza.sample import sample_next
-from cadenza.train.data import _generator
+from cadenza.nn.gpt import GPT, GPTConfig
+from cadenza.nn.lm import corpus_nll, sample_cached
+from cadenza.pretrained import TRAINING_BLOCK, Pretrained
+from cadenza.train.data import Transposer, Windows
+from cadenza.train.loop import TrainConfig
 
 KIND = "remi-transformer"
 SHIPPED = "remi-transformer"
@@ -67,6 +69,10 @@ def _vocab_facts() -> dict[str, Any]:
         "pitch_of": pitch_of,
         "programs": {int(t.split("_")[1]): i for t, i in ids.items() if t.startswith("Program_")},
         "drums": [i for t, i in ids.items() if t.startswith("PitchDrum_")],
+        "kinds": {
+            kind: torch.tensor([t.split("_")[0] == kind for t in vocab] + [False] * len(STYLES))
+            for kind in ("Position", "Program", "Pitch", "Duration", "Tempo")
+        },  # fmt: skip
         "pitch_lo": int(pitch_of[pitch_of >= 0].min()),
         "pitch_hi": int(pitch_of.max()),
     }
@@ -158,38 +164,9 @@ def decode_ids(ids: Sequence[int], *, title: str = "REMI Transformer") -> Score:
 # ------------------------------------------------------------------------------------------------ training
 
 
-def transpose_ids(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Shift the Pitch tokens of each row of x [B, T] by shift [B] semitones (ids of pitches are contiguous)."""
-    pitch_of = _vocab_facts()["pitch_of"]
-    return torch.where(pitch_of[x] >= 0, x + shift[:, None], x)
-
-
-class RemiWindows:
-    """Random windows of `block_size + 1` tokens over the pieces joined into one stream, each transposed by a
-    random interval in [-max_shift, max_shift] that keeps its pitches in the vocabulary. Deterministic in
-    (seed, step, rank)."""
-
-    def __init__(self, pieces: list[list[int]], block_size: int, batch_size: int, max_shift: int = 5, seed: int = 0):
-        self.tokens = torch.tensor([t for p in pieces for t in p])
-        if self.tokens.numel() <= block_size + 1:
-            raise ValueError(f"{self.tokens.numel()} tokens are too few for windows of {block_size + 1}")
-        self.block_size, self.batch_size, self.max_shift, self.seed = block_size, batch_size, max_shift, seed
-
-    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
-        g = _generator(self.seed, step, rank)
-        starts = torch.randint(0, self.tokens.numel() - self.block_size - 1, (self.batch_size,), generator=g)
-        win = self.tokens[starts[:, None] + torch.arange(self.block_size + 1)]
-        if self.max_shift:
-            facts = _vocab_facts()
-            p = facts["pitch_of"][win]
-            hi = torch.where(p >= 0, p, -1000).amax(1)
-            lo = torch.where(p >= 0, p, 1000).amin(1)
-            lo_s = (facts["pitch_lo"] - lo).clamp(min=-self.max_shift, max=0)
-            hi_s = (facts["pitch_hi"] - hi).clamp(min=0, max=self.max_shift)
-            u = torch.rand(self.batch_size, generator=g)
-            shift = lo_s + (u * (hi_s - lo_s + 1)).long().clamp(max=hi_s - lo_s)
-            win = transpose_ids(win, shift)
-        return {"x": win[:, :-1], "y": win[:, 1:]}
+def pitch_transposer(max_shift: int) -> Transposer:
+    """Random transposition of REMI's Pitch tokens (their ids are contiguous), each window within the range."""
+    return Transposer(_vocab_facts()["pitch_of"], max_shift)
 
 
 @dataclass(frozen=True)
@@ -214,19 +191,30 @@ def model_config(cfg: RemiTrainConfig) -> GPTConfig:
 
 def evaluate_remi(model: GPT, pieces: list[list[int]], stride: int | None = None) -> dict[str, float]:
     """NLL in nats per token over whole pieces (sliding windows past the context)."""
-    model.eval()
-    total = count = 0.0
-    for seq in pieces:
-        t, c = sliding_nll(model, seq, stride)
-        total, count = total + t, count + c
-    return {"nll": total / max(count, 1), "tokens": count}
+    return corpus_nll(model, pieces, stride)
+
+
+class RemiTransformer(Pretrained, GPT):
+    """The REMI Music Transformer: a `GPT` over REMI events with style tokens, that generates chorales and tunes."""
+
+    kind: ClassVar[str] = KIND
+    config_cls: ClassVar[type] = GPTConfig
+    shipped: ClassVar[str | None] = SHIPPED
+    cfg: GPTConfig
+
+    def generate(self, *, style: str = "essen", primer: Score | None = None, bars: int = 16,
+                 temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int = 0) -> Score:  # fmt: skip
+        """A piece of `bars` bars in a style (see `generate_remi`)."""
+        return generate_remi(self, style=style, primer=primer, bars=bars, temperature=temperature, top_k=top_k,
+                             top_p=top_p, seed=seed)  # fmt: skip
 
 
 def train_remi(
-    cfg: RemiTrainConfig, train_cfg: Any, out_dir: str | Path, *, progress: bool = True, limit: int | None = None
-) -> tuple[GPT, dict[str, Any]]:
+    cfg: RemiTrainConfig, train_cfg: TrainConfig, out_dir: str | Path, *, progress: bool = True,
+    limit: int | None = None, new_segment: bool = False,
+) -> tuple[RemiTransformer, dict[str, Any]]:  # fmt: skip
     """Train on the train splits of the styles' corpora; figures: valid NLL per style and over both."""
-    from cadenza.nn.gpt import lm_loss
+    from cadenza.nn.lm import lm_loss
     from cadenza.train.loop import train
 
     train_pieces: list[list[int]] = []
@@ -235,38 +223,45 @@ def train_remi(
         train_pieces += corpus_pieces(style, "train", limit=limit)[0]
         valid[style] = corpus_pieces(style, "valid", limit=limit)[0]
     torch.manual_seed(train_cfg.seed)
-    model = GPT(model_config(cfg))
-    data = RemiWindows(train_pieces, cfg.block_size, cfg.batch_size, cfg.max_shift, seed=train_cfg.seed)
+    model = RemiTransformer(model_config(cfg))
+    transposer = pitch_transposer(cfg.max_shift) if cfg.max_shift else None
+    stream = [t for p in train_pieces for t in p]
+    data = Windows(stream, cfg.block_size, cfg.batch_size, train_cfg.seed, transposer=transposer)
     all_valid = [p for v in valid.values() for p in v]
 
     def eval_fn(m: torch.nn.Module) -> dict[str, float]:
-        assert isinstance(m, GPT)
-        return {"valid/nll": evaluate_remi(m, all_valid, stride=m.cfg.block_size)["nll"]}
+        return {"valid/nll": corpus_nll(m, all_valid, stride=cfg.block_size)["nll"]}
 
     result = train(
         model, data, lm_loss, train_cfg, out_dir=Path(out_dir) / "run", eval_fn=eval_fn,
         model_config={"model": asdict(model_config(cfg)), "remi": asdict(cfg)}, progress=progress,
-        tokens_per_batch=cfg.batch_size * cfg.block_size,
+        tokens_per_batch=cfg.batch_size * cfg.block_size, new_segment=new_segment,
     )  # fmt: skip
     model.eval()
+    model.extra = {"remi": asdict(cfg), "segments": result.segments}
     overall = evaluate_remi(model, all_valid)
     figures: dict[str, Any] = {"valid_nll": overall["nll"], "valid_tokens": int(overall["tokens"])}
     for style, pieces in valid.items():
         figures[f"valid_nll_{style}"] = evaluate_remi(model, pieces)["nll"]
-    figures.update(train_tokens=int(data.tokens.numel()), train_seconds=result.seconds, steps=result.step)
+    figures.update(train_tokens=len(stream), train_seconds=result.seconds, steps=result.step)
     return model, figures
 
 
-def load_remi_transformer(path: str | Path | None = None) -> tuple[GPT, dict[str, Any]]:
-    """A trained REMI Transformer from a model folder (default: the shipped one)."""
-    from cadenza.paths import shipped_model
-    from cadenza.train.checkpoint import load_model_files, load_weights
+CARD = (
+    """# REMI Transformer: Bach chorales and Essen tunes
 
-    folder = Path(path) if path else shipped_model(SHIPPED, "config.json").parent
-    config, tensors = load_model_files(folder, kind=KIND)
-    model = GPT(GPTConfig(**config["model"]))
-    load_weights(model, tensors, folder)
-    return model.eval(), config
+A decoder-only Transformer with relative attention (Music Transformer) on REMI event tokens (MidiTok; Bar,
+Position, Program, Pitch, Duration, TimeSig, Tempo; no velocities), one style token per corpus: the train
+splits of `bach` (music21's chorales, voices as four string programs) and `essen/erk` (melodies as a flute),
+each training window transposed by a random interval of at most {max_shift} semitones.
+
+- Config: `{config}`
+"""
+    + TRAINING_BLOCK
+    + """
+NLL in nats per REMI token over whole validation pieces (sliding windows of half the {context}-token context).
+"""
+)
 
 
 # ------------------------------------------------------------------------------------------------ generation
@@ -292,14 +287,14 @@ def generate_remi(
     """Sample a piece of `bars` bars in a style, continuing `primer` (its bars count) if given.
 
     Stops at the model's end token or at the bar after the last one; uses the KV cache, and past the context a
-    sliding window (the cache rebuilt from the last half context).
+    sliding window (the cache rebuilt from the last half context). Sampling follows REMI's grammar with programs
+    (Position -> Program or Tempo, Program -> Pitch -> Duration), only the style's instruments, and every bar holds
+    a note before the next bar begins (a small model would otherwise write whole pieces of empty bars).
 
     Raises:
         InputError: the primer cannot be encoded (pitches out of range) or fills the context.
     """
     facts = _vocab_facts()
-    model.eval()
-    g = torch.Generator().manual_seed(seed)
     W = model.cfg.block_size
     if primer is not None:
         try:
@@ -311,32 +306,46 @@ def generate_remi(
                              f"of {W}; give fewer bars (--primer-bars)")  # fmt: skip
     else:
         tokens = [facts["bos"], style_token(style)]
-    n_bars = sum(t == facts["bar"] for t in tokens)
     allowed_programs = VOICE_PROGRAMS if style == "bach" else (MELODY_PROGRAM,)  # the style's instruments only
     other_programs = [i for prog, i in facts["programs"].items() if prog not in allowed_programs]
     banned = torch.tensor(facts["specials"] + [style_token(s) for s in STYLES] + other_programs + facts["drums"])
     is_pitch = facts["pitch_of"][: vocab_size()] >= 0
-    program_ids = set(facts["programs"].values())
-    caches: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-    fed = window = 0
-    n_start = len(tokens)
-    while len(tokens) - n_start < max_tokens:
-        if caches is None or len(tokens) - window > W:
-            window = 0 if len(tokens) <= W else len(tokens) - W // 2
-            caches, fed = None, window
-        logits, caches = model(torch.tensor(tokens[fed:])[None], caches)
-        fed = len(tokens)
-        last = logits[:, -1].clone()
-        last[:, banned] = float("-inf")
-        # REMI's grammar with programs: a Pitch comes right after a Program, and only a Pitch does
-        last[:, ~is_pitch if tokens[-1] in program_ids else is_pitch] = float("-inf")
-        if n_bars >= 2 and tokens[-1] not in program_ids:  # a piece is at least two bars long
-            last[:, facts["eos"]] = logits[:, -1, facts["eos"]]
-        tok = int(sample_next(last, temperature=temperature, top_k=top_k, top_p=top_p, generator=g)[0])
-        if tok == facts["eos"] or (tok == facts["bar"] and n_bars >= bars):
-            break
-        n_bars += tok == facts["bar"]
-        tokens.append(tok)
+    n_bars = [sum(t == facts["bar"] for t in tokens)]  # bars so far (a list: the closures update it)
+
+    kinds = facts["kinds"]
+    follows = {  # REMI's grammar with programs: what may come after a token of each kind
+        "Position": kinds["Program"] | kinds["Tempo"],
+        "Tempo": kinds["Position"],
+        "Program": kinds["Pitch"],
+        "Pitch": kinds["Duration"],
+    }
+    kind_of = {i: k for k, mask in kinds.items() for i in torch.nonzero(mask).flatten().tolist()}
+    last_bar = [max((i for i, t in enumerate(tokens) if t == facts["bar"]), default=0)]
+
+    def grammar(so_far: list[int], logits: torch.Tensor) -> torch.Tensor:
+        eos = logits[:, facts["eos"]].clone()
+        logits[:, banned] = float("-inf")
+        kind = kind_of.get(so_far[-1])
+        if kind in follows:
+            logits[:, ~follows[kind]] = float("-inf")
+        else:  # a Pitch comes only right after a Program
+            logits[:, is_pitch] = float("-inf")
+        if so_far[-1] == facts["bar"]:
+            last_bar[0] = len(so_far) - 1
+        if not is_pitch[so_far[last_bar[0] :]].any():  # a bar holds a note before the next bar or the end
+            logits[:, facts["bar"]] = float("-inf")
+        elif n_bars[0] >= 2 and kind not in follows:  # a piece is at least two bars long
+            logits[:, facts["eos"]] = eos
+        return logits
+
+    def stop(_: list[int], tok: int) -> bool:
+        if tok == facts["eos"] or (tok == facts["bar"] and n_bars[0] >= bars):
+            return True
+        n_bars[0] += tok == facts["bar"]
+        return False
+
+    tokens = sample_cached(model, tokens, max_new=max_tokens, generator=torch.Generator().manual_seed(seed),
+                           temperature=temperature, top_k=top_k, top_p=top_p, constrain=grammar, stop=stop)  # fmt: skip
     title = f"REMI Transformer ({style})"
     score = decode_ids(tokens, title=title)
     tempo = 80.0 if style == "bach" else 110.0

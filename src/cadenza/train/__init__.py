@@ -1,14 +1,17 @@
 """The training loop shared by every neural model, its checkpoints and batch sources."""
 
 from cadenza.train.checkpoint import latest_checkpoint, load_checkpoint, load_model_files, save_checkpoint, save_model
-from cadenza.train.data import RandomWindows, ShuffledEpochs
-from cadenza.train.loop import TrainConfig, TrainResult, lr_at, read_metrics, train
+from cadenza.train.data import ShuffledEpochs, Transposer, Windows, batch_generator
+from cadenza.train.loop import ParamGroup, TrainConfig, TrainResult, lr_at, read_metrics, train
 
 __all__ = [
-    "RandomWindows",
+    "ParamGroup",
     "ShuffledEpochs",
     "TrainConfig",
     "TrainResult",
+    "Transposer",
+    "Windows",
+    "batch_generator",
     "latest_checkpoint",
     "load_checkpoint",
     "load_model_files",

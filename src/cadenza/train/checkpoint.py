@@ -3,6 +3,7 @@
 Layout of a run folder:
 
     out_dir/checkpoints/step-000200/{model.safetensors, optimizer.safetensors, state.json}
+                                    (+ optimizer-NAME.safetensors for each parameter group with its own optimizer)
     out_dir/checkpoints/latest          # the name of the newest complete checkpoint
 
 A checkpoint folder is written under a temporary name and renamed when complete, then `latest` is
@@ -48,18 +49,24 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
+def _optimizer_file(name: str) -> str:
+    return "optimizer.safetensors" if name == "model" else f"optimizer-{name}.safetensors"
+
+
 def save_checkpoint(
     out_dir: str | Path,
     step: int,
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizers: dict[str, torch.optim.Optimizer],
     model_config: dict[str, Any],
     train_config: dict[str, Any],
     elapsed_s: float = 0.0,
+    segments: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write a complete checkpoint for `step` and point `latest` at it; keep the newest two.
 
-    `elapsed_s` is the training wall time up to this step over every run that led here (resumes included)."""
+    `optimizers` maps a name ("model" for the main one) to its optimizer. `elapsed_s` is the training wall time
+    up to this step over every run that led here (resumes included); `segments` the schedules of those runs."""
     root = Path(out_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{step:07d}"
@@ -68,15 +75,18 @@ def save_checkpoint(
         shutil.rmtree(tmp)
     tmp.mkdir()
     save_file(_state_dict(model), str(tmp / "model.safetensors"))
-    opt_tensors, opt_meta = _optimizer_tensors(optimizer)
-    save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+    meta: dict[str, Any] = {}
+    for opt_name, optimizer in optimizers.items():
+        opt_tensors, meta[opt_name] = _optimizer_tensors(optimizer)
+        save_file(opt_tensors, str(tmp / _optimizer_file(opt_name)))
     state = {
         "format_version": FORMAT_VERSION,
         "step": step,
         "elapsed_s": round(elapsed_s, 1),
         "model_config": model_config,
         "train_config": train_config,
-        "optimizer": opt_meta,
+        "segments": segments or [],
+        "optimizers": meta,
     }
     (tmp / "state.json").write_text(json.dumps(state, indent=1))
     final = root / name
@@ -101,15 +111,22 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
     return done[-1] if done else None
 
 
-def checkpoint_seconds(path: str | Path) -> float:
-    """Training wall time recorded in a checkpoint (0 for checkpoints written before it was recorded)."""
+def checkpoint_state(path: str | Path) -> dict[str, Any]:
+    """The state.json of a checkpoint folder: step, elapsed_s, train_config, segments, ...
+
+    Raises:
+        InputError: unreadable.
+    """
+    p = Path(path) / "state.json"
     try:
-        return float(json.loads((Path(path) / "state.json").read_text()).get("elapsed_s", 0.0))
-    except (OSError, ValueError):
-        return 0.0
+        return dict(json.loads(p.read_text()))
+    except (OSError, ValueError) as e:
+        raise InputError(p, f"unusable checkpoint ({type(e).__name__})") from None
 
 
-def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> int:
+def load_checkpoint(
+    path: str | Path, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer] | None = None
+) -> int:
     """Load model (and optimizer) state from a checkpoint folder; returns its step."""
     p = Path(path)
     try:
@@ -117,17 +134,23 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.o
         model.load_state_dict(load_file(str(p / "model.safetensors")))
     except (OSError, ValueError, RuntimeError) as e:
         raise InputError(p, f"unusable checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
-    if optimizer is not None:
-        tensors = load_file(str(p / "optimizer.safetensors"))
-        meta = state["optimizer"]
+    metas = state.get("optimizers") or {"model": state.get("optimizer")}  # format 1 had one optimizer
+    for name, optimizer in (optimizers or {}).items():
+        if name not in metas or not (p / _optimizer_file(name)).exists():
+            raise InputError(p, f"has no state for the {name!r} optimizer (trained with other parameter groups)")
+        tensors = load_file(str(p / _optimizer_file(name)))
+        meta = metas[name]
         opt_state: dict[int, dict[str, Any]] = {}
         for key, value in tensors.items():
-            pid, name = key.split(".", 1)
-            opt_state.setdefault(int(pid), {})[name] = value
+            pid, field_name = key.split(".", 1)
+            opt_state.setdefault(int(pid), {})[field_name] = value
         for key, value in meta["scalars"].items():
-            pid, name = key.split(".", 1)
-            opt_state.setdefault(int(pid), {})[name] = value
-        optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+            pid, field_name = key.split(".", 1)
+            opt_state.setdefault(int(pid), {})[field_name] = value
+        try:
+            optimizer.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+        except ValueError as e:
+            raise InputError(p, f"optimizer state does not fit this model ({e})") from None
     return int(state["step"])
 
 

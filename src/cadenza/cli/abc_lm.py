@@ -1,79 +1,47 @@
-"""`cadenza abc train | generate | validate | finetune | smt`: the ABC language model (MuPT family) commands."""
+"""`cadenza abc-lm train | generate | validate | finetune | smt`: the ABC-notation language model of the MuPT
+family, through Hugging Face transformers."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from cadenza.cli import common
 from cadenza.errors import InputError
-
-CARD = """---
-library_name: transformers
-pipeline_tag: text-generation
-tags: [music, abc-notation, mupt, cadenza]
----
-# ABC language model (MuPT family), trained by cadenza
-
-A `LlamaForCausalLM` over ABC text, MuPT's special ids (pad 0, unk 1, bos 2, eos 3), a byte-level BPE of
-{vocab} tokens trained here. Data: the Essen folk songs and the Irish books of O'Neill (1850), Ryan (1883) and
-Aird (1782-1803) from music21's corpus, headers normalized to X / R / M / L / K, annotations dropped, only
-tunes that abc2midi accepts; {jigs}. Split 90 / 5 / 5 by a hash of the tune id.
-
-- Config: `{config}`
-- Optimization: `{train}`
-- Command: `{command}`
-- Wall time: {minutes:.1f} min on this machine's CPU (2 cores, fp32)
-
-| figure | value |
-|---|---|
-{figures}
-
-`valid_nll` is in nats per token over whole validation tunes read from `<s>`; bits per character divide the
-same sum by the characters of the tunes.
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    model = AutoModelForCausalLM.from_pretrained("models/abc-lm", local_files_only=True)  # never the Hub
-    tok = AutoTokenizer.from_pretrained("models/abc-lm", local_files_only=True)
-"""
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from cadenza.cli import _card_figures, card_command
-    from cadenza.symbolic.abc_lm import ABCLMConfig, save_abc_lm, train_abc_lm
-    from cadenza.train.loop import TrainConfig
+    from dataclasses import asdict
+
+    from cadenza.symbolic.abc_lm import CARD, ABCLanguageModel, ABCLMConfig, train_abc_lm
 
     cfg = ABCLMConfig(
         vocab_size=args.vocab, hidden=args.width, n_layer=args.layers, n_head=args.heads,
         intermediate=args.intermediate, context=args.context, batch_size=args.batch_size,
         exclude_jigs=not args.with_jigs,
     )  # fmt: skip
-    tc = TrainConfig(
-        max_steps=args.steps, lr=args.lr, warmup_steps=min(100, args.steps // 10), eval_every=args.eval_every,
-        checkpoint_every=args.eval_every, seed=args.seed, threads=args.threads,
-    )  # fmt: skip
-    model, tok, figures = train_abc_lm(cfg, tc, args.output, limit=args.limit)
-    command = card_command("cadenza abc train ...")
-    card = CARD.format(
-        vocab=len(tok), jigs="the Irish 6/8 tunes (jigs) left out, the style for the fine-tuning test"
-        if cfg.exclude_jigs else "jigs included", config=json.dumps(asdict(cfg)), train=json.dumps(asdict(tc)),
-        command=command, minutes=figures["train_seconds"] / 60, figures=_card_figures(figures),
-    )  # fmt: skip
-    save_abc_lm(model, tok, args.output, card=card)
-    (Path(args.output) / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+    model, tok, figures = train_abc_lm(cfg, common.train_config(args), args.output, limit=args.limit,
+                                       new_segment=args.new_segment)  # fmt: skip
+    from cadenza.train.checkpoint import checkpoint_state, latest_checkpoint
+
+    ckpt = latest_checkpoint(Path(args.output) / "run")
+    lm = ABCLanguageModel(model, tok)
+    lm.extra["segments"] = checkpoint_state(ckpt).get("segments", []) if ckpt else []
+    jigs = "the Irish 6/8 tunes (jigs) left out, the style for the fine-tuning test" if cfg.exclude_jigs else \
+        "jigs included"  # fmt: skip
     print(f"valid NLL {figures['valid_nll']:.4f} nats per token, {figures['valid_bits_per_char']:.3f} bits per char")
-    print(f"wrote {args.output}/model.safetensors, config.json, tokenizer.json, README.md")
+    common.save_trained(lm, args, figures, CARD, vocab=len(tok), jigs=jigs, config=json.dumps(asdict(cfg)))
+    print(f"(and {args.output}/tokenizer.json, figures.json, README.md: a Hugging Face model folder)")
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from cadenza.cli import write_outputs
     from cadenza.evaluate.abc_validity import validate_tune
     from cadenza.io.abc import parse_abc_tune
-    from cadenza.symbolic.abc_lm import check_prompt, generate_abc, header_prompt, load_abc_lm
+    from cadenza.symbolic.abc_lm import ABCLanguageModel, check_prompt, header_prompt
 
     if args.prompt and any((args.meter, args.key, args.unit, args.rhythm)):
         raise InputError("--prompt", "give a prompt or header fields (--meter/--key/--unit/--rhythm), not both")
@@ -93,11 +61,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         prompt = header_prompt(meter=args.meter, key=args.key, unit=args.unit, rhythm=args.rhythm)
     prompt = check_prompt(prompt, args.continue_file or "--prompt")
-    model, tok = load_abc_lm(args.model, trust_remote_code=args.trust_remote_code)
+    common.set_threads(args)
+    lm = ABCLanguageModel.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
 
     def draw(n: int, seed: int) -> list[str]:
-        return generate_abc(model, tok, prompt=prompt, n=n, temperature=args.temperature, top_k=args.top_k,
-                            top_p=args.top_p, max_new_tokens=args.max_tokens, seed=seed)  # fmt: skip
+        return lm.generate(prompt=prompt, n=n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                           max_new_tokens=args.max_tokens, seed=seed)  # fmt: skip
 
     def is_valid(check: dict) -> bool:
         return bool(check["music21"] and check["abc2midi"])
@@ -125,7 +94,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         ok = is_valid(check)
         n_valid += ok
         if ok and not args.no_audio:
-            write_outputs(parse_abc_tune(text, source=str(stem.with_suffix(".abc"))), str(stem))
+            common.write_outputs(parse_abc_tune(text, source=str(stem.with_suffix(".abc"))), str(stem))
         if not ok:
             print(f"  {stem.name}: invalid ({check['music21_error'] or check['abc2midi_error']})")
     print(f"{len(texts)} tunes in {seconds:.1f} s, {n_valid} valid (music21 and abc2midi); wrote {out}/tune_*.abc"
@@ -153,8 +122,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not texts:
         raise InputError(" ".join(args.files), "has no ABC tunes (no X: line)")
     report = validate_tunes(texts, progress=not args.json)
-    if args.json:
-        print(json.dumps({k: v for k, v in report.items() if k != "results" or args.details}, indent=2))
+    if common.print_json(args, {k: v for k, v in report.items() if k != "results" or args.details}):
         return 0
     print(f"{report['tunes']} tunes: music21 {report['valid_music21']:.1%}, abc2midi {report['valid_abc2midi']:.1%}, "
           f"both {report['valid']:.1%}; bars with the right duration {report['bars_correct']:.1%} "
@@ -226,12 +194,11 @@ def cmd_smt(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: Any) -> None:
-    abc = sub.add_parser("abc", help="the ABC language model (MuPT family, HF transformers)")
+def register(sub: Any) -> None:
+    abc = sub.add_parser("abc-lm", help="the ABC-notation language model (MuPT family, HF transformers)")
     asub = abc.add_subparsers(dest="abc_command", required=True, metavar="ACTION")
 
     t = asub.add_parser("train", help="train the tokenizer and a small LlamaForCausalLM on the corpus ABC")
-    t.add_argument("--steps", type=int, default=1000)
     t.add_argument("--vocab", type=int, default=2048)
     t.add_argument("--width", type=int, default=256)
     t.add_argument("--layers", type=int, default=4)
@@ -239,17 +206,13 @@ def add_parser(sub: Any) -> None:
     t.add_argument("--intermediate", type=int, default=704)
     t.add_argument("--context", type=int, default=256)
     t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--with-jigs", action="store_true", help="keep the Irish 6/8 tunes (left out by default)")
     t.add_argument("--limit", type=int, help="first N tunes of each collection (a quick trial)")
-    t.add_argument("--eval-every", type=int, default=200)
-    t.add_argument("--threads", type=int, default=0)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("-o", "--output", required=True, help="model directory (checkpoints go in OUTPUT/run)")
+    common.add_training(t, steps=1000, lr=3e-3, eval_every=200)
     t.set_defaults(func=cmd_train)
 
     g = asub.add_parser("generate", help="sample ABC tunes (+ MIDI, MusicXML, WAV)")
-    g.add_argument("--model", help="local model directory (default: the shipped models/abc-lm)")
+    common.add_model(g, "abc-lm")
     g.add_argument("--prompt", help='ABC to continue, e.g. "X:1\\nM:6/8\\nK:D\\n" (default: X:1)')
     g.add_argument("--meter", help="header field M, e.g. 6/8")
     g.add_argument("--key", help="header field K, e.g. D or Ador")
@@ -258,11 +221,8 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--continue", dest="continue_file", help="an ABC file whose first tune's opening to continue")
     g.add_argument("--continue-lines", type=int, default=1, help="body lines of --continue kept (default 1)")
     g.add_argument("--n", type=int, default=4)
-    g.add_argument("--temperature", type=float, default=0.7)
-    g.add_argument("--top-k", type=int, default=0)
-    g.add_argument("--top-p", type=float, default=0.95)
+    common.add_sampling(g, temperature=0.7, top_p=0.95)
     g.add_argument("--max-tokens", type=int, default=600)
-    g.add_argument("--seed", type=int, default=0)
     g.add_argument(
         "--valid-only",
         type=int,
@@ -270,22 +230,22 @@ def add_parser(sub: Any) -> None:
         const=4,
         default=0,
         metavar="ROUNDS",
-        help="draw again in place of tunes that music21 or abc2midi reject, up to ROUNDS times (4)",
+        help="draw again in place of tunes that music21 or abc2midi reject, up to ROUNDS times",
     )
     g.add_argument("--no-audio", action="store_true", help="write the .abc files only")
     g.add_argument("--quiet", action="store_true")
     g.add_argument("--trust-remote-code", action="store_true", help="allow a checkpoint's own tokenizer code")
-    g.add_argument("-o", "--output", required=True, help="output folder")
+    common.add_output(g, "output folder")
     g.set_defaults(func=cmd_generate)
 
     v = asub.add_parser("validate", help="check ABC files with music21 and abc2midi, and their bar durations")
     v.add_argument("files", nargs="+", help="ABC files or folders of them")
-    v.add_argument("--json", action="store_true")
+    common.add_json(v)
     v.add_argument("--details", action="store_true", help="with --json: every tune's result")
     v.set_defaults(func=cmd_validate)
 
     f = asub.add_parser("finetune", help="fine-tune a model on a folder of tunes (LoRA by default)")
-    f.add_argument("--model", help="local model directory (default: the shipped models/abc-lm)")
+    common.add_model(f, "abc-lm")
     f.add_argument("--data", required=True, help="folder of .abc files to learn")
     f.add_argument("--eval", help="folder of held-out .abc tunes (default: the last fifth of --data)")
     f.add_argument("--full", action="store_true", help="train every weight instead of LoRA adapters")
@@ -297,7 +257,7 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--threads", type=int, default=0)
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--trust-remote-code", action="store_true")
-    f.add_argument("-o", "--output", required=True, help="output directory")
+    common.add_output(f, "output directory")
     f.set_defaults(func=cmd_finetune)
 
     s = asub.add_parser("smt", help="convert multi-voice ABC to MuPT's SMT-ABC (or back with --reverse)")

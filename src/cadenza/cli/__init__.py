@@ -1,0 +1,52 @@
+"""The `cadenza` command line: one grammar for every technique.
+
+- Every model is a noun with its verbs: `cadenza <model> train|generate|eval|...`, e.g.
+  `cadenza music-transformer eval`, `cadenza lstm generate`, `cadenza codec encode`, `cadenza ddsp transfer`.
+- The tasks stay top-level: `convert`, `render`, `analyze`, `compare`, `corpus`, `data`, `harmonize`, `compose`,
+  `improvise`, `models`, `demo`.
+
+Each command group is one module of this package with a `register(subparsers)` function; `cadenza.registry`
+lists them in help order. Building the parser imports nothing heavy (no torch, numpy or music21): a command
+imports what it needs when it runs, so `cadenza --help` starts at once. Every user mistake ends with one line
+on stderr and exit code 2, with nothing half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from cadenza.errors import CadenzaError
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cadenza.registry import COMMANDS
+
+    p = argparse.ArgumentParser(
+        prog="cadenza",
+        description="Generative music AI, symbolic and audio, end to end on a CPU. Models are nouns with verbs "
+        "(cadenza lstm generate, cadenza codec encode); tasks are top-level (cadenza harmonize).",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        importlib.import_module(module).register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CadenzaError as e:
+        print(f"cadenza: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cadenza: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["EXIT_USAGE", "build_parser", "main"]

@@ -1,0 +1,148 @@
+"""`cadenza codec train | encode | decode | morph`: the neural audio codec (RVQGAN in the manner of DAC) and its
+VQ-VAE baseline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from cadenza.cli import common
+from cadenza.errors import InputError
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from cadenza.audio.codec import CodecConfig
+    from cadenza.audio.codec_train import CARD, CodecLossConfig, lookup_text, train_codec
+    from cadenza.train.loop import ParamGroup
+
+    if args.vqvae:  # van den Oord et al.: one codebook learned by the codebook loss
+        cfg = CodecConfig(n_codebooks=1, factorized=False, ema=False, quantizer_dropout=0.0,
+                          cardinality=args.cardinality)  # fmt: skip
+    else:
+        cfg = CodecConfig(n_codebooks=args.codebooks, cardinality=args.cardinality, channels=args.channels,
+                          decoder_channels=args.decoder_channels, factorized=args.factorized)  # fmt: skip
+    loss = CodecLossConfig(adversarial=args.adversarial, batch_size=args.batch_size)
+    lr = args.lr or (3e-4 if args.adversarial else 1e-3)
+    groups = (ParamGroup("discriminator", "disc.", lr=args.disc_lr),) if args.adversarial else ()
+    tc = common.train_config(args, lr=lr, warmup_steps=min(100 if args.adversarial else 200, args.steps // 10),
+                             betas=(0.8, 0.99), groups=groups)  # fmt: skip
+    codec, figures = train_codec(args.data, Path(args.output) / "run", cfg, loss, tc, init_from=args.init_from,
+                                 new_segment=args.new_segment)  # fmt: skip
+    print(", ".join(f"{k} {v}" for k, v in figures.items() if k.startswith("valid_")))
+    common.save_trained(
+        codec, args, figures, CARD, name=Path(args.output).name,
+        what="VQ-VAE (one codebook, Euclidean lookup)" if args.vqvae else "RVQGAN", sample_rate=cfg.sample_rate,
+        n_bands=cfg.n_bands, strides=cfg.strides, frame_rate=cfg.frame_rate, n_codebooks=cfg.n_codebooks,
+        cardinality=cfg.cardinality, lookup=lookup_text(cfg), dropout=cfg.quantizer_dropout, kbps_low=cfg.kbps(1),
+        kbps_high=cfg.kbps(), kbps_step=cfg.kbps(1), data=args.data, config=json.dumps(asdict(cfg)),
+        loss=json.dumps(asdict(loss)),
+    )  # fmt: skip
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    import torch
+
+    from cadenza.audio.codec import Codec
+    from cadenza.audio.codec_train import write_codes
+    from cadenza.io.audio import read_audio
+
+    common.set_threads(args)
+    codec = Codec.from_pretrained(args.model)
+    notes: list[str] = []
+    clip = read_audio(args.input, sample_rate=codec.sample_rate, mono=True, notes=notes)
+    for n in notes:
+        print(f"{args.input}: {n}")
+    if args.kbps and args.kbps < codec.cfg.kbps(1):
+        raise InputError("--kbps", f"the lowest bitrate of this codec is {codec.cfg.kbps(1):g} kbps")
+    k = codec.cfg.codebooks_for(args.kbps) if args.kbps else codec.n_codebooks
+    codes = codec.encode_chunked(torch.tensor(clip.samples)[None], k)
+    write_codes(args.output, codes, codec, clip.n_samples)
+    print(f"wrote {args.output}: {k} codebooks x {codes.shape[-1]} frames = {codec.cfg.kbps(k):g} kbps "
+          f"({clip.duration_s:.1f} s)")  # fmt: skip
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from cadenza.audio.codec import Codec
+    from cadenza.audio.codec_train import read_codes
+    from cadenza.core.audio import AudioClip
+    from cadenza.io.audio import write_audio
+
+    common.set_threads(args)
+    codec = Codec.from_pretrained(args.model)
+    codes, n_samples = read_codes(args.input, codec)
+    audio = codec.decode_chunked(codes)[0, :, :n_samples]
+    out = write_audio(AudioClip(audio.numpy(), codec.sample_rate), args.output)
+    print(f"wrote {out} ({n_samples / codec.sample_rate:.1f} s from {codes.shape[1]} codebooks)")
+    return 0
+
+
+def cmd_morph(args: argparse.Namespace) -> int:
+    from cadenza.audio.codec import Codec
+    from cadenza.audio.codec_train import morph
+    from cadenza.io.audio import read_audio, write_audio
+
+    common.set_threads(args)
+    codec = Codec.from_pretrained(args.model)
+    a = read_audio(args.a, sample_rate=codec.sample_rate, mono=True)
+    b = read_audio(args.b, sample_rate=codec.sample_rate, mono=True)
+    try:
+        clips = morph(codec, a, b, args.steps, args.space)
+    except ValueError as e:
+        raise InputError(args.a, str(e)) from None
+    out = Path(args.output)
+    for i, c in enumerate(clips):
+        write_audio(c, out / f"morph_{i:02d}.wav")
+    print(f"wrote {len(clips)} steps from {args.a} to {args.b} ({args.space} space) in {out}/morph_*.wav")
+    return 0
+
+
+def register(sub: Any) -> None:
+    c = sub.add_parser("codec", help="the neural audio codec: train, encode, decode, morph")
+    csub = c.add_subparsers(dest="codec_command", required=True, metavar="ACTION")
+    t = csub.add_parser("train", help="train on a dataset folder (from `cadenza data render`)")
+    t.add_argument("--data", required=True, help="a folder from `cadenza data render`")
+    t.add_argument("--codebooks", type=int, default=12)
+    t.add_argument("--cardinality", type=int, default=1024)
+    t.add_argument("--channels", type=int, default=32)
+    t.add_argument("--decoder-channels", type=int, default=256)
+    t.add_argument("--batch-size", type=int, default=8)
+    t.add_argument("--vqvae", action="store_true", help="the VQ-VAE baseline: one codebook, Euclidean lookup")
+    t.add_argument(
+        "--factorized",
+        action="store_true",
+        help="DAC's 8-d L2-normalized lookups (default: Euclidean lookups in the latent)",
+    )
+    t.add_argument("--adversarial", action="store_true", help="add the discriminators (DAC's GAN phase)")
+    t.add_argument("--disc-lr", type=float, help="the discriminators' own learning rate (default: --lr)")
+    t.add_argument("--init-from", help="a saved codec to start from (the mel-only phase)")
+    common.add_training(t, steps=4000, lr=None, eval_every=500,
+                        lr_help="learning rate (default 1e-3; 3e-4 with --adversarial)")  # fmt: skip
+    t.set_defaults(func=cmd_train)
+    e = csub.add_parser("encode", help="audio -> codes (.npz)")
+    e.add_argument("input")
+    common.add_model(e, "codec")
+    e.add_argument("--kbps", type=float, help="target bitrate (default: every codebook)")
+    common.add_threads(e)
+    common.add_output(e, "codes file (.npz)")
+    e.set_defaults(func=cmd_encode)
+    d = csub.add_parser("decode", help="codes (.npz) -> audio")
+    d.add_argument("input")
+    common.add_model(d, "codec")
+    common.add_threads(d)
+    common.add_output(d, "output .wav")
+    d.set_defaults(func=cmd_decode)
+    m = csub.add_parser("morph", help="interpolate between two sounds in the codec's latent or code space")
+    m.add_argument("a")
+    m.add_argument("b")
+    m.add_argument("--steps", type=int, default=5)
+    m.add_argument("--space", choices=["latent", "codes"], default="latent")
+    common.add_model(m, "codec")
+    common.add_threads(m)
+    common.add_output(m, "output folder")
+    m.set_defaults(func=cmd_morph)

@@ -1,0 +1,63 @@
+"""`cadenza data render | textures`: audio datasets made here (corpus pieces rendered with General MIDI
+instruments, with captions; procedural sound textures driven by parameters)."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from typing import Any
+
+from cadenza.cli import common
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from cadenza.audio.datasets import render_dataset
+
+    corpus = args.corpus[0] if len(args.corpus) == 1 else args.corpus
+    program = args.program[0] if len(args.program) == 1 else args.program
+    entries = render_dataset(corpus, program, args.output, minutes=args.minutes,
+                             sample_rate=args.sample_rate, seed=args.seed, soundfont=args.soundfont)  # fmt: skip
+    splits = Counter(e.split for e in entries)
+    minutes = sum(e.duration_s for e in entries) / 60
+    print(f"wrote {args.output}: {len(entries)} clips, {minutes:.1f} min at {args.sample_rate} Hz "
+          f"(train {splits['train']}, valid {splits['valid']}, test {splits['test']}) and manifest.jsonl")  # fmt: skip
+    print(f"e.g. {entries[0].file}: {entries[0].caption}")
+    return 0
+
+
+def cmd_textures(args: argparse.Namespace) -> int:
+    from cadenza.audio.textures import build_textures
+
+    entries = build_textures(args.kind, args.output, n_clips=args.clips, duration_s=args.duration,
+                             sample_rate=args.sample_rate, seed=args.seed)  # fmt: skip
+    print(f"wrote {args.output}: {len(entries)} clips of {args.duration:g} s ({', '.join(args.kind)}) and "
+          "manifest.jsonl")  # fmt: skip
+    print(f"e.g. {entries[0]['file']}: {entries[0]['caption']}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    data = sub.add_parser("data", help="build audio datasets: rendered corpus pieces, procedural textures")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    r = dsub.add_parser("render", help="render corpus pieces with one GM instrument (+ manifest with captions)")
+    r.add_argument("--corpus", nargs="+", default=["essen"], help="corpus names or folders (default essen)")
+    r.add_argument(
+        "--program",
+        nargs="+",
+        default=["violin"],
+        help="GM instrument(s), name or number (default violin); with several, each piece draws one",
+    )
+    r.add_argument("--minutes", type=float, default=10.0, help="total audio to render (default 10)")
+    r.add_argument("--sample-rate", type=int, default=16000)
+    r.add_argument("--soundfont", help="a .sf2 file (default: the General MIDI SoundFont)")
+    r.add_argument("--seed", type=int, default=0)
+    common.add_output(r, "new dataset folder")
+    r.set_defaults(func=cmd_render)
+    t = dsub.add_parser("textures", help="procedural sound textures driven by parameters in [0, 1]")
+    t.add_argument("--kind", nargs="+", default=["wind"], help="wind rain engine bugs fm applause (default wind)")
+    t.add_argument("--clips", type=int, default=40, help="clips per kind (default 40)")
+    t.add_argument("--duration", type=float, default=8.0, help="seconds per clip (default 8)")
+    t.add_argument("--sample-rate", type=int, default=16000)
+    t.add_argument("--seed", type=int, default=0)
+    common.add_output(t, "new dataset folder")
+    t.set_defaults(func=cmd_textures)
