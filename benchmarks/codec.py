@@ -74,8 +74,8 @@ def f0_error_cents(clips: list[np.ndarray], round_trip: Callable[[AudioClip], Au
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="models/codec")
-    ap.add_argument("--vqvae", default="models/codec-vqvae")
+    ap.add_argument("--model", default="codec")
+    ap.add_argument("--vqvae", default="codec-vqvae")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=10.0, help="seconds of each held-out clip (from its start)")
     args = ap.parse_args()

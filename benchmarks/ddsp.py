@@ -12,9 +12,11 @@ Measures (the DDSP paper's resynthesis measures, in our units):
   f0 outliers: share of those frames off by more than 50 cents;
 - loudness error: mean |dB| of A-weighted loudness, frames above -60 dB (for transfer, after removing the
   loudness shift that the transfer applies on purpose).
-The baseline in the same run is a non-learned synth: a sawtooth (1/k harmonics) at the tracked f0 with each
-frame's RMS copied from the original (an oracle level), so its spectral distance shows what the learned timbre
-adds.
+The baseline in the same run is a non-learned synth: a sawtooth (1/k harmonics below Nyquist) at the tracked f0,
+each frame's amplitude set so that its RMS equals the original frame's (an oracle level; the harmonics are
+orthogonal, so a harmonic mix of amplitudes a * d_k has RMS a * sqrt(sum d_k^2 / 2)). Its spectral distance shows
+what the learned timbre adds; `baseline_level_error_db` checks that the levels match (mean |dB| of A-weighted
+loudness between the baseline and the original, frames above -60 dB).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import torch
 
 from cadenza.audio import ddsp
 from cadenza.audio.datasets import read_manifest, render_dataset
-from cadenza.audio.dsp import f0_track, multiscale_spectral_distance
+from cadenza.audio.dsp import a_weighted_loudness, f0_track, multiscale_spectral_distance
 from cadenza.audio.synths import HarmonicSynth
 from cadenza.core.audio import AudioClip
 from cadenza.io.audio import read_audio
@@ -53,14 +55,25 @@ def sawtooth_baseline(f: ddsp.Features, cfg: ddsp.DDSPConfig) -> np.ndarray:
     dist = (1 / k).expand(1, t, -1) * (f0 * k < cfg.sample_rate / 2)
     dist = dist / dist.sum(-1, keepdim=True)
     frames = torch.tensor(f.audio[: t * cfg.hop]).reshape(t, cfg.hop)
-    rms = frames.pow(2).mean(-1).sqrt()[None, :, None] * np.sqrt(2)  # a sine of amplitude a has RMS a / sqrt 2
+    rms = frames.pow(2).mean(-1).sqrt()[None, :, None]
+    amplitude = rms * np.sqrt(2) / dist.pow(2).sum(-1, keepdim=True).sqrt()  # the mix's RMS equals the frame's
     with torch.no_grad():
-        return synth.get_signal(rms, dist, f0)[0].numpy()
+        return synth.get_signal(amplitude, dist, f0)[0].numpy()
+
+
+def level_error_db(x: np.ndarray, reference: np.ndarray, cfg: ddsp.DDSPConfig) -> float:
+    """Mean |dB| between the A-weighted loudness of x and of the reference, frames where the reference is above
+    -60 dB."""
+    a = np.asarray(a_weighted_loudness(x, cfg.sample_rate, cfg.frame_rate))
+    b = np.asarray(a_weighted_loudness(reference, cfg.sample_rate, cfg.frame_rate))
+    n = min(len(a), len(b))
+    mask = b[:n] > -60
+    return float(np.abs(a[:n][mask] - b[:n][mask]).mean())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="models/ddsp-violin")
+    ap.add_argument("--model", default="ddsp-violin")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--clips", type=int, default=10, help="held-out clips per measure")
     args = ap.parse_args()
@@ -76,11 +89,15 @@ def main() -> None:
     feats = [ddsp.extract_features(read_audio(violin / e["file"], sample_rate=cfg.sample_rate, mono=True), cfg)
              for e in test]  # fmt: skip
     res = ddsp.evaluate_resynthesis(model, feats)
-    base = [float(multiscale_spectral_distance(torch.tensor(sawtooth_baseline(f, cfg)), torch.tensor(f.audio)))
-            for f in feats]  # fmt: skip
+    saws = [sawtooth_baseline(f, cfg) for f in feats]
+    base = [
+        float(multiscale_spectral_distance(torch.tensor(saw), torch.tensor(f.audio))) for saw, f in zip(saws, feats)
+    ]
+    base_level = [level_error_db(saw, f.audio, cfg) for saw, f in zip(saws, feats)]
     figures["resynthesis"] = {**{k: round(v, 4) for k, v in res.items()}, "clips": len(feats),
                               "minutes": round(sum(len(f.audio) for f in feats) / cfg.sample_rate / 60, 2),
                               "baseline_sawtooth_spectral_distance": round(float(np.mean(base)), 4),
+                              "baseline_level_error_db": round(float(np.mean(base_level)), 2),
                               "ratio_to_baseline": round(res["spectral_distance"] / float(np.mean(base)), 3),
                               }  # fmt: skip
 

@@ -60,6 +60,15 @@ def resolve(name_or_dir: str | Path) -> Path:
                            f"{', '.join(shipped_names())})")  # fmt: skip
 
 
+def expect_kind(folder: Path, kind: str) -> None:
+    """Raise a clear error when a model folder holds another kind of model than `kind`."""
+    from cadenza.registry import kind_of
+
+    found = kind_of(folder)
+    if found != kind:
+        raise InputError(folder, f"holds a {found!r} model, not a {kind!r} model")
+
+
 _OWN_KEYS = ("kind", "format_version", "model", "figures")
 
 # What every model card says of its training: the segments that made the weights, the wall time and the device,

@@ -129,7 +129,7 @@ def spectrograms_png(
         top = float(_hz_to_mel(sr / 2))  # the mel bins span 0 .. Nyquist, evenly in mels
         image = ax.imshow(db, origin="lower", aspect="auto", extent=(0, dur, 0, top), vmin=-80, vmax=0,
                           cmap="magma")  # fmt: skip
-        ticks_hz = [t for t in (100, 250, 500, 1000, 2000, 4000, 8000, 16000) if t < sr / 2]
+        ticks_hz = [t for t in (250, 500, 1000, 2000, 4000, 8000, 16000) if t < sr / 2]
         ax.set_yticks([float(_hz_to_mel(t)) for t in ticks_hz])
         ax.set_yticklabels([f"{t // 1000}k" if t >= 1000 else str(t) for t in ticks_hz])
         ax.set_ylabel("Hz")
@@ -146,6 +146,6 @@ def spectrograms_png(
     # one colour bar for every panel (each is scaled to its own peak), so that the time axes stay aligned
     fig.colorbar(image, ax=axes[:, 0].tolist(), pad=0.01, fraction=0.025, label="dB below the panel's peak")
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", bbox_inches="tight")
     plt.close(fig)
     return Path(path)

@@ -136,10 +136,11 @@ class HarmonyModel:
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path | None = None) -> HarmonyModel:
         """A model folder (or its model.json, or a shipped model by name; default: models/harmony-bach)."""
-        from cadenza.pretrained import resolve
+        from cadenza.pretrained import expect_kind, resolve
 
         p = resolve(name_or_dir or SHIPPED)
         if p.is_dir():
+            expect_kind(p, KIND)
             p = p / "model.json"
         try:
             data = json.loads(p.read_text())

@@ -244,10 +244,11 @@ class MarkovMelody:
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path | None = None) -> MarkovMelody:
         """A model folder (or its model.json.gz, or a shipped model by name; default: models/markov-essen)."""
-        from cadenza.pretrained import resolve
+        from cadenza.pretrained import expect_kind, resolve
 
         path = resolve(name_or_dir or SHIPPED)
         if path.is_dir():
+            expect_kind(path, KIND)
             path = path / "model.json.gz"
         data = load_json_gz(path)
         if data.get("kind") != KIND:

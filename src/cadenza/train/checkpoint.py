@@ -175,7 +175,13 @@ def load_model_files(model_dir: str | Path, *, kind: str) -> tuple[dict[str, Any
     if not d.is_dir():
         raise InputError(d, "model folder not found")
     if not cfg_path.exists() or not weights.exists():
-        raise InputError(d, "not a cadenza model folder (needs config.json and model.safetensors)")
+        from cadenza.registry import kind_of
+
+        try:
+            other = kind_of(d)
+        except InputError:
+            raise InputError(d, "not a cadenza model folder (needs config.json and model.safetensors)") from None
+        raise InputError(d, f"holds a {other!r} model, not a {kind!r} model")
     try:
         config = json.loads(cfg_path.read_text())
     except ValueError as e:
