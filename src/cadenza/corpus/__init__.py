@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cadenza.core.score import Score
-from cadenza.corpus.cache import ParseCache, parse_files
-from cadenza.encodings.satb_grid import grid_to_score
 from cadenza.errors import InputError, UnknownNameError
 from cadenza.io.files import write_text_atomic
+
+if TYPE_CHECKING:  # the parsing machinery loads with the first corpus: `cadenza corpus list` needs none of it
+    from cadenza.core.score import Score
 
 SPLITS = ("train", "valid", "test")
 
@@ -169,6 +169,8 @@ def load_corpus(name: str, *, limit: int | None = None, progress: bool = True, w
     files, root = _corpus_files(name)
     if limit is not None:
         files = files[:limit]
+    from cadenza.corpus.cache import ParseCache, parse_files
+
     parsed = parse_files(files, ParseCache(cache_dir() / "parsed"), progress=progress, workers=workers)
     corpus = _collect(name, files, parsed, root)
     if not corpus.scores and corpus.skipped:
@@ -197,6 +199,8 @@ def corpus_piece(name: str, index: int, *, split: str | None = None, progress: b
             raise InputError(what, f"has {len(scores)} pieces; --piece must be 0..{len(scores) - 1}")
         return scores[index]
     files, root = _corpus_files(name)
+    from cadenza.corpus.cache import ParseCache, parse_files
+
     cache = ParseCache(cache_dir() / "parsed")
     batch = max(1, os.cpu_count() or 1)
     seen = 0
@@ -263,6 +267,7 @@ def jsb_raw() -> dict[str, list[list[list[int]]]]:
 
 def load_jsb() -> Corpus:
     """The JSB Chorales benchmark split (229 / 76 / 77) as Scores (4/4 assumed, keys estimated)."""
+    from cadenza.encodings.satb_grid import grid_to_score
     from cadenza.evaluate.key import estimate_key
 
     raw = jsb_raw()
@@ -280,7 +285,6 @@ __all__ = [
     "SPLITS",
     "corpus_piece",
     "corpus_stats",
-    "grid_to_score",
     "jsb_raw",
     "list_corpora",
     "load_corpus",
