@@ -5,6 +5,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SF2     := /usr/share/sounds/sf2/FluidR3_GM.sf2
+SF3     := /usr/share/sounds/sf3/MuseScore_General_Lite.sf3
 
 .PHONY: demo test lint bench system install clean
 
@@ -26,14 +27,15 @@ lint: install
 
 install: system $(STAMP)
 
-# Debian packages: FluidSynth and the General MIDI SoundFont for rendering; abcmidi (abc2midi) to check
-# that generated ABC is valid; libopus0, the Opus codec baseline of the neural codec.
+# Debian packages: FluidSynth and the General MIDI SoundFont for rendering (and MuseScore General Lite, a second
+# SoundFont for audio datasets); abcmidi (abc2midi) to check that generated ABC is valid; libopus0, the Opus codec
+# baseline of the neural codec.
 system:
-	@if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f $(SF2) ] || ! command -v abc2midi >/dev/null 2>&1 \
-	    || ! ldconfig -p | grep -q libopus.so.0; then \
-	  echo "installing fluidsynth + fluid-soundfont-gm + abcmidi + libopus0 (apt-get)"; \
+	@if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f $(SF2) ] || [ ! -f $(SF3) ] \
+	    || ! command -v abc2midi >/dev/null 2>&1 || ! ldconfig -p | grep -q libopus.so.0; then \
+	  echo "installing fluidsynth + fluid-soundfont-gm + musescore-general-soundfont-small + abcmidi + libopus0 (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    fluidsynth fluid-soundfont-gm abcmidi libopus0 >/dev/null; \
+	    fluidsynth fluid-soundfont-gm musescore-general-soundfont-small abcmidi libopus0 >/dev/null; \
 	fi
 
 $(VENV)/bin/python:

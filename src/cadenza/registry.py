@@ -69,6 +69,11 @@ MODELS: tuple[ModelKind, ...] = (
               "cadenza.audio.noisebandnet:CARD", "noisebandnet", "NoiseBandNet sound textures driven by curves"),
     ModelKind("codec", "cadenza.audio.codec:Codec", "cadenza.audio.codec:CodecConfig", "cadenza.audio.codec_train:CARD",
               "codec", "DAC-style neural audio codec (residual VQ), and its VQ-VAE baseline"),
+    ModelKind("clap", "cadenza.audio.clap:CLAP", "cadenza.audio.clap:ClapConfig", "cadenza.audio.clap:CARD", "clap",
+              "CLAP model trained here: text and audio in one space (search, CLAP score, an FAD embedding)"),
+    ModelKind("sound-classifier", "cadenza.audio.classifier:SoundClassifier",
+              "cadenza.audio.classifier:ClassifierConfig", "cadenza.audio.classifier:CARD", "sound-classifier",
+              "instrument / texture classifier trained here (KL metric, an FAD embedding)"),
 )  # fmt: skip
 
 # The command groups of `cadenza`, in the order `cadenza --help` lists them: the tasks, then one noun per model.
@@ -78,6 +83,7 @@ COMMANDS: tuple[str, ...] = (
     "cadenza.cli.harmonize",
     "cadenza.cli.compose",  # compose, improvise
     "cadenza.cli.data",
+    "cadenza.cli.eval",
     "cadenza.cli.models",
     "cadenza.cli.demo",
     "cadenza.cli.markov",
@@ -89,6 +95,8 @@ COMMANDS: tuple[str, ...] = (
     "cadenza.cli.ddsp",
     "cadenza.cli.noisebandnet",
     "cadenza.cli.codec",
+    "cadenza.cli.clap",
+    "cadenza.cli.sound_classifier",
 )
 
 # The sections of the demo page (`make demo`), in page order.
@@ -105,6 +113,7 @@ DEMO_SECTIONS: tuple[str, ...] = (
     "cadenza.demo.ddsp",
     "cadenza.demo.noisebandnet",
     "cadenza.demo.codec",
+    "cadenza.demo.clap",
 )
 
 

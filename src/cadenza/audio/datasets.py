@@ -58,6 +58,9 @@ class ClipInfo:
     duration_s: float
     sample_rate: int
     caption: str
+    n_parts: int = 1
+    mean_pitch: float = 0.0  # MIDI, over the notes as rendered
+    soundfont: str = ""  # the SoundFont's file name
 
 
 def tempo_word(bpm: float) -> str:
@@ -113,7 +116,7 @@ def render_dataset(
     velocity_range: tuple[int, int] = (55, 110),
     max_piece_s: float = 60.0,
     seed: int = 0,
-    soundfont: str | Path | None = None,
+    soundfont: str | Path | list[str | Path] | None = None,
     progress: bool = True,
 ) -> list[ClipInfo]:
     """Render pieces of `corpus` with one instrument (or one drawn per piece from several) until `minutes` of
@@ -129,17 +132,20 @@ def render_dataset(
         velocity_range: a base velocity per piece is drawn from this range.
         max_piece_s: longer pieces are skipped.
         seed: the pieces, instruments, tempi, velocities and transpositions drawn.
+        soundfont: a SoundFont file or name (`fluidr3`, `timgm6mb`, `musescore`), or several: each piece draws
+            one (default: FluidR3).
 
     Returns:
         the manifest's entries, in rendering order.
     """
     from cadenza.corpus import load_corpus
-    from cadenza.render import GM_PROGRAMS, program_number, render_score
+    from cadenza.render import GM_PROGRAMS, find_soundfont, program_number, render_score
 
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):  # before the corpus loads, not after
         raise InputError(out, "already exists and is not empty; choose a new folder")
     programs = [program_number(p) for p in (program if isinstance(program, list) else [program])]
+    fonts = [find_soundfont(f) for f in (soundfont if isinstance(soundfont, list) else [soundfont])]
     corpora = corpus if isinstance(corpus, list) else [corpus]
     rng = np.random.default_rng(seed)
     loaded = [load_corpus(c, progress=progress) for c in corpora]
@@ -154,6 +160,7 @@ def render_dataset(
                 break
             score, split = loaded[ci].scores[idx], loaded[ci].split_of[idx]
             prog = programs[int(rng.integers(len(programs)))] if len(programs) > 1 else programs[0]
+            font = fonts[int(rng.integers(len(fonts)))] if len(fonts) > 1 else fonts[0]
             name = GM_PROGRAMS[prog].split(" (")[0]
             pitched = [n for p in score.parts if not p.is_drum for n in p.notes]
             if not pitched:
@@ -169,7 +176,7 @@ def render_dataset(
             rel = f"{split}/{_slug(corpora[ci])}-{int(idx):05d}.wav"
             with tempfile.TemporaryDirectory() as work:
                 raw = render_score(piece, Path(work) / "raw.wav", sample_rate=sample_rate, program=prog,
-                                   soundfont=soundfont, effects=False)  # fmt: skip
+                                   soundfont=font, effects=False)  # fmt: skip
                 clip = trim_silence(read_audio(raw, mono=True))
             write_audio(clip, tmp / rel)
             total += clip.duration_s
@@ -178,7 +185,8 @@ def render_dataset(
                 file=rel, split=split, source=score.source or score.title, piece=int(idx), program=prog,
                 instrument=name, key=piece.key.name if piece.key else "", meter=str(piece.time_signature),
                 tempo_bpm=round(bpm, 1), transpose=shift, velocity=velocity, duration_s=round(clip.duration_s, 3),
-                sample_rate=sample_rate, caption=caption_for(piece, name, bpm),
+                sample_rate=sample_rate, caption=caption_for(piece, name, bpm), n_parts=len(piece.parts),
+                mean_pitch=round(float(np.mean([n.pitch for n in pitched])) + shift, 1), soundfont=font.name,
             ))  # fmt: skip
         bar.close()
         if not entries:

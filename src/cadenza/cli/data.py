@@ -15,8 +15,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     corpus = args.corpus[0] if len(args.corpus) == 1 else args.corpus
     program = args.program[0] if len(args.program) == 1 else args.program
+    soundfont = args.soundfont[0] if args.soundfont and len(args.soundfont) == 1 else args.soundfont
     entries = render_dataset(corpus, program, args.output, minutes=args.minutes,
-                             sample_rate=args.sample_rate, seed=args.seed, soundfont=args.soundfont)  # fmt: skip
+                             sample_rate=args.sample_rate, seed=args.seed, soundfont=soundfont)  # fmt: skip
     splits = Counter(e.split for e in entries)
     minutes = sum(e.duration_s for e in entries) / 60
     print(f"wrote {args.output}: {len(entries)} clips, {minutes:.1f} min at {args.sample_rate} Hz "
@@ -49,7 +50,9 @@ def register(sub: Any) -> None:
     )
     r.add_argument("--minutes", type=float, default=10.0, help="total audio to render (default 10)")
     r.add_argument("--sample-rate", type=int, default=16000)
-    r.add_argument("--soundfont", help="a .sf2 file (default: the General MIDI SoundFont)")
+    r.add_argument("--soundfont", nargs="+",
+                   help="SoundFont files or names: fluidr3 (default), timgm6mb, musescore; with several, each piece "
+                        "draws one")  # fmt: skip
     r.add_argument("--seed", type=int, default=0)
     common.add_output(r, "new dataset folder")
     r.set_defaults(func=cmd_render)

@@ -22,13 +22,38 @@ SOUNDFONT_CANDIDATES = (
 )
 
 
+def _pretty_midi_soundfont() -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec("pretty_midi")
+    if spec is None or not spec.submodule_search_locations:
+        return ""
+    return str(Path(list(spec.submodule_search_locations)[0]) / "TimGM6mb.sf2")
+
+
+# General MIDI SoundFonts by name: FluidR3 (Debian fluid-soundfont-gm, the default), TimGM6mb (inside the
+# pretty-midi wheel) and MuseScore General Lite (Debian musescore-general-soundfont-small): three renderings of
+# every instrument, for data that does not learn one SoundFont's sound.
+NAMED_SOUNDFONTS = {
+    "fluidr3": lambda: SOUNDFONT_CANDIDATES[0],
+    "timgm6mb": _pretty_midi_soundfont,
+    "musescore": lambda: "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3",
+}
+
+
 class RenderError(CadenzaError):
     """FluidSynth is missing or failed."""
 
 
 def find_soundfont(path: str | Path | None = None) -> Path:
-    """The SoundFont to use: `path`, else $CADENZA_SOUNDFONT, else the Debian General MIDI SoundFont."""
+    """The SoundFont to use: `path` (a file, or a name of `NAMED_SOUNDFONTS`), else $CADENZA_SOUNDFONT, else the
+    Debian General MIDI SoundFont."""
     chosen = path or os.environ.get("CADENZA_SOUNDFONT")
+    if chosen and str(chosen) in NAMED_SOUNDFONTS:
+        named = Path(NAMED_SOUNDFONTS[str(chosen)]())
+        if not named.is_file():
+            raise InputError(named, f"SoundFont {chosen!r} not found (install with `make system`)")
+        return named
     if chosen:
         p = Path(chosen)
         if not p.is_file():

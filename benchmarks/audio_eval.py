@@ -1,0 +1,215 @@
+"""Evaluating generated audio: the sanity ladder every metric must climb, the metrics applied to the audio models
+that exist, the CLAP model's retrieval table, and each embedder's speed.
+
+usage: python benchmarks/audio_eval.py [--clips 64] [--seconds 4]
+
+The references are held-out renders: pieces of the valid and test splits (never in the embedders' training data)
+of Essen tunes and Bach chorales, played by 18 General MIDI instruments through FluidR3, cut to `--seconds`;
+the clips are dealt into two halves A and B. Every condition is made from half A and compared with half B:
+
+    A itself < codec 6 kbps < codec 1.5 kbps < Opus 1.5 kbps < white noise at the same level
+
+must hold for FAD and KAD through every embedder (a metric that does not order these is not used). Intervals are
+the 5-95% range over 10 random subsets of 80% of each set. The same table adds the codec at 3 kbps, the VQ-VAE and
+Opus at 6 kbps; a DDSP table (held-out violin renders: resynthesis, and transfer from flutes) and a NoiseBandNet
+table (held-out procedural wind, re-created from its control curves) apply the metrics to those models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cadenza.audio.datasets import read_manifest, render_dataset
+from cadenza.audio.embed import EMBEDDERS, get_embedder
+from cadenza.core.audio import AudioClip
+from cadenza.evaluate.audio_metrics import bootstrap, fad, kad, kl_divergence
+from cadenza.io.audio import read_audio
+
+from common import write_result
+
+CACHE = Path.home() / ".cache" / "cadenza" / "bench"
+PROGRAMS = [0, 6, 12, 19, 21, 24, 27, 32, 40, 42, 48, 52, 56, 60, 65, 68, 71, 73]
+SR = 16000
+
+
+def rendered(name: str, **kw: Any) -> Path:
+    out = CACHE / name
+    if not (out / "manifest.jsonl").exists():
+        render_dataset(out_dir=out, progress=False, **kw)
+    return out
+
+
+def held_out(folder: Path, n: int, seconds: float) -> list[np.ndarray]:
+    """The first `seconds` of up to n held-out (valid + test) clips at least that long."""
+    out = []
+    for e in read_manifest(folder):
+        if e["split"] == "train" or e["duration_s"] < seconds:
+            continue
+        out.append(read_audio(folder / e["file"], sample_rate=SR, mono=True).samples[0][: round(seconds * SR)])
+        if len(out) == n:
+            break
+    return out
+
+
+def noise_like(clips: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    return [(rng.standard_normal(len(c)) * float(np.sqrt(np.mean(c**2)))).astype(np.float32) for c in clips]
+
+
+def conditions(a: list[np.ndarray], rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
+    from cadenza.audio.codec import Codec
+    from cadenza.audio.codec_train import codec_round_trip
+    from cadenza.audio.opus import opus_round_trip
+
+    codec, vqvae = Codec.from_pretrained("codec"), Codec.from_pretrained("codec-vqvae")
+
+    def through(fn: Any) -> list[np.ndarray]:
+        return [np.asarray(fn(AudioClip(c, SR)).samples[0][: len(c)], np.float32) for c in a]
+
+    return {
+        "held-out renders (the other half)": a,
+        "codec 6 kbps": through(lambda c: codec_round_trip(codec, c, 6.0)),
+        "codec 3 kbps": through(lambda c: codec_round_trip(codec, c, 3.0)),
+        "codec 1.5 kbps": through(lambda c: codec_round_trip(codec, c, 1.5)),
+        "VQ-VAE 0.5 kbps": through(lambda c: codec_round_trip(vqvae, c)),
+        "Opus 6 kbps": through(lambda c: opus_round_trip(c, 6.0).audio),
+        "Opus 1.5 kbps": through(lambda c: opus_round_trip(c, 1.5).audio),
+        "white noise, same level": noise_like(a, rng),
+    }
+
+
+LADDER = ("held-out renders (the other half)", "codec 6 kbps", "codec 1.5 kbps", "Opus 1.5 kbps",
+          "white noise, same level")  # fmt: skip
+
+
+def table(conds: dict[str, list[np.ndarray]], b: list[np.ndarray], embedders: dict[str, Any],
+          rng: np.random.Generator) -> dict[str, Any]:  # fmt: skip
+    """FAD and KAD (with intervals) of every condition against B, per embedder; the classifier's set KL."""
+    out: dict[str, Any] = {}
+    for name, emb in embedders.items():
+        ref = emb.embed(b)
+        rows = {}
+        for cond, clips in conds.items():
+            gen = emb.embed(clips)
+            f = bootstrap(fad, gen, ref, n=10, rng=rng)
+            k = bootstrap(kad, gen, ref, n=10, rng=rng)
+            rows[cond] = {
+                "fad": round(f["value"], 4), "fad_interval": [round(f["low"], 4), round(f["high"], 4)],
+                "kad": round(k["value"], 3), "kad_interval": [round(k["low"], 3), round(k["high"], 3)],
+            }  # fmt: skip
+        out[name] = rows
+    if "classifier" in embedders:
+        from cadenza.audio.classifier import SoundClassifier
+
+        clf = SoundClassifier.from_pretrained()
+        pb = clf.probabilities(b)
+        out["classifier_kl_set"] = {c: round(kl_divergence(clf.probabilities(x), pb)["kl_set"], 4)
+                                    for c, x in conds.items()}  # fmt: skip
+    return out
+
+
+def ladder_holds(rows: dict[str, Any], metric: str) -> dict[str, bool]:
+    values = [rows[c][metric] for c in LADDER]
+    intervals = [rows[c][f"{metric}_interval"] for c in LADDER]
+    ordered = all(x < y for x, y in zip(values, values[1:]))
+    separated = all(lo_next > hi for (_, hi), (lo_next, _) in zip(intervals, intervals[1:]))
+    return {"ordered": ordered, "intervals_apart": separated}
+
+
+def ddsp_table(n: int, seconds: float, embedders: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    from cadenza.audio.ddsp import DDSP, extract_features, synthesize, timbre_transfer
+
+    model = DDSP.from_pretrained()
+    violin = held_out(rendered("violin-25min-seed0", corpus="essen", program="violin", minutes=25, seed=0), n, seconds)
+    flute = held_out(rendered("flute-12min-seed1", corpus="essen", program="flute", minutes=12, seed=1), n, seconds)
+    a, b = violin[0::2], violin[1::2]
+    resynth = []
+    for c in a:
+        f = extract_features(AudioClip(c, SR), model.cfg)
+        resynth.append(synthesize(model, f.f0_hz, f.loudness_db).samples[0][: len(c)])
+    transfer = [timbre_transfer(model, AudioClip(c, SR), figures=model.figures)[0].samples[0][: len(c)]
+                for c in flute[: len(a)]]  # fmt: skip
+    conds = {"held-out violin renders (the other half)": a, "DDSP resynthesis": resynth,
+             "DDSP transfer from flute renders": transfer, "flute renders (no transfer)": flute[: len(a)]}  # fmt: skip
+    return table(conds, b, embedders, rng)
+
+
+def noisebandnet_table(n: int, seconds: float, embedders: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    from cadenza.audio.noisebandnet import NoiseBandNet, control_curves, generate_from_controls
+    from cadenza.audio.textures import make_texture
+
+    model = NoiseBandNet.from_pretrained()
+    wind = [make_texture("wind", seconds, SR, np.random.default_rng([1000, i]))[0].samples[0] for i in range(n)]
+    a, b = wind[0::2], wind[1::2]
+    made = [generate_from_controls(model, control_curves(c, SR, model.cfg.frame_rate), seed=i).samples[0][: len(c)]
+            for i, c in enumerate(a)]  # fmt: skip
+    rain = [make_texture("rain", seconds, SR, np.random.default_rng([2000, i]))[0].samples[0] for i in range(len(a))]
+    conds = {"held-out wind (the other half)": a, "NoiseBandNet from their curves": made, "rain": rain}
+    return table(conds, b, embedders, rng)
+
+
+def clap_retrieval(data: list[Path]) -> dict[str, Any]:
+    from cadenza.audio.clap import CLAP, evaluate_clap
+    from cadenza.audio.sound_data import load_clips
+
+    r = evaluate_clap(CLAP.from_pretrained(), load_clips(data, ["valid", "test"], SR, progress=False))
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
+
+
+def speed(embedders: dict[str, Any], clips: list[np.ndarray]) -> dict[str, float]:
+    torch.set_num_threads(1)
+    seconds_of_audio = sum(len(c) for c in clips) / SR
+    out = {}
+    for name, emb in embedders.items():
+        emb.embed(clips[:1])  # warm-up
+        t0 = time.perf_counter()
+        emb.embed(clips)
+        out[name] = round((time.perf_counter() - t0) * 60 / seconds_of_audio, 2)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clips", type=int, default=64, help="held-out clips, dealt into two halves")
+    ap.add_argument("--seconds", type=float, default=4.0)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(0)
+    embedders = {name: get_embedder(name) for name in EMBEDDERS}
+    refs = held_out(rendered("eval-refs-fluidr3", corpus=["essen", "bach"], program=PROGRAMS, minutes=45, seed=7),
+                    args.clips, args.seconds)  # fmt: skip
+    a, b = refs[0::2], refs[1::2]
+    ladder = table(conditions(a, rng), b, embedders, rng)
+    checks = {name: {m: ladder_holds(ladder[name], m) for m in ("fad", "kad")} for name in embedders}
+    train_data = [
+        rendered("sounds", corpus=["essen", "bach"], program=PROGRAMS, soundfont=["fluidr3", "timgm6mb"], minutes=100,
+                 seed=0),
+    ]  # fmt: skip
+    from cadenza.audio.textures import build_textures
+
+    textures = CACHE / "textures-6x40"
+    if not (textures / "manifest.jsonl").exists():
+        build_textures(["wind", "rain", "engine", "bugs", "fm", "applause"], textures, n_clips=40, duration_s=6,
+                       progress=False)  # fmt: skip
+    figures = {
+        "references": {"clips_per_half": len(b), "seconds": args.seconds, "instruments": len(PROGRAMS)},
+        "embedders": {name: emb.description for name, emb in embedders.items()},
+        "ladder_holds": checks,
+        "ladder": ladder,
+        "ddsp": ddsp_table(24, args.seconds, embedders, rng),
+        "noisebandnet": noisebandnet_table(24, args.seconds, embedders, rng),
+        "clap_retrieval": clap_retrieval([*train_data, textures]),
+        "embed_seconds_per_minute_of_audio_1_core": speed(embedders, refs[:15]),
+    }
+    write_result("audio_eval", figures, command="python benchmarks/audio_eval.py")
+    for name in embedders:
+        print(name, checks[name])
+
+
+if __name__ == "__main__":
+    main()
