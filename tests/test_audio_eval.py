@@ -70,10 +70,21 @@ def test_kl_clap_score_pitch_ndb_and_outliers() -> None:
     assert ci["low"] <= ci["value"] <= ci["high"] or ci["low"] <= ci["high"]
 
 
-def test_the_matrix_square_root_check() -> None:
+def test_the_matrix_square_root_check_and_singular_covariances() -> None:
     mu = np.zeros(3)
-    with pytest.raises(ValueError, match="complex"):
+    with pytest.raises(ValueError, match="not positive semi-definite"):
         am.frechet_distance(mu, np.diag([1.0, 1.0, 1.0]), mu, -np.diag([1.0, 2.0, 3.0]))  # no real square root
+    rng = np.random.default_rng(4)
+    few = rng.normal(size=(10, 64))  # fewer clips than dimensions: singular covariances, still a real distance
+    d = am.fad(few, rng.normal(size=(12, 64)))
+    assert np.isfinite(d) and d > 0
+    # agrees with scipy's sqrtm where that is well conditioned
+    from scipy import linalg
+
+    a, b = rng.normal(size=(500, 4)), rng.normal(size=(500, 4)) * 2
+    (m1, s1), (m2, s2) = am.gaussian_stats(a), am.gaussian_stats(b)
+    direct = ((m1 - m2) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
+    assert am.frechet_distance(m1, s1, m2, s2) == pytest.approx(direct, rel=1e-8)
 
 
 # ------------------------------------------------------------------------------------------------ captions
@@ -222,3 +233,7 @@ def test_eval_audio_command(tmp_path: Path) -> None:
                       "at least 2 readable, non-silent clips")  # fmt: skip
     assert_user_error(run("eval", "audio", str(near), "--reference", str(ref), "--embedder", "vggish"),
                       "unknown embedder 'vggish'")  # fmt: skip
+    captions = tmp_path / "captions.jsonl"
+    captions.write_text("".join(json.dumps({"file": f"{i:02d}.wav", "caption": "a flute"}) + "\n" for i in range(11)))
+    assert_user_error(run("eval", "audio", str(near), "--reference", str(ref), "--embedder", "mel", "--captions",
+                          str(captions)), "captions.jsonl", "not in")  # fmt: skip

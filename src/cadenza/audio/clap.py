@@ -32,7 +32,6 @@ from torch import nn
 
 from cadenza.audio.audio_tower import AudioTower, AudioTowerConfig, embed_clip
 from cadenza.pretrained import TRAINING_BLOCK, Pretrained
-from cadenza.train.checkpoint import config_from_dict
 from cadenza.train.loop import TrainConfig
 
 KIND = "clap"
@@ -84,12 +83,6 @@ class CLAP(Pretrained, nn.Module):
         self.audio_proj = projection(cfg.tower.width, cfg.joint_dim)
         self.text_proj = projection(TEXT_DIM, cfg.joint_dim)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / cfg.temperature)))
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> CLAP:
-        m = dict(config["model"])
-        m["tower"] = config_from_dict(AudioTowerConfig, m["tower"])
-        return cls(ClapConfig(**m))
 
     def audio_embedding(self, mel: torch.Tensor) -> torch.Tensor:
         """log-mel windows [B, n_mels, frames] -> unit vectors [B, joint_dim]."""

@@ -23,7 +23,6 @@ from torch import nn
 
 from cadenza.audio.audio_tower import AudioTower, AudioTowerConfig, embed_clip
 from cadenza.pretrained import TRAINING_BLOCK, Pretrained
-from cadenza.train.checkpoint import config_from_dict
 from cadenza.train.loop import TrainConfig
 
 KIND = "sound-classifier"
@@ -53,13 +52,6 @@ class SoundClassifier(Pretrained, nn.Module):
         self.tower = AudioTower(cfg.tower)
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.tower.width, len(cfg.classes))
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> SoundClassifier:
-        m = dict(config["model"])
-        m["tower"] = config_from_dict(AudioTowerConfig, m["tower"])
-        m["classes"] = tuple(m["classes"])
-        return cls(ClassifierConfig(**m))
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         """log-mel windows [B, n_mels, frames] -> logits [B, n_classes]."""

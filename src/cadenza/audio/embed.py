@@ -10,6 +10,14 @@ LAION-CLAP, MS-CLAP, OpenL3) download their weights at run time and cannot be us
   and standard deviation over frames;
 - `mel`: the mean and standard deviation of 64 log-mel bands, no learning at all (a floor for the others).
 
+The cdpam wheel carries weights too, but they load only through an unrestricted pickle (`torch.load` with
+`weights_only=False` fails safe loading), which cadenza never does; it is left out.
+
+Which to trust is measured (benchmarks/audio_eval.py): FAD and KAD through `clap` and `classifier` climb a ladder
+ordered by construction (held-out renders, then the same with white noise at 30, 20, 10 and 0 dB SNR, then white
+noise alone); through `crepe` they do not (it hears pitch and little else), and `mel` ties the last two rungs. So
+`cadenza eval audio` uses `clap` and `classifier` unless asked.
+
 Embeddings are cached per file content and embedder version (`~/.cache/cadenza/embeddings`), so a reference set is
 embedded once.
 """

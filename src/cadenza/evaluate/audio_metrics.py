@@ -5,8 +5,8 @@ figures from different embedders are not comparable (fadtk's own sample scores r
 embedder), so every caller names the embedder beside the figure.
 
 - `frechet_distance` / `fad`: the Fréchet distance between Gaussians fitted to two sets of embeddings (Kilgour et
-  al. 2019, https://arxiv.org/abs/1812.08466; the FID of Heusel et al. 2017), with fadtk's and pytorch-fid's check
-  of the matrix square root.
+  al. 2019, https://arxiv.org/abs/1812.08466; the FID of Heusel et al. 2017); the matrix square root through a
+  symmetric form that stays real with fewer clips than dimensions, checked as fadtk and pytorch-fid check theirs.
 - `fad_inf`: FAD is biased by the sample size; FAD∞ fits FAD against 1/N on subsets and extrapolates to N = ∞
   (Gui et al. 2024, https://arxiv.org/abs/2311.01616; Chong & Forsyth 2020 for FID∞).
 - `kad`: the Kernel Audio Distance (Chung et al. 2025, https://arxiv.org/abs/2502.15602): the unbiased squared MMD
@@ -51,28 +51,29 @@ def gaussian_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a.mean(0), np.cov(a, rowvar=False)
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
-                     eps: float = 1e-6) -> float:  # fmt: skip
+def _sqrt_psd(s: np.ndarray) -> np.ndarray:
+    """The symmetric square root of a positive semi-definite matrix (negative rounding errors clipped to 0)."""
+    w, v = np.linalg.eigh((s + s.T) / 2)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)): the Fréchet (2-Wasserstein) distance of two Gaussians.
 
-    The square root of S1 S2 comes from scipy's `sqrtm`; when it is not finite (a singular product), `eps` is added
-    to both diagonals first, and an imaginary part larger than 1e-3 of the trace is an error, as in pytorch-fid and
-    fadtk (numerical noise makes small imaginary parts that are dropped)."""
-    from scipy import linalg
-
+    Tr((S1 S2)^(1/2)) is computed as Tr((S1^(1/2) S2 S1^(1/2))^(1/2)), the same number from a symmetric positive
+    semi-definite matrix (its eigenvalues, clipped at 0), which stays real where scipy's `sqrtm` of the product
+    turns complex (fewer clips than dimensions: singular covariances). The check fadtk and pytorch-fid make on the
+    square root becomes a check on those eigenvalues: one clearly below zero means the inputs are not covariance
+    matrices, and is an error."""
     diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
     s1, s2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
-    with np.errstate(all="ignore"):
-        covmean = linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(len(s1)) * eps
-        covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
-    if np.iscomplexobj(covmean):
-        if abs(covmean.imag).max() > 1e-3 * max(1.0, abs(np.trace(covmean.real))):
-            raise ValueError(f"the square root of the covariance product is complex (imaginary part "
-                             f"{abs(covmean.imag).max():.3g}): too few clips for the embedding?")  # fmt: skip
-        covmean = covmean.real
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+    root = _sqrt_psd(s1)
+    inner = root @ s2 @ root
+    w = np.linalg.eigvalsh((inner + inner.T) / 2)
+    if len(w) and w.min() < -1e-6 * max(1.0, float(np.abs(w).max())):
+        raise ValueError(f"the covariance product has a negative eigenvalue ({w.min():.3g}): "
+                         "not positive semi-definite, so these are not covariance matrices")  # fmt: skip
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(w, 0, None)).sum())
 
 
 def fad(generated: np.ndarray, reference: np.ndarray) -> float:

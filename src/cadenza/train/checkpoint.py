@@ -198,13 +198,21 @@ def load_model_files(model_dir: str | Path, *, kind: str) -> tuple[dict[str, Any
 
 
 def config_from_dict(cls: type[T], values: dict[str, Any]) -> T:
-    """A config dataclass from a saved dict: unknown keys (from newer versions) are dropped, lists become
-    tuples where the field's default is a tuple (JSON has no tuples)."""
+    """A config dataclass from a saved dict: unknown keys (from newer versions) are dropped, lists become tuples
+    where the field's default is a tuple (JSON has no tuples), and nested config dataclasses are built too."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in values:
             v = values[f.name]
-            out[f.name] = tuple(v) if isinstance(v, list) and isinstance(f.default, tuple) else v
+            kind = hints.get(f.name)
+            if isinstance(v, dict) and isinstance(kind, type) and dataclasses.is_dataclass(kind):
+                v = config_from_dict(kind, v)
+            elif isinstance(v, list) and (isinstance(f.default, tuple) or typing.get_origin(kind) is tuple):
+                v = tuple(v)
+            out[f.name] = v
     return cls(**out)
 
 
