@@ -233,6 +233,21 @@ def test_eval_audio_command(tmp_path: Path) -> None:
                       "at least 2 readable, non-silent clips")  # fmt: skip
     assert_user_error(run("eval", "audio", str(near), "--reference", str(ref), "--embedder", "vggish"),
                       "unknown embedder 'vggish'")  # fmt: skip
+    pitched = tmp_path / "pitched"
+    t = np.arange(16000) / 16000
+    for i, midi in enumerate((60, 64, 67, 72)):
+        y = 0.3 * np.sin(2 * np.pi * 440 * 2 ** ((midi - 69) / 12) * t)
+        write_audio(AudioClip(y.astype(np.float32), 16000), pitched / f"{i}.wav")
+    asked = tmp_path / "pitches.jsonl"
+    asked.write_text(
+        "".join(json.dumps({"file": f"{i}.wav", "pitch": m}) + "\n" for i, m in enumerate((60, 64, 67, 71)))
+    )
+    p = run(
+        "eval", "audio", str(pitched), "--reference", str(ref), "--embedder", "mel", "--pitches", str(asked), "--json"
+    )
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout)["pitch"]
+    assert got["accuracy"] == 0.75 and got["entropy_generated_bits"] == 2.0  # 71 was asked, 72 was played
     captions = tmp_path / "captions.jsonl"
     captions.write_text("".join(json.dumps({"file": f"{i:02d}.wav", "caption": "a flute"}) + "\n" for i in range(11)))
     assert_user_error(run("eval", "audio", str(near), "--reference", str(ref), "--embedder", "mel", "--captions",

@@ -19,7 +19,7 @@ def cmd_audio(args: argparse.Namespace) -> int:
             raise UnknownNameError("embedder", name, list(EMBEDDERS))
     common.set_threads(args)
     report = evaluate_folders(args.generated, args.reference, embedders=tuple(args.embedder), captions=args.captions,
-                              pitch=args.pitch)  # fmt: skip
+                              pitch=args.pitch, pitches=args.pitches)  # fmt: skip
     if common.print_json(args, report):
         return 0
     for note in report["notes"]:
@@ -44,7 +44,7 @@ def cmd_audio(args: argparse.Namespace) -> int:
         p = report["pitch"]
         print(f"pitch entropy: generated {p['entropy_generated_bits']:.2f} bits, reference "
               f"{p['entropy_reference_bits']:.2f} bits; {p['unpitched_generated']:.0%} of generated clips "
-              "unpitched")  # fmt: skip
+              "unpitched" + (f"; pitch accuracy {p['accuracy']:.3f}" if "accuracy" in p else ""))  # fmt: skip
     return 0
 
 
@@ -59,6 +59,7 @@ def register(sub: Any) -> None:
                         "controlled ladder)")  # fmt: skip
     a.add_argument("--captions", help="JSON lines {file, caption} for the generated files: adds the CLAP score")
     a.add_argument("--pitch", action="store_true", help="also the pitch entropy of both sets (CREPE)")
+    a.add_argument("--pitches", help="JSON lines {file, pitch} (MIDI asked for): adds GANSynth's pitch accuracy")
     common.add_json(a)
     common.add_threads(a, default=0)
     a.set_defaults(func=cmd_audio)

@@ -21,20 +21,34 @@ def read_captions(path: str | Path, files: list[Path], root: Path) -> list[str]:
     relative to the generated folder, or bare names).
 
     Raises:
-        InputError: unreadable lines, or a generated file without a caption.
+        InputError: unreadable lines, a line naming a clip that is not there, or a generated file without one.
     """
+    return [str(v) for v in _read_jsonl(path, "caption", files, root)]
+
+
+def read_pitches(path: str | Path, files: list[Path], root: Path) -> list[float]:
+    """The pitch (MIDI) each generated file was asked for, from JSON lines {"file": ..., "pitch": ...}."""
+    rows = _read_jsonl(path, "pitch", files, root)
+    try:
+        return [float(v) for v in rows]
+    except (TypeError, ValueError):
+        raise InputError(path, "a pitch is not a number (MIDI)") from None
+
+
+def _read_jsonl(path: str | Path, key: str, files: list[Path], root: Path) -> list[Any]:
+    """The `key` of each generated file from JSON lines {"file": ..., key: ...}, checked both ways."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(p, "no such captions file")
-    table: dict[str, str] = {}
+        raise InputError(p, f"no such {key}s file")
+    table: dict[str, Any] = {}
     for i, line in enumerate(p.read_text().splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            table[str(row["file"])] = str(row["caption"])
+            table[str(row["file"])] = row[key]
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise InputError(p, f'line {i} is not {{"file": ..., "caption": ...}}') from None
+            raise InputError(p, f'line {i} is not {{"file": ..., "{key}": ...}}') from None
     names = {str(f.relative_to(root)) for f in files} | {f.name for f in files}
     missing = sorted(name for name in table if name not in names)
     if missing:
@@ -42,10 +56,10 @@ def read_captions(path: str | Path, files: list[Path], root: Path) -> list[str]:
     out = []
     for f in files:
         rel = str(f.relative_to(root))
-        caption = table.get(rel, table.get(f.name))
-        if caption is None:
-            raise InputError(p, f"has no caption for {rel}")
-        out.append(caption)
+        value = table.get(rel, table.get(f.name))
+        if value is None:
+            raise InputError(p, f"has no {key} for {rel}")
+        out.append(value)
     return out
 
 
@@ -69,6 +83,7 @@ def evaluate_folders(
     embedders: tuple[str, ...] = ("clap", "classifier"),
     captions: str | Path | None = None,
     pitch: bool = False,
+    pitches: str | Path | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Every metric of the generated folder against the reference folder, per embedder. The default embedders are
@@ -79,7 +94,8 @@ def evaluate_folders(
     Returns:
         {"metrics": {EMBEDDER: {"fad", "fad_inf", "kad", "ndb_over_k", "outlier_share"}}, "kl": {...} (the
         classifier's labels), "clap_score": ... (with captions), "pitch": {...} (with `pitch`), "n_generated",
-        "n_reference", "embedders": {name: what it is}, "notes": [files resampled, skipped, ...]}.
+        "n_reference", "embedders": {name: what it is}, "notes": [files resampled, skipped, ...]}; `pitches` (JSON
+        lines {file, pitch}) adds GANSynth's pitch accuracy.
     """
     from cadenza.audio.embed import audio_files, embed_files, get_embedder, read_clips
     from cadenza.evaluate.audio_metrics import fad, fad_inf, kad, kl_divergence, ndb, outliers
@@ -87,6 +103,7 @@ def evaluate_folders(
     gen_root, ref_root = Path(generated), Path(reference)
     gen_all, ref_all = audio_files(gen_root), audio_files(ref_root)
     caption_of = dict(zip(gen_all, read_captions(captions, gen_all, gen_root), strict=True)) if captions else {}
+    target_of = dict(zip(gen_all, read_pitches(pitches, gen_all, gen_root), strict=True)) if pitches else {}
     rng = np.random.default_rng(seed)
     report: dict[str, Any] = {"metrics": {}, "embedders": {}, "notes": []}
     read: dict[int, tuple[Any, ...]] = {}
@@ -131,11 +148,14 @@ def evaluate_folders(
         clap = CLAP.from_pretrained()
         texts = [caption_of[f] for f in g_files]
         report["clap_score"] = clap_score(clap.embed_text(texts), clap.embed_audio(g_clips))
-    if pitch:
-        from cadenza.evaluate.audio_metrics import pitch_entropy
+    if pitch or pitches:
+        from cadenza.evaluate.audio_metrics import pitch_accuracy, pitch_entropy
 
         pg, pr = _median_pitches(g_clips), _median_pitches(r_clips)
         report["pitch"] = {"entropy_generated_bits": pitch_entropy(pg[np.isfinite(pg)]),
                            "entropy_reference_bits": pitch_entropy(pr[np.isfinite(pr)]),
                            "unpitched_generated": float(np.isnan(pg).mean())}  # fmt: skip
+        if target_of:  # GANSynth's pitch accuracy: the estimated pitch is the one asked for (unpitched: wrong)
+            targets = np.array([target_of[f] for f in g_files])
+            report["pitch"]["accuracy"] = pitch_accuracy(np.nan_to_num(pg, nan=-1.0), targets)
     return report
