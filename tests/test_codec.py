@@ -131,20 +131,37 @@ def test_save_load_and_codes_files(tmp_path: Path) -> None:
     assert ct.model_id(back) == ct.model_id(codec)
     x = torch.tensor(tone(0.5))[None, None]
     codes = codec.encode(x, 2)
-    ct.write_codes(tmp_path / "c.npz", codes, codec, 8000)
-    got, n = ct.read_codes(tmp_path / "c.npz", back)
+    ct.write_codes(tmp_path / "c.codes", codes, codec, 8000)
+    got, n = ct.read_codes(tmp_path / "c.codes", back)
     assert torch.equal(got, codes) and n == 8000
     assert torch.allclose(back.decode(got), codec.decode(codes), atol=1e-6)
+    # the file holds the nominal bitrate: 2 codebooks of 16 codes (4 bits) per frame, plus the header
+    size = (tmp_path / "c.codes").stat().st_size
+    payload = codes.shape[-1] * 2 * 4 // 8
+    assert payload <= size <= payload + 300
     other = Codec(TINY).eval()  # same config, other weights
     with pytest.raises(InputError, match="another model"):
-        ct.read_codes(tmp_path / "c.npz", other)
-    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really")
+        ct.read_codes(tmp_path / "c.codes", other)
+    (tmp_path / "bad.codes").write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(InputError, match="not a codes file"):
-        ct.read_codes(tmp_path / "bad.npz", codec)
-    np.savez(tmp_path / "wrong.npz", codes=np.zeros((9, 5), np.int16), sample_rate=SR, n_samples=800, n_codebooks=9,
-             cardinality=16, model_id=ct.model_id(codec))  # fmt: skip
-    with pytest.raises(InputError, match="9 codebooks of 16"):
-        ct.read_codes(tmp_path / "wrong.npz", codec)
+        ct.read_codes(tmp_path / "bad.codes", codec)
+    whole = (tmp_path / "c.codes").read_bytes()
+    (tmp_path / "cut.codes").write_bytes(whole[:-5])
+    with pytest.raises(InputError, match="truncated"):
+        ct.read_codes(tmp_path / "cut.codes", codec)
+    header = whole[: whole.index(b"\n")].replace(b'"cardinality":16', b'"cardinality":32')
+    (tmp_path / "wrong.codes").write_bytes(header + whole[whole.index(b"\n") :])
+    with pytest.raises(InputError, match="2 codebooks of 32"):
+        ct.read_codes(tmp_path / "wrong.codes", codec)
+
+
+def test_bit_packing_round_trips() -> None:
+    rng = np.random.default_rng(0)
+    for bits in (1, 4, 10, 13):
+        v = rng.integers(0, 2**bits, 101)
+        data = ct.pack_bits(v, bits)
+        assert len(data) == -(-101 * bits // 8)  # exactly the bits, rounded up to a byte
+        assert np.array_equal(ct.unpack_bits(data, bits, 101), v)
 
 
 def test_morph_and_measures() -> None:
@@ -175,22 +192,22 @@ def test_codec_commands(tmp_path: Path) -> None:
     Codec(TINY).eval().save_pretrained(tmp_path / "m", card="card")
     m = str(tmp_path / "m")
     write_audio(AudioClip(np.stack([tone(1.0), tone(1.0)]), SR), tmp_path / "a.wav")
-    p = run("codec", "encode", str(tmp_path / "a.wav"), "--model", m, "--kbps", "0.8", "-o", str(tmp_path / "a.npz"))
+    p = run("codec", "encode", str(tmp_path / "a.wav"), "--model", m, "--kbps", "0.8", "-o", str(tmp_path / "a.codes"))
     assert p.returncode == 0 and "2 codebooks x 100 frames = 0.8 kbps" in p.stdout, p.stderr
     assert "mixed 2 channels down to mono" in p.stdout
-    p = run("codec", "decode", str(tmp_path / "a.npz"), "--model", m, "-o", str(tmp_path / "a_out.wav"))
+    p = run("codec", "decode", str(tmp_path / "a.codes"), "--model", m, "-o", str(tmp_path / "a_out.wav"))
     assert p.returncode == 0, p.stderr
     p = run("codec", "morph", str(tmp_path / "a.wav"), str(tmp_path / "a_out.wav"), "--model", m, "--steps", "3",
             "-o", str(tmp_path / "morph"))  # fmt: skip
     assert p.returncode == 0 and len(list((tmp_path / "morph").glob("morph_*.wav"))) == 3, p.stderr
-    (tmp_path / "junk.npz").write_text("junk")
-    assert_user_error(run("codec", "decode", str(tmp_path / "junk.npz"), "--model", m, "-o", str(tmp_path / "x.wav")),
-                      "junk.npz", "not a codes file")  # fmt: skip
+    (tmp_path / "junk.codes").write_text("junk")
+    assert_user_error(run("codec", "decode", str(tmp_path / "junk.codes"), "--model", m, "-o", str(tmp_path / "x.wav")),
+                      "junk.codes", "not a codes file")  # fmt: skip
     torch.manual_seed(1)
     Codec(TINY).eval().save_pretrained(tmp_path / "other", card="card")
-    assert_user_error(run("codec", "decode", str(tmp_path / "a.npz"), "--model", str(tmp_path / "other"), "-o",
+    assert_user_error(run("codec", "decode", str(tmp_path / "a.codes"), "--model", str(tmp_path / "other"), "-o",
                           str(tmp_path / "x.wav")), "another model")  # fmt: skip
     (tmp_path / "empty.wav").write_bytes(b"")
-    assert_user_error(run("codec", "encode", str(tmp_path / "empty.wav"), "--model", m, "-o", str(tmp_path / "e.npz")),
-                      "empty file")  # fmt: skip
-    assert not (tmp_path / "x.wav").exists() and not (tmp_path / "e.npz").exists()
+    empty = run("codec", "encode", str(tmp_path / "empty.wav"), "--model", m, "-o", str(tmp_path / "e.codes"))
+    assert_user_error(empty, "empty file")
+    assert not (tmp_path / "x.wav").exists() and not (tmp_path / "e.codes").exists()

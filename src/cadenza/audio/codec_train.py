@@ -7,12 +7,15 @@ multi-period and multi-band STFT discriminators. The generator and the discrimin
 discriminators learn from the detached reconstruction while the generator's adversarial terms see frozen
 discriminator weights, so each half only gets its own gradients.
 
-Codes files are `.npz` (never pickle): `codes` [K, T] int16, and the `sample_rate`, `n_samples`, `hop`,
-`n_codebooks`, `cardinality` and `model_id` they need to be decoded by the right model.
+Codes files (`.codes`) keep the bitrate's promise: a short header (the magic bytes, then a JSON line with the
+`sample_rate`, `n_samples`, `hop`, `n_codebooks`, `frames`, `cardinality`, `bits` and `model_id` they need to be
+decoded by the right model) and the codes packed at ceil(log2(cardinality)) bits each, frame after frame, so a
+file's size per second is the nominal bitrate plus the header (a "3 kbps" file once held 4.8 kbps as int16).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,8 @@ from cadenza.errors import InputError
 from cadenza.pretrained import TRAINING_BLOCK
 from cadenza.train.loop import TrainConfig
 
-CODES_FORMAT = 1
+CODES_FORMAT = 2
+CODES_MAGIC = b"CDZ\x02"
 
 
 @dataclass(frozen=True)
@@ -219,7 +223,7 @@ codes ({lookup}), quantizer dropout {dropout}: one model for
 `mel` is DAC's multi-scale mel distance (lower is better), `si_sdr` the scale-invariant SDR in dB;
 `codebook_usage` is each codebook's code entropy as a share of log2({cardinality}) (1 = every code equally used).
 
-    cadenza codec encode in.wav --kbps 3 -o in.npz && cadenza codec decode in.npz -o out.wav
+    cadenza codec encode in.wav --kbps 3 -o in.codes && cadenza codec decode in.codes -o out.wav
 """
 )
 
@@ -234,47 +238,76 @@ def lookup_text(cfg: CodecConfig) -> str:
 # ------------------------------------------------------------------------------------------------ codes files
 
 
+def pack_bits(values: np.ndarray, bits: int) -> bytes:
+    """Non-negative integers below 2**bits, each written in `bits` bits (least significant first), packed."""
+    v = np.asarray(values, dtype=np.int64).ravel()
+    planes = ((v[:, None] >> np.arange(bits)) & 1).astype(np.uint8)  # [N, bits]
+    return np.packbits(planes.ravel(), bitorder="little").tobytes()
+
+
+def unpack_bits(data: bytes, bits: int, count: int) -> np.ndarray:
+    """The inverse of `pack_bits`: `count` integers of `bits` bits."""
+    flat = np.unpackbits(np.frombuffer(data, dtype=np.uint8), bitorder="little")
+    if len(flat) < count * bits:
+        raise ValueError(f"{len(flat)} bits hold fewer than {count} codes of {bits} bits")
+    planes = flat[: count * bits].reshape(count, bits).astype(np.int64)
+    return (planes << np.arange(bits)).sum(1)
+
+
+def code_bits(cardinality: int) -> int:
+    return max(1, int(np.ceil(np.log2(cardinality))))
+
+
 def write_codes(path: str | Path, codes: torch.Tensor, codec: Codec, n_samples: int) -> Path:
-    """Codes [1, K, T] of one mono clip -> an .npz file, atomically."""
+    """Codes [1, K, T] of one mono clip -> a `.codes` file (header + bit-packed codes), atomically."""
     from cadenza.io.files import atomic_path
 
     cfg = codec.cfg
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, codes=codes[0].numpy().astype(np.int16), sample_rate=cfg.sample_rate, n_samples=n_samples,
-                 hop=cfg.hop, n_codebooks=codes.shape[1], cardinality=cfg.cardinality,
-                 model_id=model_id(codec), format_version=CODES_FORMAT, kbps=cfg.kbps(codes.shape[1]))  # fmt: skip
+    k, t = int(codes.shape[1]), int(codes.shape[2])
+    bits = code_bits(cfg.cardinality)
+    header = {"format_version": CODES_FORMAT, "sample_rate": cfg.sample_rate, "n_samples": n_samples, "hop": cfg.hop,
+              "n_codebooks": k, "frames": t, "cardinality": cfg.cardinality, "bits": bits,
+              "model_id": model_id(codec), "kbps": cfg.kbps(k)}  # fmt: skip
+    line = (json.dumps(header, separators=(",", ":")) + "\n").encode()
+    payload = pack_bits(codes[0].T.cpu().numpy(), bits)  # frame after frame: [T, K]
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(CODES_MAGIC + line + payload)
     return Path(path)
 
 
 def read_codes(path: str | Path, codec: Codec) -> tuple[torch.Tensor, int]:
-    """An .npz codes file -> (codes [1, K, T], n_samples), checked against `codec`.
+    """A `.codes` file -> (codes [1, K, T], n_samples), checked against `codec`.
 
     Raises:
-        InputError: not a codes file, corrupt, or made by a model with other codebooks or cardinality.
+        InputError: not a codes file, corrupt or truncated, or made by another model (other codebooks, cardinality
+            or weights).
     """
     p = Path(path)
     if not p.is_file():
         raise InputError(p, "no such file")
+    data = p.read_bytes()
+    if not data.startswith(CODES_MAGIC):
+        raise InputError(p, "not a codes file (written by `cadenza codec encode`)")
+    end = data.find(b"\n", len(CODES_MAGIC))
     try:
-        with np.load(p, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except Exception as e:  # zipfile, ValueError, OSError: all mean a corrupt file
-        raise InputError(p, f"not a codes file ({type(e).__name__})") from None
-    needed = {"codes", "sample_rate", "n_samples", "n_codebooks", "cardinality", "model_id"}
-    if not needed <= set(data):
-        raise InputError(p, f"not a cadenza codes file (missing {', '.join(sorted(needed - set(data)))})")
-    codes = data["codes"]
+        header = json.loads(data[len(CODES_MAGIC) : end])
+        k, t, bits, cardinality = (int(header[f]) for f in ("n_codebooks", "frames", "bits", "cardinality"))
+        n_samples = int(header["n_samples"])
+    except (ValueError, KeyError, TypeError):
+        raise InputError(p, "not a codes file (its header is unreadable)") from None
     cfg = codec.cfg
-    if codes.ndim != 2 or codes.shape[0] != int(data["n_codebooks"]):
-        raise InputError(p, f"corrupt codes array of shape {codes.shape}")
-    if int(data["cardinality"]) != cfg.cardinality or codes.shape[0] > cfg.n_codebooks:
-        raise InputError(p, f"codes from another model ({codes.shape[0]} codebooks of {int(data['cardinality'])}; "
+    if cardinality != cfg.cardinality or k > cfg.n_codebooks:
+        raise InputError(p, f"codes from another model ({k} codebooks of {cardinality}; "
                             f"this one has {cfg.n_codebooks} of {cfg.cardinality})")  # fmt: skip
-    if str(data["model_id"]) != model_id(codec):
-        raise InputError(p, f"codes from another model (id {data['model_id']}, this model is {model_id(codec)})")
-    if codes.min() < 0 or codes.max() >= cfg.cardinality:
+    if str(header.get("model_id")) != model_id(codec):
+        raise InputError(p, f"codes from another model (id {header.get('model_id')}, this model is {model_id(codec)})")
+    try:
+        codes = unpack_bits(data[end + 1 :], bits, k * t).reshape(t, k).T
+    except ValueError as e:
+        raise InputError(p, f"corrupt codes ({e}): the file is truncated") from None
+    if codes.max(initial=0) >= cfg.cardinality:
         raise InputError(p, "corrupt codes: values outside the codebook")
-    return torch.tensor(codes.astype(np.int64))[None], int(data["n_samples"])
+    return torch.tensor(codes)[None], n_samples
 
 
 def codec_round_trip(codec: Codec, clip: AudioClip, kbps: float | None = None) -> AudioClip:

@@ -62,8 +62,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
     k = codec.cfg.codebooks_for(args.kbps) if args.kbps else codec.n_codebooks
     codes = codec.encode_chunked(torch.tensor(clip.samples)[None], k)
     write_codes(args.output, codes, codec, clip.n_samples)
+    size = Path(args.output).stat().st_size
+    real = 8 * size / clip.duration_s / 1000
     print(f"wrote {args.output}: {k} codebooks x {codes.shape[-1]} frames = {codec.cfg.kbps(k):g} kbps "
-          f"({clip.duration_s:.1f} s)")  # fmt: skip
+          f"({clip.duration_s:.1f} s, {size:,} bytes: {real:.2f} kbps with the header)")  # fmt: skip
     return 0
 
 
@@ -124,14 +126,14 @@ def register(sub: Any) -> None:
     common.add_training(t, steps=4000, lr=None, eval_every=500,
                         lr_help="learning rate (default 1e-3; 3e-4 with --adversarial)")  # fmt: skip
     t.set_defaults(func=cmd_train)
-    e = csub.add_parser("encode", help="audio -> codes (.npz)")
+    e = csub.add_parser("encode", help="audio -> codes (a .codes file: bit-packed, the nominal bitrate + a header)")
     e.add_argument("input")
     common.add_model(e, "codec")
     e.add_argument("--kbps", type=float, help="target bitrate (default: every codebook)")
     common.add_threads(e)
-    common.add_output(e, "codes file (.npz)")
+    common.add_output(e, "codes file (e.g. OUT.codes)")
     e.set_defaults(func=cmd_encode)
-    d = csub.add_parser("decode", help="codes (.npz) -> audio")
+    d = csub.add_parser("decode", help="codes (.codes) -> audio")
     d.add_argument("input")
     common.add_model(d, "codec")
     common.add_threads(d)

@@ -42,7 +42,7 @@ def build(out_dir: Path) -> Section:
         "at 6 kbps (BENCHMARKS.md has the table). Listen for what the mel distance hides: the pitch slips in "
         "places at both rates (more at 1.5 kbps), attacks smear, and hiss is added; it is not yet a transparent "
         "codec. "
-        "`cadenza codec encode IN.wav --kbps 3 -o codes.npz`, `cadenza codec decode`, "
+        "`cadenza codec encode IN.wav --kbps 3 -o IN.codes`, `cadenza codec decode`, "
         "`cadenza codec morph A B`.",
         [
             Item("Original", audio="codec_orig.wav"),
