@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -105,11 +106,45 @@ def test_codec_shapes_bitrates_and_streaming() -> None:
     assert codec.decode(codes[:, :1]).shape == y.shape  # fewer codebooks, lower bitrate
 
 
+def test_causal_codec_streams_block_by_block_as_on_the_whole_file() -> None:
+    torch.manual_seed(0)
+    codec = Codec(replace(TINY, causal=True)).eval()
+    hop, delay = TINY.hop, codec.delay
+    assert delay == 64 and codec.latency == hop + delay
+    x = torch.tensor(tone(1.3))[None, None]
+    codes = codec.encode(x)
+    assert codes.shape == (1, 4, 131)  # 1.3 s and the delay, in whole frames
+    y = codec.decode(codes)
+    padded = torch.nn.functional.pad(x, (0, 131 * hop - x.shape[-1]))
+    sizes = [1, 7, 40, 2, 81]  # frames per block, uneven on purpose
+    starts = np.cumsum([0, *sizes])
+    with codec.stream():
+        streamed = [codec.encode(padded[..., a * hop : b * hop]) for a, b in zip(starts[:-1], starts[1:])]
+        assert torch.equal(torch.cat(streamed, -1), codes)
+        out = torch.cat([codec.decode(c) for c in streamed], -1)
+        with pytest.raises(ValueError, match="not a whole number of frames"):
+            codec.encode(x[..., :100])
+    # the stream lags by `delay` samples; whole-file decoding takes the lag back
+    assert torch.allclose(out[..., delay:], y[..., :-delay], atol=1e-5)
+    assert torch.allclose(codec.decode_chunked(codec.encode_chunked(x, chunk_frames=9)), y, atol=1e-5)
+    # no look-ahead: a change after frame 60 changes neither earlier codes nor earlier (streamed) output
+    later = x.clone()
+    later[..., 60 * hop :] = 0
+    assert torch.equal(codec.encode(later)[..., :60], codes[..., :60])
+    with codec.stream():
+        out_later = codec.decode(codec.encode(torch.nn.functional.pad(later, (0, 131 * hop - x.shape[-1]))))
+    assert torch.allclose(out_later[..., : 60 * hop], out[..., : 60 * hop], atol=1e-6)
+    assert not torch.allclose(out_later, out, atol=1e-6)
+    with pytest.raises(ValueError, match="only a causal codec streams"), Codec(TINY).stream():
+        pass
+
+
 def test_codec_overfits_with_and_without_discriminators() -> None:
     x = torch.tensor(np.stack([tone(0.2), tone(0.2, 330)]))[:, None]
-    for adversarial in (False, True):
+    for adversarial, causal in ((False, False), (True, False), (False, True)):
         torch.manual_seed(0)
-        model = ct.CodecGAN(TINY, ct.CodecLossConfig(adversarial=adversarial, disc_channels=4))
+        cfg = replace(TINY, causal=causal)
+        model = ct.CodecGAN(cfg, ct.CodecLossConfig(adversarial=adversarial, disc_channels=4))
         opt = torch.optim.Adam(model.parameters(), 3e-3)
         first = None
         for _ in range(40):
@@ -211,3 +246,18 @@ def test_codec_commands(tmp_path: Path) -> None:
     empty = run("codec", "encode", str(tmp_path / "empty.wav"), "--model", m, "-o", str(tmp_path / "e.codes"))
     assert_user_error(empty, "empty file")
     assert not (tmp_path / "x.wav").exists() and not (tmp_path / "e.codes").exists()
+    # streaming takes a causal codec and blocks of whole frames
+    assert_user_error(run("codec", "stream", str(tmp_path / "a.wav"), "--model", m, "-o", str(tmp_path / "s.wav")),
+                      "cannot stream")  # fmt: skip
+    Codec(replace(TINY, causal=True)).eval().save_pretrained(tmp_path / "causal", card="card")
+    c, a = str(tmp_path / "causal"), str(tmp_path / "a.wav")
+    bad = run("codec", "stream", a, "--model", c, "--block-ms", "15", "-o", str(tmp_path / "s.wav"))
+    assert_user_error(bad, "--block-ms", "15 ms is not a whole number of this codec's 10 ms frames")
+    assert not (tmp_path / "s.wav").exists()
+    p = run("codec", "stream", str(tmp_path / "a.wav"), "--model", c, "--block-ms", "20", "-o", str(tmp_path / "s.wav"))
+    assert p.returncode == 0 and "51 blocks of 20 ms" in p.stdout and "latency 24 ms" in p.stdout, p.stderr
+    from cadenza.io.audio import read_audio
+
+    streamed = read_audio(tmp_path / "s.wav").samples[0]
+    whole = ct.codec_round_trip(Codec.from_pretrained(c), read_audio(tmp_path / "a.wav", mono=True)).samples[0]
+    assert len(streamed) == SR and np.abs(streamed - whole).max() < 1e-3  # 16-bit wav

@@ -16,22 +16,32 @@ synthesis puts them back together.
 codes [B, K, T]`, `decode(codes) -> audio`, `sample_rate`, `frame_rate`, `n_codebooks`, `cardinality`.
 Long audio goes through `encode_chunked` / `decode_chunked`: fixed-size chunks with enough context on each
 side to cover the receptive field, so the result equals a one-shot pass while memory stays bounded.
+
+`CodecConfig(causal=True)` is the streaming variant (for live use: Synthformer's live mode, RAVE): every
+convolution and the PQMF look only back (`cadenza.nn.streaming`), so within `codec.stream()` blocks of whole
+frames go through `encode` and `decode` one after another and give exactly the whole file's result, lagging by
+`codec.delay` samples (the PQMF's 64 taps, 4 ms); the latency is one block plus that delay (24 ms with 20 ms
+blocks). The non-causal codec, which looks ahead, stays the default where latency does not matter.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
 from cadenza.audio.dsp import PQMF
 from cadenza.nn.quantize import QuantizerOutput, ResidualVQ
+from cadenza.nn.streaming import CausalConv1d, CausalPQMF, CausalUpsample, streaming
 from cadenza.pretrained import Pretrained
 
 
@@ -60,6 +70,7 @@ class CodecConfig:
     factorized: bool = False  # True: DAC's low-dimensional L2-normalized lookups; False: Euclidean (EnCodec)
     ema: bool = True  # codebooks learn by moving averages (EnCodec); False: by the codebook loss (DAC)
     quantizer_dropout: float = 0.5
+    causal: bool = False  # True: causal convolutions and PQMF, no look-ahead: streams block by block
 
     @property
     def hop(self) -> int:
@@ -90,7 +101,10 @@ class Snake(nn.Module):
         return x + (self.alpha + 1e-9).reciprocal() * torch.sin(self.alpha * x).pow(2)
 
 
-def _init(layer: nn.Conv1d | nn.ConvTranspose1d) -> nn.Module:
+_Conv = TypeVar("_Conv", nn.Conv1d, nn.ConvTranspose1d)
+
+
+def _init(layer: _Conv) -> _Conv:
     # Zero biases, default (variance-keeping) weights. With random biases, or with DAC's tiny weights
     # (std 0.02), the encoder's output is a tiny signal under an offset that the first Adam steps make
     # larger still: every frame points the same way and each quantizer collapses to one code.
@@ -107,31 +121,45 @@ def conv(
     dilation: int = 1,
     padding: int | None = None,
     bias: bool = True,
+    causal: bool = False,
 ) -> nn.Module:
+    """A weight-normed convolution, centred (`padding` defaults to half the receptive field) or causal."""
+    if causal:
+        layer = CausalConv1d(c_in, c_out, kernel, stride, dilation, bias=bias)
+        layer.conv = _init(layer.conv) if bias else weight_norm(layer.conv)
+        return layer
     pad = (kernel - 1) * dilation // 2 if padding is None else padding
-    layer = nn.Conv1d(c_in, c_out, kernel, stride, pad, dilation, bias=bias)
-    return _init(layer) if bias else weight_norm(layer)
+    inner = nn.Conv1d(c_in, c_out, kernel, stride, pad, dilation, bias=bias)
+    return _init(inner) if bias else weight_norm(inner)
 
 
 class ResidualUnit(nn.Module):
-    def __init__(self, channels: int, dilation: int, bias: bool = True) -> None:
+    def __init__(self, channels: int, dilation: int, bias: bool = True, causal: bool = False) -> None:
         super().__init__()
-        self.block = nn.Sequential(Snake(channels), conv(channels, channels, 7, dilation=dilation, bias=bias),
+        self.block = nn.Sequential(Snake(channels), conv(channels, channels, 7, dilation=dilation, bias=bias,
+                                                         causal=causal),
                                    Snake(channels), conv(channels, channels, 1, bias=bias))  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.block(x)
 
 
-def encoder_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
-    units = [ResidualUnit(c_in, d, bias=False) for d in (1, 3, 9)]
-    return nn.Sequential(*units, Snake(c_in), conv(c_in, c_out, 2 * stride, stride, math.ceil(stride / 2), bias=False))
+def encoder_block(c_in: int, c_out: int, stride: int, causal: bool = False) -> nn.Sequential:
+    units = [ResidualUnit(c_in, d, bias=False, causal=causal) for d in (1, 3, 9)]
+    down = conv(c_in, c_out, 2 * stride, stride, padding=math.ceil(stride / 2), bias=False, causal=causal)
+    return nn.Sequential(*units, Snake(c_in), down)
 
 
-def decoder_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
-    up = _init(nn.ConvTranspose1d(c_in, c_out, 2 * stride, stride, padding=math.ceil(stride / 2),
-                                  output_padding=stride % 2))  # fmt: skip
-    return nn.Sequential(Snake(c_in), up, ResidualUnit(c_out, 1), ResidualUnit(c_out, 3), ResidualUnit(c_out, 9))
+def decoder_block(c_in: int, c_out: int, stride: int, causal: bool = False) -> nn.Sequential:
+    up: nn.Module
+    if causal:
+        up = CausalUpsample(c_in, c_out, stride)
+        up.conv = weight_norm(up.conv)
+    else:
+        up = _init(nn.ConvTranspose1d(c_in, c_out, 2 * stride, stride, padding=math.ceil(stride / 2),
+                                      output_padding=stride % 2))  # fmt: skip
+    units = [ResidualUnit(c_out, d, causal=causal) for d in (1, 3, 9)]
+    return nn.Sequential(Snake(c_in), up, *units)
 
 
 class Encoder(nn.Module):
@@ -140,11 +168,12 @@ class Encoder(nn.Module):
         c = cfg.channels
         # no biases in the encoder: an offset common to every frame would drown the latents' variation and
         # make every frame pick the same code
-        layers: list[nn.Module] = [conv(cfg.n_bands, c, 7, bias=False)]
+        k = cfg.causal
+        layers: list[nn.Module] = [conv(cfg.n_bands, c, 7, bias=False, causal=k)]
         for s in cfg.strides:
-            layers.append(encoder_block(c, 2 * c, s))
+            layers.append(encoder_block(c, 2 * c, s, causal=k))
             c *= 2
-        layers += [Snake(c), conv(c, cfg.latent_dim, 3, bias=False)]
+        layers += [Snake(c), conv(c, cfg.latent_dim, 3, bias=False, causal=k)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, bands: torch.Tensor) -> torch.Tensor:
@@ -156,11 +185,12 @@ class Decoder(nn.Module):
     def __init__(self, cfg: CodecConfig) -> None:
         super().__init__()
         c = cfg.decoder_channels
-        layers: list[nn.Module] = [conv(cfg.latent_dim, c, 7)]
+        k = cfg.causal
+        layers: list[nn.Module] = [conv(cfg.latent_dim, c, 7, causal=k)]
         for s in reversed(cfg.strides):
-            layers.append(decoder_block(c, c // 2, s))
+            layers.append(decoder_block(c, c // 2, s, causal=k))
             c //= 2
-        layers += [Snake(c), conv(c, cfg.n_bands, 7)]
+        layers += [Snake(c), conv(c, cfg.n_bands, 7, causal=k)]
         if cfg.n_bands == 1:
             layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
@@ -181,7 +211,12 @@ class Codec(Pretrained, nn.Module):
     def __init__(self, cfg: CodecConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.pqmf = PQMF(cfg.n_bands) if cfg.n_bands > 1 else None
+        self.pqmf: PQMF | CausalPQMF | None = None
+        if cfg.n_bands > 1:
+            self.pqmf = CausalPQMF(cfg.n_bands) if cfg.causal else PQMF(cfg.n_bands)
+        # a causal codec's output lags its input by the PQMF's delay; whole-signal decoding takes it back
+        self.delay = self.pqmf.delay if isinstance(self.pqmf, CausalPQMF) else 0
+        self._streaming = False
         self.encoder = Encoder(cfg)
         self.quantizer = ResidualVQ(cfg.latent_dim, cfg.n_codebooks, cfg.cardinality, cfg.codebook_dim,
                                     cfg.quantizer_dropout, cfg.factorized, cfg.ema)  # fmt: skip
@@ -199,13 +234,41 @@ class Codec(Pretrained, nn.Module):
     def analysis(self, audio: torch.Tensor) -> torch.Tensor:
         """Audio [B, 1, N] (N a multiple of the hop) -> continuous latents [B, D, N / hop]."""
         if audio.shape[-1] % self.cfg.hop:
-            raise ValueError(f"audio length {audio.shape[-1]} is not a multiple of the hop {self.cfg.hop}")
+            what = "a streamed block of" if self._streaming else "audio length"
+            raise ValueError(f"{what} {audio.shape[-1]} samples is not a whole number of frames (hop {self.cfg.hop})")
         return self.encoder(self.pqmf.analysis(audio) if self.pqmf is not None else audio)
 
     def synthesis(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents [B, D, T] -> audio [B, 1, T * hop]."""
+        """Latents [B, D, T] -> audio [B, 1, T * hop], aligned with the input (a causal codec's last `delay`
+        samples are then zeros: encode pads the audio to cover them). In a stream, the output lags by `delay`."""
         y = self.decoder(z)
-        return self.pqmf.synthesis(y) if self.pqmf is not None else y
+        y = self.pqmf.synthesis(y) if self.pqmf is not None else y
+        if self.delay and not self._streaming:
+            y = torch.nn.functional.pad(y[..., self.delay :], (0, self.delay))
+        return y
+
+    @property
+    def latency(self) -> int:
+        """Samples from an input sample to its output in a stream: one frame to fill a block, plus the delay."""
+        return self.cfg.hop + self.delay
+
+    @contextlib.contextmanager
+    def stream(self) -> Iterator[Codec]:
+        """Within the block, `analysis` / `encode` and `synthesis` / `decode` take a stream in blocks of whole frames
+        (any number); each call continues the last. Only a causal codec streams.
+
+            with codec.stream():
+                for block in blocks:                        # [1, 1, n x hop] each
+                    out = codec.decode(codec.encode(block))  # lags the input by `codec.delay` samples
+        """
+        if not self.cfg.causal:
+            raise ValueError("only a causal codec streams (CodecConfig(causal=True)); this one looks ahead")
+        self._streaming = True
+        try:  # streaming is inference: weight norm's weights are computed once for the whole stream
+            with streaming(self), parametrize.cached():
+                yield self
+        finally:
+            self._streaming = False
 
     def forward(self, audio: torch.Tensor, n_quantizers: int | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
         """Audio [B, 1, N] -> (reconstruction [B, 1, N], quantizer output) for training."""
@@ -215,15 +278,19 @@ class Codec(Pretrained, nn.Module):
     # ---- CompressionModel
     @torch.no_grad()
     def encode(self, audio: torch.Tensor, n_codebooks: int | None = None) -> torch.Tensor:
-        """Audio [B, 1, N] -> codes [B, K, ceil(N / hop)] (the audio is zero-padded to whole frames)."""
-        pad = (-audio.shape[-1]) % self.cfg.hop
-        z = self.analysis(torch.nn.functional.pad(audio, (0, pad)))
+        """Audio [B, 1, N] -> codes [B, K, ceil((N + delay) / hop)] (zero-padded to whole frames, and for a causal
+        codec to cover the delay too). In a stream, N must be a whole number of frames."""
+        z = self.analysis(audio if self._streaming else self.pad_to_frames(audio))
         return self.quantizer(z, n_codebooks or self.n_codebooks).codes
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes [B, K, T] (any K <= n_codebooks) -> audio [B, 1, T * hop]."""
         return self.synthesis(self.quantizer.decode(codes))
+
+    def pad_to_frames(self, audio: torch.Tensor) -> torch.Tensor:
+        """Zeros at the end, to whole frames that cover the audio and the causal delay."""
+        return torch.nn.functional.pad(audio, (0, (-(audio.shape[-1] + self.delay)) % self.cfg.hop + self.delay))
 
     def context_frames(self) -> int:
         """Frames of context each side that cover the receptive field of the decoder (and of the encoder)."""
@@ -242,11 +309,15 @@ class Codec(Pretrained, nn.Module):
     def encode_chunked(
         self, audio: torch.Tensor, n_codebooks: int | None = None, chunk_frames: int = 250
     ) -> torch.Tensor:
-        """`encode` in chunks of `chunk_frames` frames plus context: bounded memory for any length."""
+        """`encode` in chunks of `chunk_frames` frames plus context: bounded memory for any length. A causal codec
+        streams the chunks instead, which needs no context."""
         hop, ctx = self.cfg.hop, self.context_frames()
-        pad = (-audio.shape[-1]) % hop
-        audio = torch.nn.functional.pad(audio, (0, pad))
+        audio = self.pad_to_frames(audio)
         n_frames = audio.shape[-1] // hop
+        if self.cfg.causal:
+            with self.stream():
+                blocks = [audio[..., i * hop : (i + chunk_frames) * hop] for i in range(0, n_frames, chunk_frames)]
+                return torch.cat([self.encode(b, n_codebooks) for b in blocks], -1)
         out = []
         for start in range(0, n_frames, chunk_frames):
             a, b = max(0, start - ctx), min(n_frames, start + chunk_frames + ctx)
@@ -259,6 +330,11 @@ class Codec(Pretrained, nn.Module):
         """`decode` in chunks of `chunk_frames` frames plus context; equal to decoding at once."""
         hop, ctx = self.cfg.hop, self.context_frames()
         n_frames = codes.shape[-1]
+        if self.cfg.causal:
+            with self.stream():
+                blocks = [codes[..., i : i + chunk_frames] for i in range(0, n_frames, chunk_frames)]
+                y = torch.cat([self.decode(b) for b in blocks], -1)
+            return torch.nn.functional.pad(y[..., self.delay :], (0, self.delay))
         out = []
         for start in range(0, n_frames, chunk_frames):
             a, b = max(0, start - ctx), min(n_frames, start + chunk_frames + ctx)

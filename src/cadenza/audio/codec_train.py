@@ -62,6 +62,9 @@ class CodecGAN(nn.Module):
     def forward(self, audio: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.loss_cfg
         recon, q = self.codec(audio)
+        if self.codec.delay:  # a causal codec's last `delay` samples would need input past the excerpt
+            n = audio.shape[-1] - self.codec.delay
+            recon, audio = recon[..., :n], audio[..., :n]
         sr = self.codec.sample_rate
         terms = {"mel": mel_distance(recon, audio, sr), "codebook": q.codebook_loss, "commitment": q.commitment_loss}
         total = cfg.mel_weight * terms["mel"] + cfg.codebook_weight * q.codebook_loss

@@ -1,5 +1,5 @@
-"""`cadenza codec train | encode | decode | morph`: the neural audio codec (RVQGAN in the manner of DAC) and its
-VQ-VAE baseline."""
+"""`cadenza codec train | encode | decode | stream | morph`: the neural audio codec (RVQGAN in the manner of DAC)
+and its VQ-VAE baseline."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                           cardinality=args.cardinality)  # fmt: skip
     else:
         cfg = CodecConfig(n_codebooks=args.codebooks, cardinality=args.cardinality, channels=args.channels,
-                          decoder_channels=args.decoder_channels, factorized=args.factorized)  # fmt: skip
+                          decoder_channels=args.decoder_channels, factorized=args.factorized,
+                          causal=args.causal)  # fmt: skip
     loss = CodecLossConfig(adversarial=args.adversarial, batch_size=args.batch_size)
     lr = args.lr or (3e-4 if args.adversarial else 1e-3)
     groups = (ParamGroup("discriminator", "disc.", lr=args.disc_lr),) if args.adversarial else ()
@@ -84,6 +85,50 @@ def cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stream(args: argparse.Namespace) -> int:
+    """A live performance, simulated: the file goes through encode + decode block by block, as from a sound card."""
+    import time
+
+    import numpy as np
+    import torch
+
+    from cadenza.audio.codec import Codec
+    from cadenza.core.audio import AudioClip
+    from cadenza.io.audio import read_audio, write_audio
+
+    common.set_threads(args)
+    codec = Codec.from_pretrained(args.model)
+    if not codec.cfg.causal:
+        raise InputError(args.model or "models/codec", "this codec looks ahead and cannot stream: train one with "
+                                                       "`cadenza codec train --causal`")  # fmt: skip
+    hop, sr = codec.cfg.hop, codec.sample_rate
+    block = round(args.block_ms * sr / 1000)
+    if block < hop or block % hop:
+        raise InputError("--block-ms", f"{args.block_ms:g} ms is not a whole number of this codec's "
+                                       f"{1000 * hop / sr:g} ms frames")  # fmt: skip
+    if args.kbps and args.kbps < codec.cfg.kbps(1):
+        raise InputError("--kbps", f"the lowest bitrate of this codec is {codec.cfg.kbps(1):g} kbps")
+    k = codec.cfg.codebooks_for(args.kbps) if args.kbps else codec.n_codebooks
+    clip = read_audio(args.input, sample_rate=sr, mono=True)
+    x = codec.pad_to_frames(torch.tensor(clip.samples)[None])
+    out, seconds = [], []
+    with torch.no_grad(), codec.stream():
+        for start in range(0, x.shape[-1], block):
+            chunk = x[..., start : start + block]
+            chunk = torch.nn.functional.pad(chunk, (0, (-chunk.shape[-1]) % hop))
+            t0 = time.perf_counter()
+            out.append(codec.decode(codec.encode(chunk, k)))
+            seconds.append(time.perf_counter() - t0)
+    y = torch.cat(out, -1)[0, :, codec.delay : codec.delay + clip.n_samples]
+    path = write_audio(AudioClip(y.numpy(), sr), args.output)
+    s = np.array(seconds) * 1000
+    print(f"wrote {path}: {len(s)} blocks of {1000 * block / sr:g} ms at {codec.cfg.kbps(k):g} kbps; latency "
+          f"{1000 * (block + codec.delay) / sr:g} ms (the block + {1000 * codec.delay / sr:g} ms of filter delay); "
+          f"compute per block median {np.median(s):.1f} ms, slowest {s.max():.1f} ms "
+          f"({1000 * block / sr / np.median(s):.1f}x real time)")  # fmt: skip
+    return 0
+
+
 def cmd_morph(args: argparse.Namespace) -> int:
     from cadenza.audio.codec import Codec
     from cadenza.audio.codec_train import morph
@@ -120,6 +165,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="DAC's 8-d L2-normalized lookups (default: Euclidean lookups in the latent)",
     )
+    t.add_argument("--causal", action="store_true", help="no look-ahead: a codec that streams (`cadenza codec stream`)")
     t.add_argument("--adversarial", action="store_true", help="add the discriminators (DAC's GAN phase)")
     t.add_argument("--disc-lr", type=float, help="the discriminators' own learning rate (default: --lr)")
     t.add_argument("--init-from", help="a saved codec to start from (the mel-only phase)")
@@ -139,6 +185,14 @@ def register(sub: Any) -> None:
     common.add_threads(d)
     common.add_output(d, "output .wav")
     d.set_defaults(func=cmd_decode)
+    s = csub.add_parser("stream", help="encode + decode block by block, as live (a causal codec only)")
+    s.add_argument("input")
+    common.add_model(s, "codec")
+    s.add_argument("--block-ms", type=float, default=20.0, help="block size, a whole number of frames (default 20)")
+    s.add_argument("--kbps", type=float, help="target bitrate (default: every codebook)")
+    common.add_threads(s)
+    common.add_output(s, "output .wav")
+    s.set_defaults(func=cmd_stream)
     m = csub.add_parser("morph", help="interpolate between two sounds in the codec's latent or code space")
     m.add_argument("a")
     m.add_argument("b")

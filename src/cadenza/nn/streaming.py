@@ -1,0 +1,158 @@
+"""Causal layers that stream: fed block by block, they give what they give on the whole signal, sample for sample.
+
+A causal convolution pads on the left only, so no output depends on a later input. In streaming mode each layer
+keeps what it needs from one call to the next (the last inputs of a convolution, the overlapping tail of a
+transposed convolution) instead of padding with zeros: a signal fed in blocks then decodes exactly as the whole
+signal does, with no clicks at the block edges. RAVE's cached convolutions (Caillon & Esling 2021) and EnCodec's
+streaming follow the same idea.
+
+    with streaming(model):              # caches start empty (zeros) and follow the stream
+        out = [model(block) for block in blocks]
+
+- `CausalConv1d(c_in, c_out, kernel, stride, dilation)`: left context (kernel - 1) * dilation + 1 - stride; with a
+  stride, a block's length must be a multiple of it.
+- `CausalUpsample(c_in, c_out, factor)`: a transposed convolution of 2 x factor taps whose output n depends on
+  input frames up to n // factor; in streaming mode the tail that overlaps the next block is carried over.
+- `CausalPQMF(bands)`: the PQMF bank of `cadenza.audio.dsp` with its filters run causally: analysis + synthesis
+  delay the signal by `delay` samples (the prototype's length) instead of looking ahead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class StreamCache(nn.Module):
+    """The left context of a causal layer: zeros on a whole signal; in streaming mode, the end of the last block."""
+
+    def __init__(self, context: int) -> None:
+        super().__init__()
+        self.context = context
+        self.streaming = False
+        self.cache: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [B, C, T] -> [B, C, context + T]: x with its left context in front."""
+        if not self.streaming:
+            return F.pad(x, (self.context, 0))
+        if self.cache is None or self.cache.shape[:2] != x.shape[:2]:
+            self.cache = x.new_zeros(x.shape[0], x.shape[1], self.context)
+        full = torch.cat([self.cache, x], dim=-1)
+        self.cache = full[..., full.shape[-1] - self.context :].detach()
+        return full
+
+
+def _check_block(x: torch.Tensor, multiple: int, what: str) -> None:
+    if x.shape[-1] % multiple:
+        raise ValueError(f"a block of {x.shape[-1]} samples is not a multiple of the {what} {multiple}")
+
+
+class CausalConv1d(nn.Module):
+    """A 1-d convolution that looks only back; streams with a cache of its left context."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, dilation: int = 1,
+                 bias: bool = True) -> None:  # fmt: skip
+        super().__init__()
+        if kernel < stride:
+            raise ValueError("a causal strided convolution needs kernel >= stride")
+        self.conv = nn.Conv1d(c_in, c_out, kernel, stride, 0, dilation, bias=bias)
+        self.left = StreamCache((kernel - 1) * dilation + 1 - stride)
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [B, C, T] (T a multiple of the stride) -> [B, C_out, T / stride]."""
+        _check_block(x, self.stride, "stride")
+        return self.conv(self.left(x))
+
+
+class CausalUpsample(nn.Module):
+    """Up-sampling by `factor` with a transposed convolution of 2 x factor taps, cropped to be causal.
+
+    The transposed convolution of T frames gives (T + 1) x factor samples: the first T x factor are kept, and the
+    last `factor` (the half-finished overlap with the next frame) are added to the next block's start when
+    streaming; on a whole signal they are dropped, as nothing follows.
+    """
+
+    def __init__(self, c_in: int, c_out: int, factor: int) -> None:
+        super().__init__()
+        self.factor = factor
+        self.conv = nn.ConvTranspose1d(c_in, c_out, 2 * factor, factor, bias=False)
+        self.bias = nn.Parameter(torch.zeros(c_out))
+        self.streaming = False
+        self.tail: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [B, C, T] -> [B, C_out, T * factor]."""
+        y = self.conv(x)
+        n = x.shape[-1] * self.factor
+        out, tail = y[..., :n], y[..., n:]
+        if self.streaming:
+            if self.tail is not None and self.tail.shape == tail.shape:
+                out = torch.cat([out[..., : self.factor] + self.tail, out[..., self.factor :]], dim=-1)
+            self.tail = tail.detach()
+        return out + self.bias[:, None]
+
+
+class CausalPQMF(nn.Module):
+    """A PQMF bank (`cadenza.audio.dsp.PQMF`) run causally, so that it streams.
+
+    The centred (zero-phase) bank needs taps / 2 samples of look-ahead at analysis and again at synthesis; run
+    causally, each half delays by taps / 2 instead, and `synthesis(analysis(x))` is x delayed by `delay` = taps
+    samples (4 ms with 4 bands at 16 kHz).
+    """
+
+    analysis_filters: torch.Tensor
+    synthesis_filters: torch.Tensor
+
+    def __init__(self, n_bands: int = 4) -> None:
+        super().__init__()
+        from cadenza.audio.dsp import PQMF
+
+        bank = PQMF(n_bands)
+        self.n_bands = m = n_bands
+        taps = bank.analysis_filters.shape[-1] - 1
+        if taps % m:
+            raise ValueError(f"the PQMF's {taps} taps are not a multiple of its {m} bands")
+        self.delay = taps
+        # analysis: output j is the centred bank's output j - taps / (2 m): the filter spans x[jm - taps .. jm], so
+        # m - 1 zero taps are appended to make the strided convolution's window end at jm + m - 1
+        self.register_buffer("analysis_filters", F.pad(bank.analysis_filters, (0, m - 1)))
+        self.register_buffer("synthesis_filters", bank.synthesis_filters.clone())
+        self.analysis_left = StreamCache(taps)
+        self.synthesis_left = StreamCache(taps)
+
+    def analysis(self, x: torch.Tensor) -> torch.Tensor:
+        """Audio [B, 1, T] (T a multiple of the bands) -> bands [B, M, T // M], delayed by taps / 2 samples."""
+        _check_block(x, self.n_bands, "number of bands")
+        return F.conv1d(self.analysis_left(x), self.analysis_filters, stride=self.n_bands)
+
+    def synthesis(self, bands: torch.Tensor) -> torch.Tensor:
+        """Bands [B, M, T'] -> audio [B, 1, T' * M], delayed by another taps / 2 samples."""
+        b, m, t = bands.shape
+        up = bands.new_zeros(b, m, t * m)
+        up[..., :: self.n_bands] = bands * m
+        return F.conv1d(self.synthesis_left(up), self.synthesis_filters)
+
+
+def set_streaming(model: nn.Module, on: bool) -> None:
+    """Switch every causal layer of `model` to streaming (caches emptied) or back to whole-signal mode."""
+    for m in model.modules():
+        if isinstance(m, StreamCache):
+            m.streaming, m.cache = on, None
+        elif isinstance(m, CausalUpsample):
+            m.streaming, m.tail = on, None
+
+
+@contextlib.contextmanager
+def streaming(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, `model` processes a stream block by block (its caches start empty)."""
+    set_streaming(model, True)
+    try:
+        yield model
+    finally:
+        set_streaming(model, False)
