@@ -106,6 +106,29 @@ def test_codec_shapes_bitrates_and_streaming() -> None:
     assert codec.decode(codes[:, :1]).shape == y.shape  # fewer codebooks, lower bitrate
 
 
+def test_vocos_decoder_inverts_its_own_stft_and_decodes_in_chunks() -> None:
+    torch.manual_seed(0)
+    cfg = replace(TINY, decoder="vocos", decoder_layers=2)
+    codec = Codec(cfg).eval()
+    dec = codec.decoder
+    # the overlap-add inverse of an STFT made with the same window and "same" framing gives the signal back
+    x = torch.tensor(tone(0.5))[None]
+    hop, n = dec.hop, dec.n_fft
+    t = x.shape[-1] // hop
+    padded = torch.nn.functional.pad(x, ((n - hop) // 2, (n - hop) // 2 + hop))
+    frames = padded.unfold(-1, n, hop)[:, :t] * dec.window
+    back = dec.istft(torch.fft.rfft(frames))
+    assert back.shape == (1, t * hop) and torch.allclose(back, x[:, : t * hop], atol=1e-4)
+    codes = codec.encode(torch.tensor(tone(1.3))[None, None])
+    y = codec.decode(codes)
+    assert y.shape == (1, 1, 130 * hop)
+    assert torch.allclose(codec.decode_chunked(codes, chunk_frames=40), y, atol=1e-5)
+    with pytest.raises(ValueError, match="not causal"):
+        replace(cfg, causal=True)
+    with pytest.raises(ValueError, match="unknown codec decoder"):
+        replace(TINY, decoder="wavenet")
+
+
 def test_causal_codec_streams_block_by_block_as_on_the_whole_file() -> None:
     torch.manual_seed(0)
     codec = Codec(replace(TINY, causal=True)).eval()
@@ -141,9 +164,10 @@ def test_causal_codec_streams_block_by_block_as_on_the_whole_file() -> None:
 
 def test_codec_overfits_with_and_without_discriminators() -> None:
     x = torch.tensor(np.stack([tone(0.2), tone(0.2, 330)]))[:, None]
-    for adversarial, causal in ((False, False), (True, False), (False, True)):
+    for adversarial, causal, decoder in ((False, False, "conv"), (True, False, "conv"), (False, True, "conv"),
+                                         (False, False, "vocos")):  # fmt: skip
         torch.manual_seed(0)
-        cfg = replace(TINY, causal=causal)
+        cfg = replace(TINY, causal=causal, decoder=decoder, decoder_layers=2)
         model = ct.CodecGAN(cfg, ct.CodecLossConfig(adversarial=adversarial, disc_channels=4))
         opt = torch.optim.Adam(model.parameters(), 3e-3)
         first = None
@@ -261,3 +285,24 @@ def test_codec_commands(tmp_path: Path) -> None:
     streamed = read_audio(tmp_path / "s.wav").samples[0]
     whole = ct.codec_round_trip(Codec.from_pretrained(c), read_audio(tmp_path / "a.wav", mono=True)).samples[0]
     assert len(streamed) == SR and np.abs(streamed - whole).max() < 1e-3  # 16-bit wav
+
+
+def test_codec_train_command_with_the_vocos_decoder(tmp_path: Path) -> None:
+    from cadenza.audio.datasets import write_manifest
+
+    entries = []
+    for i, split in enumerate(["train"] * 3 + ["valid"]):
+        write_audio(AudioClip(tone(1.0, 220 * (1 + i)), SR), tmp_path / "data" / f"{split}/t{i}.wav")
+        entries.append({"file": f"{split}/t{i}.wav", "split": split})
+    write_manifest(tmp_path / "data", entries)
+    tiny = ["--channels", "4", "--decoder-channels", "16", "--latent-dim", "8", "--codebooks", "2", "--cardinality",
+            "16", "--strides", "2", "4", "5", "--decoder-layers", "1", "--batch-size", "2", "--steps", "3"]  # fmt: skip
+    out = tmp_path / "vocos"
+    p = run("codec", "train", "--data", str(tmp_path / "data"), "--decoder", "vocos", *tiny, "-o", str(out))
+    assert p.returncode == 0 and "valid_mel_1.5kbps" in p.stdout, p.stderr
+    assert "Vocos decoder (1 ConvNeXt blocks" in (out / "card.md").read_text()
+    codec = Codec.from_pretrained(out)
+    assert codec.cfg.decoder == "vocos" and codec.cfg.strides == (2, 4, 5)
+    bad = run("codec", "train", "--data", str(tmp_path / "data"), "--decoder", "vocos", "--causal", *tiny,
+              "-o", str(tmp_path / "bad"))  # fmt: skip
+    assert_user_error(bad, "--decoder", "not causal")

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
@@ -71,6 +72,14 @@ class CodecConfig:
     ema: bool = True  # codebooks learn by moving averages (EnCodec); False: by the codebook loss (DAC)
     quantizer_dropout: float = 0.5
     causal: bool = False  # True: causal convolutions and PQMF, no look-ahead: streams block by block
+    decoder: str = "conv"  # "conv": transposed convolutions to the PQMF bands; "vocos": ConvNeXt + iSTFT
+    decoder_layers: int = 8  # ConvNeXt blocks of the "vocos" decoder (its width is decoder_channels)
+
+    def __post_init__(self) -> None:
+        if self.decoder not in ("conv", "vocos"):
+            raise ValueError(f"unknown codec decoder {self.decoder!r} (conv or vocos)")
+        if self.decoder == "vocos" and self.causal:
+            raise ValueError("the vocos decoder is not causal (its iSTFT frames overlap the next); use decoder='conv'")
 
     @property
     def hop(self) -> int:
@@ -200,6 +209,62 @@ class Decoder(nn.Module):
         return self.net(z)
 
 
+class ConvNeXtBlock(nn.Module):
+    """Depthwise convolution (7 frames), LayerNorm, a pointwise MLP and a learned layer scale (Liu et al. 2022)."""
+
+    def __init__(self, dim: int, hidden: int, layer_scale: float) -> None:
+        super().__init__()
+        self.depthwise = nn.Conv1d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        self.scale = nn.Parameter(torch.full((dim,), layer_scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.mlp(self.norm(self.depthwise(x).transpose(1, 2))) * self.scale
+        return x + y.transpose(1, 2)
+
+
+class VocosDecoder(nn.Module):
+    """The decoder of Vocos (Siuzdak 2023, https://arxiv.org/abs/2306.00814; WavTokenizer's): ConvNeXt blocks at the
+    frame rate predict each frame's STFT magnitude (log) and phase, and the inverse STFT (window 4 x hop, hop the
+    codec's) gives the waveform. Every layer runs at the frame rate, not the sample rate: far cheaper than
+    transposed convolutions, and the phase is free to be anything the frames agree on."""
+
+    window: torch.Tensor
+
+    def __init__(self, cfg: CodecConfig) -> None:
+        super().__init__()
+        dim, self.hop, self.n_fft = cfg.decoder_channels, cfg.hop, 4 * cfg.hop
+        self.embed = nn.Conv1d(cfg.latent_dim, dim, 7, padding=3)
+        self.norm = nn.LayerNorm(dim)
+        self.blocks = nn.Sequential(*[ConvNeXtBlock(dim, 3 * dim, 1 / cfg.decoder_layers)
+                                      for _ in range(cfg.decoder_layers)])  # fmt: skip
+        self.final_norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, self.n_fft + 2)  # log-magnitude and phase of n_fft / 2 + 1 bins
+        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents [B, D, T] -> audio [B, 1, T * hop]."""
+        x = self.norm(self.embed(z).transpose(1, 2)).transpose(1, 2)
+        h = self.head(self.final_norm(self.blocks(x).transpose(1, 2)))  # [B, T, n_fft + 2]
+        log_mag, phase = h.float().chunk(2, dim=-1)
+        mag = torch.exp(log_mag).clamp(max=100.0)
+        spec = torch.complex(mag * torch.cos(phase), mag * torch.sin(phase))
+        return self.istft(spec)[:, None]
+
+    def istft(self, spec: torch.Tensor) -> torch.Tensor:
+        """Frames [B, T, n_fft / 2 + 1] -> [B, T * hop]: windowed overlap-add, frame t centred on the middle of the
+        t-th hop ("same" padding, as Vocos), normalised by the summed squared window."""
+        b, t, _ = spec.shape
+        n, hop = self.n_fft, self.hop
+        frames = torch.fft.irfft(spec, n=n) * self.window  # [B, T, n]
+        size = (1, (t - 1) * hop + n)
+        y = F.fold(frames.transpose(1, 2), size, (1, n), stride=(1, hop))[:, 0, 0]
+        env = F.fold(self.window.square().expand(1, t, n).transpose(1, 2), size, (1, n), stride=(1, hop))[:, 0, 0]
+        pad = (n - hop) // 2
+        return y[:, pad : pad + t * hop] / env[:, pad : pad + t * hop].clamp(min=1e-4)
+
+
 class Codec(Pretrained, nn.Module):
     """Encoder + residual VQ + decoder; a `CompressionModel`."""
 
@@ -220,7 +285,7 @@ class Codec(Pretrained, nn.Module):
         self.encoder = Encoder(cfg)
         self.quantizer = ResidualVQ(cfg.latent_dim, cfg.n_codebooks, cfg.cardinality, cfg.codebook_dim,
                                     cfg.quantizer_dropout, cfg.factorized, cfg.ema)  # fmt: skip
-        self.decoder = Decoder(cfg)
+        self.decoder = VocosDecoder(cfg) if cfg.decoder == "vocos" else Decoder(cfg)
         self.sample_rate = cfg.sample_rate
         self.frame_rate = cfg.frame_rate
         self.n_codebooks = cfg.n_codebooks
@@ -242,7 +307,8 @@ class Codec(Pretrained, nn.Module):
         """Latents [B, D, T] -> audio [B, 1, T * hop], aligned with the input (a causal codec's last `delay`
         samples are then zeros: encode pads the audio to cover them). In a stream, the output lags by `delay`."""
         y = self.decoder(z)
-        y = self.pqmf.synthesis(y) if self.pqmf is not None else y
+        if self.pqmf is not None and self.cfg.decoder == "conv":
+            y = self.pqmf.synthesis(y)
         if self.delay and not self._streaming:
             y = torch.nn.functional.pad(y[..., self.delay :], (0, self.delay))
         return y
@@ -303,6 +369,8 @@ class Codec(Pretrained, nn.Module):
             rate *= s
             frames += 39.0 / rate
         frames += 3.0 / rate + 64.0 / (rate * self.cfg.n_bands)  # PQMF filters
+        if self.cfg.decoder == "vocos":  # embed (3 frames), 3 per ConvNeXt block, the iSTFT's overlap (2)
+            frames = max(frames, 3 + 3 * self.cfg.decoder_layers + 2)
         return math.ceil(frames) + 2
 
     @torch.no_grad()

@@ -213,8 +213,8 @@ def train_codec(
 CARD = (
     """# Neural audio codec `{name}` (cadenza)
 
-{what} at {sample_rate} Hz: {n_bands} PQMF bands, a convolutional encoder / decoder with Snake activations and
-dilated residual units (strides {strides}, {frame_rate:g} frames/s), {n_codebooks} codebooks of {cardinality}
+{what} at {sample_rate} Hz: {n_bands} PQMF bands into a convolutional encoder with Snake activations and dilated
+residual units (strides {strides}, {frame_rate:g} frames/s), {decoder}, {n_codebooks} codebooks of {cardinality}
 codes ({lookup}), quantizer dropout {dropout}: one model for
 {kbps_low:g} to {kbps_high:g} kbps ({kbps_step:g} kbps per codebook). Trained on the train split of `{data}`.
 
@@ -229,6 +229,14 @@ codes ({lookup}), quantizer dropout {dropout}: one model for
     cadenza codec encode in.wav --kbps 3 -o in.codes && cadenza codec decode in.codes -o out.wav
 """
 )
+
+
+def decoder_text(cfg: CodecConfig) -> str:
+    causal = "; causal: streams with no look-ahead" if cfg.causal else ""
+    if cfg.decoder == "vocos":
+        return (f"a Vocos decoder ({cfg.decoder_layers} ConvNeXt blocks of width {cfg.decoder_channels} predicting "
+                f"each frame's STFT magnitude and phase, then the inverse STFT)")  # fmt: skip
+    return f"a mirrored decoder of transposed convolutions to the PQMF bands{causal}"
 
 
 def lookup_text(cfg: CodecConfig) -> str:

@@ -16,16 +16,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from cadenza.audio.codec import CodecConfig
-    from cadenza.audio.codec_train import CARD, CodecLossConfig, lookup_text, train_codec
+    from cadenza.audio.codec_train import CARD, CodecLossConfig, decoder_text, lookup_text, train_codec
     from cadenza.train.loop import ParamGroup
 
     if args.vqvae:  # van den Oord et al.: one codebook learned by the codebook loss
         cfg = CodecConfig(n_codebooks=1, factorized=False, ema=False, quantizer_dropout=0.0,
                           cardinality=args.cardinality)  # fmt: skip
     else:
-        cfg = CodecConfig(n_codebooks=args.codebooks, cardinality=args.cardinality, channels=args.channels,
-                          decoder_channels=args.decoder_channels, factorized=args.factorized,
-                          causal=args.causal)  # fmt: skip
+        try:
+            cfg = CodecConfig(n_codebooks=args.codebooks, cardinality=args.cardinality, channels=args.channels,
+                              decoder_channels=args.decoder_channels, factorized=args.factorized, causal=args.causal,
+                              decoder=args.decoder, decoder_layers=args.decoder_layers, latent_dim=args.latent_dim,
+                              strides=tuple(args.strides))  # fmt: skip
+        except ValueError as e:
+            raise InputError("--decoder", str(e)) from None
     loss = CodecLossConfig(adversarial=args.adversarial, batch_size=args.batch_size)
     lr = args.lr or (3e-4 if args.adversarial else 1e-3)
     groups = (ParamGroup("discriminator", "disc.", lr=args.disc_lr),) if args.adversarial else ()
@@ -37,7 +41,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     common.save_trained(
         codec, args, figures, CARD, name=Path(args.output).name,
         what="VQ-VAE (one codebook, Euclidean lookup)" if args.vqvae else "RVQGAN", sample_rate=cfg.sample_rate,
-        n_bands=cfg.n_bands, strides=cfg.strides, frame_rate=cfg.frame_rate, n_codebooks=cfg.n_codebooks,
+        n_bands=cfg.n_bands, strides=cfg.strides, decoder=decoder_text(cfg), frame_rate=cfg.frame_rate,
+        n_codebooks=cfg.n_codebooks,
         cardinality=cfg.cardinality, lookup=lookup_text(cfg), dropout=cfg.quantizer_dropout, kbps_low=cfg.kbps(1),
         kbps_high=cfg.kbps(), kbps_step=cfg.kbps(1), data=args.data, config=json.dumps(asdict(cfg)),
         loss=json.dumps(asdict(loss)),
@@ -157,7 +162,22 @@ def register(sub: Any) -> None:
     t.add_argument("--codebooks", type=int, default=12)
     t.add_argument("--cardinality", type=int, default=1024)
     t.add_argument("--channels", type=int, default=32)
-    t.add_argument("--decoder-channels", type=int, default=256)
+    t.add_argument("--decoder-channels", type=int, default=256, help="decoder width (default 256)")
+    t.add_argument(
+        "--decoder",
+        choices=["conv", "vocos"],
+        default="conv",
+        help="conv: transposed convolutions (DAC); vocos: ConvNeXt blocks + inverse STFT (default conv)",
+    )
+    t.add_argument("--decoder-layers", type=int, default=8, help="ConvNeXt blocks of the vocos decoder (default 8)")
+    t.add_argument("--latent-dim", type=int, default=64, help="latent size per frame (default 64)")
+    t.add_argument(
+        "--strides",
+        type=int,
+        nargs="+",
+        default=[4, 4, 5],
+        help="encoder strides; the hop is 4 bands x their product (default 4 4 5: 50 frames/s)",
+    )
     t.add_argument("--batch-size", type=int, default=8)
     t.add_argument("--vqvae", action="store_true", help="the VQ-VAE baseline: one codebook, Euclidean lookup")
     t.add_argument(
