@@ -266,6 +266,10 @@ def test_codec_commands(tmp_path: Path) -> None:
     Codec(TINY).eval().save_pretrained(tmp_path / "other", card="card")
     assert_user_error(run("codec", "decode", str(tmp_path / "a.codes"), "--model", str(tmp_path / "other"), "-o",
                           str(tmp_path / "x.wav")), "another model")  # fmt: skip
+    # silence is audio like any other (and must decode to silence): accepted
+    write_audio(AudioClip(np.zeros(SR, np.float32), SR), tmp_path / "silent.wav")
+    p = run("codec", "encode", str(tmp_path / "silent.wav"), "--model", m, "-o", str(tmp_path / "silent.codes"))
+    assert p.returncode == 0, p.stderr
     (tmp_path / "empty.wav").write_bytes(b"")
     empty = run("codec", "encode", str(tmp_path / "empty.wav"), "--model", m, "-o", str(tmp_path / "e.codes"))
     assert_user_error(empty, "empty file")
@@ -295,10 +299,13 @@ def test_codec_train_command_with_the_vocos_decoder(tmp_path: Path) -> None:
         write_audio(AudioClip(tone(1.0, 220 * (1 + i)), SR), tmp_path / "data" / f"{split}/t{i}.wav")
         entries.append({"file": f"{split}/t{i}.wav", "split": split})
     write_manifest(tmp_path / "data", entries)
+    write_audio(AudioClip(tone(1.0, 300), SR), tmp_path / "data2" / "train/n.wav")
+    write_manifest(tmp_path / "data2", [{"file": "train/n.wav", "split": "train"}])
     tiny = ["--channels", "4", "--decoder-channels", "16", "--latent-dim", "8", "--codebooks", "2", "--cardinality",
             "16", "--strides", "2", "4", "5", "--decoder-layers", "1", "--batch-size", "2", "--steps", "3"]  # fmt: skip
     out = tmp_path / "vocos"
-    p = run("codec", "train", "--data", str(tmp_path / "data"), "--decoder", "vocos", *tiny, "-o", str(out))
+    data = [str(tmp_path / "data"), str(tmp_path / "data2")]  # pooled
+    p = run("codec", "train", "--data", *data, "--decoder", "vocos", *tiny, "-o", str(out))
     assert p.returncode == 0 and "valid_mel_1.5kbps" in p.stdout, p.stderr
     assert "Vocos decoder (1 ConvNeXt blocks" in (out / "card.md").read_text()
     codec = Codec.from_pretrained(out)

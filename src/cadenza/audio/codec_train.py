@@ -92,16 +92,18 @@ def codec_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor
 # ------------------------------------------------------------------------------------------------ data
 
 
-def load_dataset_audio(folder: str | Path, split: str, sample_rate: int, progress: bool = True) -> list[np.ndarray]:
-    """Every clip of one split of a dataset folder, mono at `sample_rate`."""
+def load_dataset_audio(folder: str | Path | list[str | Path], split: str, sample_rate: int,
+                       progress: bool = True) -> list[np.ndarray]:  # fmt: skip
+    """Every clip of one split of a dataset folder (or of several, pooled), mono at `sample_rate`."""
     from cadenza.audio.datasets import read_manifest
     from cadenza.io.audio import read_audio
 
-    entries = read_manifest(folder, split)
+    folders = folder if isinstance(folder, list) else [folder]
+    entries = [(f, e) for f in folders for e in read_manifest(f, split)]
     if not entries:
-        raise InputError(folder, f"the dataset has no {split} clips")
-    return [read_audio(Path(folder) / e["file"], sample_rate=sample_rate, mono=True).samples[0]
-            for e in tqdm(entries, desc=f"audio {split}", unit="clip", disable=not progress)]  # fmt: skip
+        raise InputError(", ".join(map(str, folders)), f"the dataset has no {split} clips")
+    return [read_audio(Path(f) / e["file"], sample_rate=sample_rate, mono=True).samples[0]
+            for f, e in tqdm(entries, desc=f"audio {split}", unit="clip", disable=not progress)]  # fmt: skip
 
 
 class WaveBatches:
@@ -169,7 +171,7 @@ def codebook_usage(codec: Codec, clips: list[np.ndarray]) -> list[float]:
 
 
 def train_codec(
-    data_dir: str | Path,
+    data_dir: str | Path | list[str | Path],
     out_dir: str | Path,
     cfg: CodecConfig,
     loss: CodecLossConfig,
@@ -179,20 +181,22 @@ def train_codec(
     progress: bool = True,
     new_segment: bool = False,
 ) -> tuple[Codec, dict[str, Any]]:
-    """Train on the train split of a dataset folder; resumes from `out_dir`. `init_from`: a saved codec whose
+    """Train on the train split of one or more dataset folders (their clips pooled, e.g. corpora rendered through
+    several SoundFonts and the procedural textures); resumes from `out_dir`. `init_from`: a saved codec whose
     weights start this run (e.g. the mel-only phase before the adversarial one)."""
     from cadenza.train.loop import train
 
-    train_clips = load_dataset_audio(data_dir, "train", cfg.sample_rate, progress)
-    valid_clips = [c[: 5 * cfg.sample_rate] for c in load_dataset_audio(data_dir, "valid", cfg.sample_rate, progress)]
+    folders = data_dir if isinstance(data_dir, list) else [data_dir]
+    train_clips = load_dataset_audio(folders, "train", cfg.sample_rate, progress)
+    valid_clips = [c[: 5 * cfg.sample_rate] for c in load_dataset_audio(folders, "valid", cfg.sample_rate, progress)]
     model = CodecGAN(cfg, loss)
     if init_from is not None:
         model.codec.load_state_dict(Codec.from_pretrained(init_from).state_dict())
     n = round(loss.segment_s * cfg.sample_rate / cfg.hop) * cfg.hop
-    batches = WaveBatches(train_clips, n, loss.batch_size, tc.seed, str(data_dir))
+    batches = WaveBatches(train_clips, n, loss.batch_size, tc.seed, ", ".join(map(str, folders)))
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
-        r = evaluate_codec(m.codec, valid_clips[:6])  # type: ignore[arg-type]
+        r = evaluate_codec(m.codec, valid_clips[:: max(1, len(valid_clips) // 6)][:6])  # type: ignore[arg-type]
         return {"valid/mel": r["mel_distance"], "valid/si_sdr": r["si_sdr_db"]}
 
     config = {"codec": asdict(cfg), "loss": asdict(loss)}

@@ -44,7 +44,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         n_bands=cfg.n_bands, strides=cfg.strides, decoder=decoder_text(cfg), frame_rate=cfg.frame_rate,
         n_codebooks=cfg.n_codebooks,
         cardinality=cfg.cardinality, lookup=lookup_text(cfg), dropout=cfg.quantizer_dropout, kbps_low=cfg.kbps(1),
-        kbps_high=cfg.kbps(), kbps_step=cfg.kbps(1), data=args.data, config=json.dumps(asdict(cfg)),
+        kbps_high=cfg.kbps(), kbps_step=cfg.kbps(1), data=" + ".join(args.data), config=json.dumps(asdict(cfg)),
         loss=json.dumps(asdict(loss)),
     )  # fmt: skip
     return 0
@@ -158,7 +158,12 @@ def register(sub: Any) -> None:
     c = sub.add_parser("codec", help="the neural audio codec: train, encode, decode, morph")
     csub = c.add_subparsers(dest="codec_command", required=True, metavar="ACTION")
     t = csub.add_parser("train", help="train on a dataset folder (from `cadenza data render`)")
-    t.add_argument("--data", required=True, help="a folder from `cadenza data render`")
+    t.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        help="dataset folders from `cadenza data render` / `data textures` (their clips pooled)",
+    )
     t.add_argument("--codebooks", type=int, default=12)
     t.add_argument("--cardinality", type=int, default=1024)
     t.add_argument("--channels", type=int, default=32)
