@@ -313,3 +313,16 @@ def test_codec_train_command_with_the_vocos_decoder(tmp_path: Path) -> None:
     bad = run("codec", "train", "--data", str(tmp_path / "data"), "--decoder", "vocos", "--causal", *tiny,
               "-o", str(tmp_path / "bad"))  # fmt: skip
     assert_user_error(bad, "--decoder", "not causal")
+
+
+def test_shipped_codec_reconstructs_a_held_out_tune() -> None:
+    """Guards the shipped weights' architecture: a refactor that changes any layer (once, the down-sampling
+    convolutions' dilation) loads the same tensors without complaint but doubles the mel distance."""
+    from cadenza.audio.dsp import mel_distance
+    from cadenza.demo.page import held_out_tune, render_clip
+
+    codec = Codec.from_pretrained()
+    for program in ("oboe", "cello"):  # 2.33 and 1.77 with the shipped model; 3.9 and 4.8 with the slip
+        x = render_clip(held_out_tune(2), program).slice_s(0, 3.0)
+        y = ct.codec_round_trip(codec, x, 6.0)
+        assert float(mel_distance(torch.tensor(y.samples)[None], torch.tensor(x.samples)[None], SR)) < 2.8, program

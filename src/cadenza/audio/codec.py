@@ -72,6 +72,9 @@ class CodecConfig:
     ema: bool = True  # codebooks learn by moving averages (EnCodec); False: by the codebook loss (DAC)
     quantizer_dropout: float = 0.5
     causal: bool = False  # True: causal convolutions and PQMF, no look-ahead: streams block by block
+    # the down-sampling convolutions are dilated by ceil(stride / 2): the shipped models' architecture (a slip that
+    # passed DAC's padding as the dilation), kept so their weights load; False: DAC's undilated ones
+    dilated_downsampling: bool = True
     decoder: str = "conv"  # "conv": transposed convolutions to the PQMF bands; "vocos": ConvNeXt + iSTFT
     decoder_layers: int = 8  # ConvNeXt blocks of the "vocos" decoder (its width is decoder_channels)
 
@@ -153,9 +156,12 @@ class ResidualUnit(nn.Module):
         return x + self.block(x)
 
 
-def encoder_block(c_in: int, c_out: int, stride: int, causal: bool = False) -> nn.Sequential:
+def encoder_block(c_in: int, c_out: int, stride: int, causal: bool = False, dilated: bool = True) -> nn.Sequential:
     units = [ResidualUnit(c_in, d, bias=False, causal=causal) for d in (1, 3, 9)]
-    down = conv(c_in, c_out, 2 * stride, stride, padding=math.ceil(stride / 2), bias=False, causal=causal)
+    if dilated:
+        down = conv(c_in, c_out, 2 * stride, stride, dilation=math.ceil(stride / 2), bias=False, causal=causal)
+    else:
+        down = conv(c_in, c_out, 2 * stride, stride, padding=math.ceil(stride / 2), bias=False, causal=causal)
     return nn.Sequential(*units, Snake(c_in), down)
 
 
@@ -180,7 +186,7 @@ class Encoder(nn.Module):
         k = cfg.causal
         layers: list[nn.Module] = [conv(cfg.n_bands, c, 7, bias=False, causal=k)]
         for s in cfg.strides:
-            layers.append(encoder_block(c, 2 * c, s, causal=k))
+            layers.append(encoder_block(c, 2 * c, s, causal=k, dilated=cfg.dilated_downsampling))
             c *= 2
         layers += [Snake(c), conv(c, cfg.latent_dim, 3, bias=False, causal=k)]
         self.net = nn.Sequential(*layers)

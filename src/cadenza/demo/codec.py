@@ -20,12 +20,33 @@ def build(out_dir: Path) -> Section:
     src = render_clip(chorale, "organ").slice_s(0, 8.0)
     c15 = codec_round_trip(codec, src, 1.5)
     c6 = codec_round_trip(codec, src, 6.0)
-    opus = opus_round_trip(src, 6.0)
-    for name, clip in [("codec_orig", src), ("codec_1k5", c15), ("codec_6k", c6), ("codec_opus6k", opus.audio)]:
+    opus, opus12 = opus_round_trip(src, 6.0), opus_round_trip(src, 12.0)
+    pairs = [("codec_orig", src), ("codec_1k5", c15), ("codec_6k", c6), ("codec_opus6k", opus.audio),
+             ("codec_opus12k", opus12.audio)]  # fmt: skip
+    for name, clip in pairs:
         write_audio(clip, out_dir / f"{name}.wav")
     rows = [("original (FluidSynth organ, a held-out chorale)", src), ("codec, 6 kbps", c6),
             (f"Opus, asked for 6 kbps (spent {opus.kbps:.1f})", opus.audio)]  # fmt: skip
     spectrograms_png(rows, out_dir / "codec.png")
+    # an instrument and a SoundFont the codec never heard in training
+    sax = render_clip(held_out_tune(3).replace(tempo_bpm=100.0), "alto sax", soundfont="musescore").slice_s(0, 8.0)
+    unseen = [
+        ("sax_orig", sax),
+        ("sax_3k", codec_round_trip(codec, sax, 3.0)),
+        ("sax_6k", codec_round_trip(codec, sax, 6.0)),
+        ("sax_opus6k", opus_round_trip(sax, 6.0).audio),
+        ("sax_opus12k", opus_round_trip(sax, 12.0).audio),
+    ]
+    for name, clip in unseen:
+        write_audio(clip, out_dir / f"codec_{name}.wav")
+    spectrograms_png(
+        [
+            ("original (alto sax, MuseScore General: unseen instrument and SoundFont)", sax),
+            ("codec, 6 kbps", unseen[2][1]),
+            ("Opus, 12 kbps", unseen[4][1]),
+        ],
+        out_dir / "codec_sax.png",
+    )
     a = render_clip(held_out_tune(6).replace(tempo_bpm=90.0), "clarinet").slice_s(0, 6.0)
     b = render_clip(held_out_tune(6).replace(tempo_bpm=90.0), "cello").slice_s(0, 6.0)
     steps = morph(codec, a, b, 5, "latent")
@@ -51,6 +72,14 @@ def build(out_dir: Path) -> Section:
             Item(
                 f"Opus at 6 kbps (libopus; it spent {opus.kbps:.1f} kbps)", audio="codec_opus6k.wav", image="codec.png"
             ),  # fmt: skip
+            Item(f"Opus at 12 kbps (it spent {opus12.kbps:.1f} kbps)", audio="codec_opus12k.wav"),
+            Item(
+                "Unseen: alto sax through MuseScore General (neither in the training data)", audio="codec_sax_orig.wav"
+            ),
+            Item("... codec at 3 kbps", audio="codec_sax_3k.wav"),
+            Item("... codec at 6 kbps", audio="codec_sax_6k.wav"),
+            Item("... Opus at 6 kbps", audio="codec_sax_opus6k.wav"),
+            Item("... Opus at 12 kbps", audio="codec_sax_opus12k.wav", image="codec_sax.png"),
             Item("Morph in the latent space: clarinet", audio="codec_morph_0.wav"),
             Item("... halfway", audio="codec_morph_2.wav"),
             Item("... cello", audio="codec_morph_4.wav"),

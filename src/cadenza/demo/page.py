@@ -76,8 +76,9 @@ def held_out_tune(index: int) -> Score:
     return corpus_piece("essen/erk", index, split="test", progress=False)
 
 
-def render_clip(score: Score, program: str, sample_rate: int = 16000) -> Any:
-    """A score rendered with one GM instrument at `sample_rate`, without FluidSynth's reverb, silence trimmed."""
+def render_clip(score: Score, program: str, sample_rate: int = 16000, soundfont: str | None = None) -> Any:
+    """A score rendered with one GM instrument at `sample_rate`, without FluidSynth's reverb, silence trimmed;
+    `soundfont`: a file or a name (fluidr3, the default; timgm6mb; musescore)."""
     import tempfile
 
     from cadenza.audio.datasets import trim_silence
@@ -86,7 +87,7 @@ def render_clip(score: Score, program: str, sample_rate: int = 16000) -> Any:
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = render_score(score, Path(tmp) / "x.wav", sample_rate=sample_rate, program=program_number(program),
-                           effects=False)  # fmt: skip
+                           soundfont=soundfont, effects=False)  # fmt: skip
         return trim_silence(read_audio(wav, mono=True))
 
 
