@@ -61,7 +61,9 @@ def build(out_dir: Path) -> Section:
         "multi-band STFT discriminators. On validation clips its mel distance is "
         f"{f['valid_mel_6kbps']:.2f} at 6 kbps and {f['valid_mel_1.5kbps']:.2f} at 1.5 kbps, lower than Opus's "
         "at 6 kbps (BENCHMARKS.md has the table). Listen for what the mel distance hides: the pitch slips in "
-        "places at both rates (more at 1.5 kbps), attacks smear, and hiss is added; it is not yet a transparent "
+        "places at both rates (more at 1.5 kbps), attacks smear, and hiss is added. On the alto sax below, an "
+        "instrument and a SoundFont it never heard, the tune comes through but a comb of steady tones sounds "
+        "through the rests (see the spectrogram), where Opus at 12 kbps stays clean: it is not yet a transparent "
         "codec. "
         "`cadenza codec encode IN.wav --kbps 3 -o IN.codes`, `cadenza codec decode`, "
         "`cadenza codec morph A B`.",
