@@ -22,10 +22,11 @@ and 24 kbps (libopus spends about 5 kbps when asked for less at 16 kHz). Measure
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,20 +114,21 @@ def measure(clips: list[tuple[np.ndarray, bool]], fn: RoundTrip, pitch: bool = T
     return row
 
 
+def unquantized(codec: Codec, clip: AudioClip) -> AudioClip:
+    """The decoder fed the encoder's continuous latent: the ceiling that no bitrate can pass."""
+    x = codec.pad_to_frames(torch.tensor(clip.samples)[None])
+    with torch.no_grad():
+        y = codec.synthesis(codec.analysis(x))
+    return AudioClip(y[0, :, : clip.n_samples].numpy(), SR)
+
+
 def rows_for(codec: Codec, vqvae: Codec | None) -> dict[str, RoundTrip]:
     rows: dict[str, RoundTrip] = {}
     for kbps in (0.5, 1.5, 3.0, 6.0):
         k = codec.cfg.codebooks_for(kbps)
         rows[f"codec {codec.cfg.kbps(k):g} kbps ({k} codebooks)"] = lambda c, kb=kbps: codec_round_trip(codec, c, kb)
 
-    def unquantized(clip: AudioClip) -> AudioClip:
-        x = torch.tensor(clip.samples)[None]
-        pad = (-x.shape[-1]) % codec.cfg.hop
-        with torch.no_grad():
-            y = codec.synthesis(codec.analysis(torch.nn.functional.pad(x, (0, pad))))
-        return AudioClip(y[0, :, : clip.n_samples].numpy(), SR)
-
-    rows["codec, unquantized latent (the decoder's ceiling)"] = unquantized
+    rows["codec, unquantized latent (the decoder's ceiling)"] = lambda c: unquantized(codec, c)
     if vqvae is not None:
         rows[f"VQ-VAE {vqvae.cfg.kbps():g} kbps"] = lambda c: codec_round_trip(vqvae, c)
     for kbps in (6.0, 12.0, 24.0):
@@ -205,22 +207,59 @@ def streamed_realtime(codec: Codec, x: torch.Tensor, frames: int) -> dict[str, f
             "streamed_latency_ms": 1000 * (frames * hop + codec.delay) / SR}  # fmt: skip
 
 
+def ablation(arms: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]]) -> None:
+    """Codecs trained side by side (NAME=FOLDER each): 1.5 and 6 kbps and the unquantized ceiling on the held-out
+    sets, beside Opus 12 kbps, with each arm's steps and minutes from its card."""
+    torch.set_num_threads(1)
+    x = torch.tensor(np.concatenate([c for c, _ in sets["seen"]])[: 10 * SR])[None, None]
+    out: dict[str, Any] = {"Opus 12 kbps": {n: measure(clips, lambda c: opus_round_trip(c, 12.0).audio)
+                                            for n, clips in sets.items()}}  # fmt: skip
+    for arm in arms:
+        name, folder = arm.split("=", 1)
+        codec = Codec.from_pretrained(folder)
+        trips: dict[str, RoundTrip] = {"unquantized": lambda c, m=codec: unquantized(m, c)}
+        for kbps in (1.5, 6.0):
+            trips[f"{kbps:g} kbps"] = lambda c, kb=kbps, m=codec: codec_round_trip(m, c, kb)
+        f = codec.figures
+        out[name] = {
+            "config": {k: v for k, v in asdict(codec.cfg).items() if k in ("decoder", "latent_dim", "strides",
+                                                                            "decoder_channels", "decoder_layers")},
+            "steps": f.get("steps"), "train_minutes": round(f.get("train_seconds", 0) / 60, 1),
+            "parameters_millions": round(sum(p.numel() for p in codec.parameters()) / 1e6, 2),
+            "encode_plus_decode_realtime_1_core": realtime(codec, x)["encode_plus_decode"],
+            "silence_decodes_to": silence(codec),
+            **{n: {row: measure(clips, fn) for row, fn in trips.items()} for n, clips in sets.items()},
+        }  # fmt: skip
+        print(name, json.dumps(out[name]["seen"]))
+    write_result("codec_ablation", {"arms": out},
+                 command="python benchmarks/codec.py --ablation " + " ".join(arms))  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="codec")
     ap.add_argument("--vqvae", default="codec-vqvae")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=8.0, help="seconds of each held-out clip (from its start)")
+    ap.add_argument(
+        "--ablation",
+        nargs="+",
+        metavar="NAME=FOLDER",
+        help="compare codecs trained side by side instead (writes results/codec_ablation.json)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    codec = Codec.from_pretrained(args.model)
-    vqvae = Codec.from_pretrained(args.vqvae) if args.vqvae else None
     sets = {
         "seen": held_out("multi-40min-seed0", SEEN, args.seconds),
         "unseen instruments": held_out("unseen-instruments-20min-seed3", UNSEEN, args.seconds, minutes=20, seed=3),
         "unseen SoundFont": held_out("seen-musescore-20min-seed4", SEEN, args.seconds, soundfont="musescore",
                                      minutes=20, seed=4),
     }  # fmt: skip
+    if args.ablation:
+        ablation(args.ablation, {"seen": sets["seen"], "unseen SoundFont": sets["unseen SoundFont"]})
+        return
+    codec = Codec.from_pretrained(args.model)
+    vqvae = Codec.from_pretrained(args.vqvae) if args.vqvae else None
     trips = rows_for(codec, vqvae)
     results = {name: {row: measure(clips, fn) for row, fn in trips.items()} for name, clips in sets.items()}
     all_clips = [x for clips in sets.values() for x, _ in clips]

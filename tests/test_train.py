@@ -262,3 +262,22 @@ def test_kv_cache_matches_full_recompute() -> None:
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
     two, _ = model(x[:, 5:8], model(x[:, :5])[1])  # several new tokens after a cached prefix
     assert torch.allclose(two, full[:, 5:8], atol=1e-5)
+
+
+def test_resume_refuses_a_checkpoint_of_another_architecture(tmp_path: Path) -> None:
+    """Weights of the same shapes can belong to another network: resuming into it must fail, not load."""
+    batches = Windows(tiny_run.tokens(), 16, 4)
+    cfg = TrainConfig(max_steps=4, lr=1e-3, warmup_steps=1, log_every=2, checkpoint_every=2, eval_every=100)
+
+    def run(steps: int, dilated: bool) -> None:
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=16, block_size=16, n_layer=1, n_head=2, n_embd=32))
+        train(model, batches, lm_loss, replace(cfg, max_steps=steps), out_dir=tmp_path, progress=False,
+              model_config={"model": {"dilated": dilated}, "schedule": {"steps": steps}},
+              new_segment=True)  # fmt: skip
+
+    run(2, dilated=False)
+    run(4, dilated=False)  # the same model with a longer schedule resumes (as a new segment)
+    assert checkpoint_state(latest_checkpoint(tmp_path))["step"] == 4  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"another model config \(model.dilated differ"):
+        run(6, dilated=True)

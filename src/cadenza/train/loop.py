@@ -163,6 +163,25 @@ def _normalized(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: json.loads(json.dumps(cfg.get(k))) for k in SCHEDULE_FIELDS}
 
 
+def _check_model_config(ckpt: Path, model_config: dict[str, Any] | None) -> None:
+    """A checkpoint resumes only into the model it was trained as: weights of the same shapes can belong to
+    another network (a dilation, a causal padding), which loading would not notice."""
+    saved = checkpoint_state(ckpt).get("model_config")
+    if not isinstance(saved, dict) or model_config is None:
+        return
+    now = json.loads(json.dumps(model_config))
+    diff = [d for k in ("model", "codec") if k in saved and k in now for d in _differing(saved[k], now[k], f"{k}.")]
+    if diff:  # (the architecture only: the rest of a model_config may hold a schedule that a resume may change)
+        raise InputError(ckpt, f"was trained with another model config ({', '.join(diff[:4])} differ): train into a "
+                               "new folder, or with the checkpoint's settings")  # fmt: skip
+
+
+def _differing(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(a.keys() | b.keys()) for d in _differing(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [prefix.rstrip(".")]
+
+
 def _segments_on_resume(ckpt: Path, cfg: TrainConfig, new_segment: bool, out: Path) -> list[dict[str, Any]]:
     """The segments a resumed run continues, with a new one when its schedule changed (and that was asked for)."""
     state = checkpoint_state(ckpt)
@@ -232,6 +251,7 @@ def train(
     segments: list[dict[str, Any]] = [{"start": 0, "end": 0, "train": json.loads(json.dumps(asdict(cfg)))}]
     ckpt = latest_checkpoint(out) if resume else None
     if ckpt is not None:
+        _check_model_config(ckpt, model_config)
         segments = _segments_on_resume(ckpt, cfg, new_segment, out)
         start_step = load_checkpoint(ckpt, model, {k: o.optimizer for k, o in optims.items()})
         resumed_from = start_step
