@@ -50,7 +50,7 @@ MODELS: tuple[ModelKind, ...] = (
               "variable-order multiple-viewpoint Markov melodies (PPM-C, IDyOM-style)"),
     ModelKind("harmony-hmm", "cadenza.symbolic.harmonize:HarmonyModel", "cadenza.symbolic.harmonize:HarmonyWeights",
               "cadenza.symbolic.harmonize:CARD", "harmonize",
-              "chord HMM learned from the Bach chorales (Viterbi, GA)"),
+              "chord HMM of chorales or lead sheets, harmonic rhythm (Viterbi, GA)"),
     ModelKind("music-transformer-jsb", "cadenza.symbolic.transformer:MusicTransformer",
               "cadenza.symbolic.transformer:JSBTrainConfig", "cadenza.symbolic.transformer:CARD",
               "music-transformer", "Music Transformer (relative attention) on the JSB Chorales benchmark"),

@@ -4,7 +4,7 @@
     >>> bach = load_corpus("bach")            # 371 chorales; ~1 min cold, < 3 s warm
     >>> train = bach.split("train")
 
-Names: `bach`, `essen` (or a sub-collection such as `essen/erk`), `oneills`, `ryans`, `airds`, `jsb`,
+Names: `bach`, `essen` (or a sub-collection such as `essen/erk`), `oneills`, `ryans`, `airds`, `jsb`, `pop909`,
 or the path of a folder of MIDI / MusicXML / ABC / kern files.
 """
 
@@ -107,6 +107,7 @@ NAMED: dict[str, tuple[str, Callable[[], list[Path]] | None]] = {
     "ryans": ("Ryan's Mammoth Collection (1883), ABC", _folder_files("ryansMammoth")),
     "airds": ("Aird's Airs (1782-1803), ABC", _folder_files("airdsAirs")),
     "jsb": ("JSB Chorales benchmark, 16th-note SATB grid, split 229/76/77 (Boulanger-Lewandowski 2012)", None),
+    "pop909": ("POP909 lead sheets: 735 pop melodies with hand-checked chord symbols per beat (Wang 2020)", None),
 }
 
 
@@ -166,6 +167,8 @@ def load_corpus(name: str, *, limit: int | None = None, progress: bool = True, w
     """
     if name == "jsb":
         return load_jsb()
+    if name == "pop909":
+        return load_pop909()
     files, root = _corpus_files(name)
     if limit is not None:
         files = files[:limit]
@@ -192,8 +195,8 @@ def corpus_piece(name: str, index: int, *, split: str | None = None, progress: b
     what = f"{name} ({split} split)" if split else name
     if index < 0:
         raise InputError(what, "--piece must be 0 or more")
-    if name == "jsb":
-        jsb = load_jsb()
+    if name in ("jsb", "pop909"):
+        jsb = load_jsb() if name == "jsb" else load_pop909()
         scores = jsb.split(split) if split else jsb.scores
         if index >= len(scores):
             raise InputError(what, f"has {len(scores)} pieces; --piece must be 0..{len(scores) - 1}")
@@ -280,6 +283,29 @@ def load_jsb() -> Corpus:
     return Corpus("jsb", scores, splits)
 
 
+# ------------------------------------------------------------------------------------------------ pop909
+
+
+def load_pop909() -> Corpus:
+    """POP909's lead sheets as Scores: the sung melody, its chord symbols ("A:min7", per POP909) and key, in 4/4
+    (see data/SOURCE.md); split 80/10/10 by song id."""
+    from cadenza.core.score import ChordSymbol, Key, Note, Part, Score, TimeSignature
+
+    path = resources.files("cadenza.corpus") / "data" / "pop909_leadsheets.json.gz"
+    with resources.as_file(path) as p, gzip.open(p, "rt") as f:
+        raw = json.load(f)
+    step = 1.0 / raw["steps_per_beat"]
+    scores = []
+    for song in raw["songs"]:
+        n = song["notes"]
+        notes = tuple(Note(n[i + 2], n[i] * step, n[i + 1] * step) for i in range(0, len(n), 3))
+        chords = tuple(ChordSymbol(float(on), label) for on, _, label in song["chords"])
+        scores.append(Score((Part(notes, name="melody", program=0),), key=Key.parse(song["key"]),
+                            time_signature=TimeSignature(4, 4), chords=chords, title=f"POP909 {song['id']}",
+                            source=f"pop909/{song['id']}"))  # fmt: skip
+    return Corpus("pop909", scores, [split_for(s.source) for s in scores])
+
+
 __all__ = [
     "Corpus",
     "SPLITS",
@@ -289,5 +315,6 @@ __all__ = [
     "list_corpora",
     "load_corpus",
     "load_jsb",
+    "load_pop909",
     "split_for",
 ]

@@ -141,36 +141,36 @@ def evolve(
     return GAResult(best, best_fit, log, p, len(log) - 1)
 
 
-def _chain_terms(model: HarmonyModel, melody: np.ndarray, ends: np.ndarray, mode: str) -> tuple[np.ndarray, ...]:
-    t = model.tables[mode]
-    local = model.slot_scores(melody, ends, mode)  # [L, C]
-    return local, model.weights.transition * t["start"], model.weights.transition * t["trans"]
+Positions = tuple[str, np.ndarray] | None
 
 
-def harmony_fitness(model: HarmonyModel, melody: np.ndarray, ends: np.ndarray, mode: str) -> Callable:
+def harmony_fitness(
+    model: HarmonyModel, melody: np.ndarray, ends: np.ndarray, mode: str, positions: Positions = None
+) -> Callable:
     """The Viterbi objective of `model` as a vectorized fitness over chord-index genomes [P, L]."""
-    local, start, trans = _chain_terms(model, melody, ends, mode)
+    local, start, trans = model.chain(melody, ends, mode, positions)
     steps = np.arange(local.shape[0])
 
     def fitness(pop: np.ndarray) -> np.ndarray:
-        return start[pop[:, 0]] + local[steps, pop].sum(axis=1) + trans[pop[:, :-1], pop[:, 1:]].sum(axis=1)
+        moves = trans[steps[None, 1:], pop[:, :-1], pop[:, 1:]].sum(axis=1)
+        return start[pop[:, 0]] + local[steps, pop].sum(axis=1) + moves
 
     return fitness
 
 
 def harmony_local_search(model: HarmonyModel, melody: np.ndarray, ends: np.ndarray, mode: str,
-                         window: int = 12) -> Callable[..., np.ndarray]:  # fmt: skip
+                         positions: Positions = None, window: int = 16) -> Callable[..., np.ndarray]:  # fmt: skip
     """Local search for the harmony objective. Each child: one sweep over the slots, giving each the chord that
     scores best between its two neighbours (iterated conditional modes). `thorough` (the elite): then every
     window of `window` neighbouring slots gets its best chords between the slots around it, found by dynamic
     programming over the window (a large-neighbourhood move: no single change makes it). Never lowers a
     genome's fitness. Windows start every `window // 4` slots, so that any run of up to 3/4 of a window that
     should change together lies inside one."""
-    local, start, trans = _chain_terms(model, melody, ends, mode)
+    local, start, trans = model.chain(melody, ends, mode, positions)  # trans [L, C, C]: into slot k
     n = local.shape[0]
 
     def into(k: int, pop: np.ndarray) -> np.ndarray:  # [P, C]: what entering slot k from its left neighbour scores
-        return np.repeat(start[None, :], len(pop), axis=0) if k == 0 else trans[pop[:, k - 1]]
+        return np.repeat(start[None, :], len(pop), axis=0) if k == 0 else trans[k][pop[:, k - 1]]
 
     done: set[bytes] = set()  # genomes the window search leaves as they are
 
@@ -179,7 +179,7 @@ def harmony_local_search(model: HarmonyModel, melody: np.ndarray, ends: np.ndarr
         for k in range(n):
             s = local[k][None, :] + into(k, pop)
             if k + 1 < n:
-                s = s + trans[:, pop[:, k + 1]].T
+                s = s + trans[k + 1][:, pop[:, k + 1]].T
             pop[:, k] = s.argmax(axis=1)
         if not thorough:
             return pop
@@ -196,11 +196,11 @@ def harmony_local_search(model: HarmonyModel, melody: np.ndarray, ends: np.ndarr
             end = min(k + window, n)
             score, back = local[k][None, :] + into(k, pop), []  # [P, C]
             for j in range(k + 1, end):
-                cand = score[:, :, None] + trans[None]  # [P, from, to]
+                cand = score[:, :, None] + trans[j][None]  # [P, from, to]
                 back.append(cand.argmax(axis=1))
                 score = cand.max(axis=1) + local[j][None, :]
             if end < n:
-                score = score + trans[:, pop[:, end]].T
+                score = score + trans[end][:, pop[:, end]].T
             c = score.argmax(axis=1)
             for j in range(end - 1, k, -1):
                 pop[:, j] = c
@@ -218,15 +218,16 @@ def ga_harmonize(
     key: Key | None = None,
     chords_per_bar: int | None = None,
     cfg: GAConfig | None = None,
+    texture: str = "satb",
 ) -> tuple[Harmonization, GAResult]:
     """Harmonize like `harmonize`, but search the chord sequence with the GA. Returns it and the GA's log."""
     problem = HarmonyProblem.of(melody, model, key=key, chords_per_bar=chords_per_bar)
-    m, ends, mode = problem.pitches, problem.ends, problem.key.mode
+    m, ends, mode, where = problem.pitches, problem.ends, problem.key.mode, problem.positions
     greedy = model.slot_scores(m, ends, mode).argmax(axis=1)[None, :]  # the best chord of each slot alone
     n_chords = len(vocabulary(mode))
-    result = evolve(harmony_fitness(model, m, ends, mode), len(m), n_chords, cfg or GAConfig(), seeds=greedy,
-                    local_search=harmony_local_search(model, m, ends, mode))  # fmt: skip
-    return problem.solution(result.best.tolist()), result
+    result = evolve(harmony_fitness(model, m, ends, mode, where), len(m), n_chords, cfg or GAConfig(), seeds=greedy,
+                    local_search=harmony_local_search(model, m, ends, mode, where))  # fmt: skip
+    return problem.solution(result.best.tolist(), texture), result
 
 
 # ------------------------------------------------------------------------------------------ course preset
