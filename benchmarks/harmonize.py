@@ -82,6 +82,15 @@ def main() -> None:
     t0 = time.perf_counter()
     CourseHarmonizer().harmonize(melody)
     t_course = time.perf_counter() - t0
+    import torch
+
+    from cadenza.symbolic.bachbot import BachBot
+
+    torch.set_num_threads(1)
+    bachbot = BachBot.from_pretrained()
+    t0 = time.perf_counter()
+    bachbot.harmonize(melody, seed=0)
+    t_lstm = time.perf_counter() - t0
     figures["32_bars"] = {
         "viterbi_s": round(t_viterbi, 4),
         "ga_s": round(t_ga, 3),
@@ -91,6 +100,8 @@ def main() -> None:
         "course_default": "population 100, 1000 generations, one chord per bar (32 slots)",
         "course_over_ga": round(t_course / t_ga, 1),
         "ga_under_1s": t_ga < 1.0,
+        "chorale_lstm_s": round(t_lstm, 2),
+        "chorale_lstm_default": "16 samples in one batch, rule masks, the best by voice leading kept",
     }
     write_result("harmonize", figures, command="python benchmarks/harmonize.py")
 
