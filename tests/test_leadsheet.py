@@ -4,6 +4,7 @@ parallels, lead-sheet textures, chord models learned from lead sheets (POP909) w
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,9 @@ def test_cli_trains_and_evaluates_on_a_folder_of_lead_sheets(tmp_path: Path) -> 
     bad = subprocess.run([*env_py, "harmonize", "train", "--corpus", str(tmp_path / "m"), "-o", str(tmp_path / "x")],
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    melodies = tmp_path / "melodies"
+    melodies.mkdir()
+    (melodies / "tune.abc").write_text(re.sub(r'"[^"]*"', "", TUNES.split("X:2")[0]))  # no chord symbols
+    none = subprocess.run([*env_py, "harmonize", "--evaluate", "--corpus", str(melodies)], capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert none.returncode == 2 and "no lead sheet with chord symbols" in none.stderr

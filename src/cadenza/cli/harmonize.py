@@ -136,7 +136,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     ga = _ga_config(args)
     corpus = load_corpus(args.corpus, progress=not args.json)
     pieces = corpus.split("test") if args.corpus in NAMED or not Path(args.corpus).is_dir() else corpus.scores
-    if any(s.chords for s in pieces) and not any(len(s.parts) >= 4 for s in pieces):
+    if not any(len(s.parts) >= 4 and s.key is not None for s in pieces):
+        if not any(s.chords for s in pieces):
+            raise InputError(args.corpus, "no four-part chorale and no lead sheet with chord symbols to evaluate on")
         return _evaluate_leadsheets(args, model, pieces, ga)
     from cadenza.symbolic.harmonize_eval import METHODS as EVAL_METHODS
     from cadenza.symbolic.harmonize_eval import evaluate_harmonizers
