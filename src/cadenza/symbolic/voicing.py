@@ -60,13 +60,13 @@ def _candidates(chord: Chord, key: Key, soprano: int | None) -> tuple[np.ndarray
                 continue
             if strict and soprano is not None and soprano - a > 12:
                 continue
-            held = {b % 12, t % 12, a % 12} | ({soprano % 12} if soprano is not None else set())
+            voiced = [b % 12, t % 12, a % 12] + ([soprano % 12] if soprano is not None else [])
             cost = 0.0 if strict else INCOMPLETE
-            if root not in held or third not in held or not any(x in held for x in pcs[2:]):
+            if root not in voiced or third not in voiced or not any(x in voiced for x in pcs[2:]):
                 cost += INCOMPLETE
-            if chord.is_seventh and pcs[3] not in held:
+            if chord.is_seventh and pcs[3] not in voiced:
                 cost += NO_SEVENTH
-            if chord.quality == "maj" and [b % 12, t % 12, a % 12, (soprano or -1) % 12].count(third) > 1:
+            if chord.quality == "maj" and voiced.count(third) > 1:
                 cost += DOUBLED_THIRD
             rows.append((b, t, a))
             costs.append(cost)
