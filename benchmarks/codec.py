@@ -207,7 +207,7 @@ def streamed_realtime(codec: Codec, x: torch.Tensor, frames: int) -> dict[str, f
             "streamed_latency_ms": 1000 * (frames * hop + codec.delay) / SR}  # fmt: skip
 
 
-def ablation(arms: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]]) -> None:
+def ablation(arms: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]], name: str = "codec_ablation") -> None:
     """Codecs trained side by side (NAME=FOLDER each): 1.5 and 6 kbps and the unquantized ceiling on the held-out
     sets, beside Opus 12 kbps, with each arm's steps and minutes from its card."""
     torch.set_num_threads(1)
@@ -231,8 +231,10 @@ def ablation(arms: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]]) ->
             **{n: {row: measure(clips, fn) for row, fn in trips.items()} for n, clips in sets.items()},
         }  # fmt: skip
         print(name, json.dumps(out[name]["seen"]))
-    write_result("codec_ablation", {"arms": out},
-                 command="python benchmarks/codec.py --ablation " + " ".join(arms))  # fmt: skip
+    command = "python benchmarks/codec.py --ablation " + " ".join(arms)
+    if name != "codec_ablation":
+        command += f" --result {name} --all-sets"
+    write_result(name, {"arms": out}, command=command)
 
 
 def main() -> None:
@@ -247,6 +249,8 @@ def main() -> None:
         metavar="NAME=FOLDER",
         help="compare codecs trained side by side instead (writes results/codec_ablation.json)",
     )
+    ap.add_argument("--result", default="codec_ablation", help="--ablation: the results file's name")
+    ap.add_argument("--all-sets", action="store_true", help="--ablation: the unseen instruments too")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     sets = {
@@ -256,7 +260,8 @@ def main() -> None:
                                      minutes=20, seed=4),
     }  # fmt: skip
     if args.ablation:
-        ablation(args.ablation, {"seen": sets["seen"], "unseen SoundFont": sets["unseen SoundFont"]})
+        chosen = sets if args.all_sets else {"seen": sets["seen"], "unseen SoundFont": sets["unseen SoundFont"]}
+        ablation(args.ablation, chosen, args.result)
         return
     codec = Codec.from_pretrained(args.model)
     vqvae = Codec.from_pretrained(args.vqvae) if args.vqvae else None
