@@ -215,13 +215,13 @@ def ablation(arms: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]], na
     out: dict[str, Any] = {"Opus 12 kbps": {n: measure(clips, lambda c: opus_round_trip(c, 12.0).audio)
                                             for n, clips in sets.items()}}  # fmt: skip
     for arm in arms:
-        name, folder = arm.split("=", 1)
+        label, folder = arm.split("=", 1)
         codec = Codec.from_pretrained(folder)
         trips: dict[str, RoundTrip] = {"unquantized": lambda c, m=codec: unquantized(m, c)}
         for kbps in (1.5, 6.0):
             trips[f"{kbps:g} kbps"] = lambda c, kb=kbps, m=codec: codec_round_trip(m, c, kb)
         f = codec.figures
-        out[name] = {
+        out[label] = {
             "config": {k: v for k, v in asdict(codec.cfg).items() if k in ("decoder", "latent_dim", "strides",
                                                                             "decoder_channels", "decoder_layers")},
             "steps": f.get("steps"), "train_minutes": round(f.get("train_seconds", 0) / 60, 1),
@@ -230,7 +230,7 @@ def ablation(arms: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]], na
             "silence_decodes_to": silence(codec),
             **{n: {row: measure(clips, fn) for row, fn in trips.items()} for n, clips in sets.items()},
         }  # fmt: skip
-        print(name, json.dumps(out[name]["seen"]))
+        print(label, json.dumps(out[label]["seen"]))
     command = "python benchmarks/codec.py --ablation " + " ".join(arms)
     if name != "codec_ablation":
         command += f" --result {name} --all-sets"
