@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -89,16 +90,23 @@ def sounded_chords(score: Score, beat_ql: float | None = None) -> list[tuple[int
 
     beat = beat_ql or score.time_signature.beat_length
     w, bass = beat_pitch_weights(score, Key(0, "major"), beat)  # pitch classes relative to C: absolute
+    names, templates, penalty = _all_chords()
+    total = w.sum(axis=1, keepdims=True)
+    fit = (w @ templates.T - w @ (1 - templates).T) / np.maximum(total, 1e-9)
+    root_bonus = 0.1 * (bass[:, None] == np.array([r for r, _ in names])[None, :])
+    best = (fit - penalty[None, :] + root_bonus).argmax(axis=1)
+    return [None if total[b, 0] <= 0 else names[int(best[b])] for b in range(len(w))]
+
+
+@lru_cache(maxsize=1)
+def _all_chords() -> tuple[list[tuple[int, str]], np.ndarray, np.ndarray]:
+    """Every (root, quality) `sounded_chords` can name, its pitch-class template, and its penalty."""
     names = [(r, q) for q in _SOUNDED for r in range(12)]
     templates = np.zeros((len(names), 12))
     for i, (r, q) in enumerate(names):
         templates[i, [(r + x) % 12 for x in _SOUNDED[q]]] = 1
-    total = w.sum(axis=1, keepdims=True)
-    fit = (w @ templates.T - w @ (1 - templates).T) / np.maximum(total, 1e-9)
     penalty = np.array([0.15 * (len(_SOUNDED[q]) == 4) + 0.05 * (q == "aug") for _, q in names])
-    root_bonus = 0.1 * (bass[:, None] == np.array([r for r, _ in names])[None, :])
-    best = (fit - penalty[None, :] + root_bonus).argmax(axis=1)
-    return [None if total[b, 0] <= 0 else names[int(best[b])] for b in range(len(w))]
+    return names, templates, penalty
 
 
 def accuracy_triplet(
