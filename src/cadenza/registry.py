@@ -69,6 +69,10 @@ MODELS: tuple[ModelKind, ...] = (
               "cadenza.audio.noisebandnet:CARD", "noisebandnet", "NoiseBandNet sound textures driven by curves"),
     ModelKind("codec", "cadenza.audio.codec:Codec", "cadenza.audio.codec:CodecConfig", "cadenza.audio.codec_train:CARD",
               "codec", "DAC-style neural audio codec (residual VQ), and its VQ-VAE baseline"),
+    ModelKind("rave", "cadenza.audio.rave:RAVE", "cadenza.audio.rave:RAVEConfig", "cadenza.audio.rave_train:CARD",
+              "rave", "RAVE realtime audio VAE: timbre transfer, latent control, streaming TorchScript export"),
+    ModelKind("rave-prior", "cadenza.audio.rave_prior:RAVEPrior", "cadenza.audio.rave_prior:PriorConfig",
+              "cadenza.audio.rave_prior:PRIOR_CARD", "rave", "RAVE's prior: a GRU over its latent frames (generate)"),
     ModelKind("clap", "cadenza.audio.clap:CLAP", "cadenza.audio.clap:ClapConfig", "cadenza.audio.clap:CARD", "clap",
               "CLAP model trained here: text and audio in one space (search, CLAP score, an FAD embedding)"),
     ModelKind("sound-classifier", "cadenza.audio.classifier:SoundClassifier",
@@ -95,6 +99,7 @@ COMMANDS: tuple[str, ...] = (
     "cadenza.cli.ddsp",
     "cadenza.cli.noisebandnet",
     "cadenza.cli.codec",
+    "cadenza.cli.rave",
     "cadenza.cli.clap",
     "cadenza.cli.sound_classifier",
 )

@@ -5,8 +5,12 @@
 - `BandSTFTDiscriminator` / the multi-band multi-scale STFT discriminator of DAC: 2-D convolutions over the
   complex STFT, run separately on frequency bands, at several FFT sizes.
 
+- `ScaleDiscriminators`: MelGAN's multi-scale discriminators (Kumar et al. 2019), as RAVE uses: strided grouped
+  1-d convolutions over the waveform at 1, 1/2, 1/4 ... of the sample rate.
+
 Each returns its feature maps, the last being the logits; `discriminator_loss`, `generator_loss` and
-`feature_matching` are the least-squares GAN losses and the L1 feature matching of HiFi-GAN and DAC.
+`feature_matching` are the least-squares GAN losses and the L1 feature matching of HiFi-GAN and DAC;
+`hinge_discriminator` / `hinge_generator` the hinge losses of MelGAN and RAVE.
 """
 
 from __future__ import annotations
@@ -91,6 +95,55 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[Features]:
         return [d(x) for d in self.discs]
+
+
+class ScaleDiscriminator(nn.Module):
+    """One MelGAN discriminator over a waveform (channels widened by 4 and grouped, strides of 4)."""
+
+    def __init__(self, channels: int = 16) -> None:
+        super().__init__()
+        c = channels
+        widths = [(1, c, 15, 1, 1), (c, 4 * c, 41, 4, 4), (4 * c, 16 * c, 41, 4, 16), (16 * c, 16 * c, 41, 4, 64),
+                  (16 * c, 16 * c, 5, 1, 1)]  # fmt: skip
+        self.convs = nn.ModuleList([
+            weight_norm(nn.Conv1d(a, b, k, s, k // 2, groups=min(g, a))) for a, b, k, s, g in widths
+        ])  # fmt: skip
+        self.out = weight_norm(nn.Conv1d(16 * c, 1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> Features:
+        """x [B, 1, N] -> feature maps [B, C, ~N / 64]."""
+        feats = []
+        for c in self.convs:
+            x = F.leaky_relu(c(x), 0.2)
+            feats.append(x)
+        feats.append(self.out(x))
+        return feats
+
+
+class ScaleDiscriminators(nn.Module):
+    """MelGAN's multi-scale discriminator: `n_scales` discriminators, each on the waveform averaged down by 2 more."""
+
+    def __init__(self, n_scales: int = 3, channels: int = 16) -> None:
+        super().__init__()
+        self.discs = nn.ModuleList([ScaleDiscriminator(channels) for _ in range(n_scales)])
+
+    def forward(self, x: torch.Tensor) -> list[Features]:
+        out = []
+        for i, d in enumerate(self.discs):
+            if i:
+                x = F.avg_pool1d(x, 4, 2, 1, count_include_pad=False)
+            out.append(d(x))
+        return out
+
+
+def hinge_discriminator(real: list[Features], fake: list[Features]) -> torch.Tensor:
+    """Hinge: relu(1 - D(real)) + relu(1 + D(fake)), summed over the discriminators (MelGAN, RAVE)."""
+    return sum((F.relu(1 - r[-1]).mean() + F.relu(1 + f[-1]).mean() for r, f in zip(real, fake)), torch.zeros(()))
+
+
+def hinge_generator(fake: list[Features]) -> torch.Tensor:
+    """Hinge, generator side: -D(fake), summed over the discriminators."""
+    return sum((-f[-1].mean() for f in fake), torch.zeros(()))
 
 
 def discriminator_loss(real: list[Features], fake: list[Features]) -> torch.Tensor:

@@ -394,11 +394,12 @@ class PQMF(torch.nn.Module):
 
     def synthesis(self, bands: torch.Tensor) -> torch.Tensor:
         """Bands [B, M, T'] -> audio [B, 1, T' * M]."""
-        b, m, t = bands.shape
-        up = bands.new_zeros(b, m, t * m)
-        up[..., :: self.n_bands] = bands * m
-        taps = self.synthesis_filters.shape[-1] - 1
-        return torch.nn.functional.conv1d(torch.nn.functional.pad(up, (taps // 2, taps // 2)), self.synthesis_filters)
+        from cadenza.nn.streaming import synthesis_kernel
+
+        # polyphase (a stride-M transposed convolution): the centred filter of the zero-stuffed bands, M times cheaper
+        n, taps = bands.shape[-1] * self.n_bands, self.synthesis_filters.shape[-1] - 1
+        y = torch.nn.functional.conv_transpose1d(bands, synthesis_kernel(self.synthesis_filters), stride=self.n_bands)
+        return y[..., taps - taps // 2 : taps - taps // 2 + n]
 
 
 def _pqmf_cutoff(m: int, taps: int, beta: float) -> float:

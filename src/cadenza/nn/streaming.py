@@ -17,7 +17,7 @@ streaming follow the same idea.
   delay the signal by `delay` samples (the prototype's length) instead of looking ahead.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: TorchScript (`cadenza rave export`) reads these modules' annotations
 
 import contextlib
 from collections.abc import Iterator
@@ -34,15 +34,16 @@ class StreamCache(nn.Module):
         super().__init__()
         self.context = context
         self.streaming = False
-        self.cache: torch.Tensor | None = None
+        self.cache = torch.zeros(0)  # empty: no stream yet (a tensor, not None, so that TorchScript can script it)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, C, T] -> [B, C, context + T]: x with its left context in front."""
         if not self.streaming:
             return F.pad(x, (self.context, 0))
-        if self.cache is None or self.cache.shape[:2] != x.shape[:2]:
-            self.cache = x.new_zeros(x.shape[0], x.shape[1], self.context)
-        full = torch.cat([self.cache, x], dim=-1)
+        cache = self.cache
+        if cache.dim() != 3 or cache.shape[0] != x.shape[0] or cache.shape[1] != x.shape[1]:
+            cache = x.new_zeros(x.shape[0], x.shape[1], self.context)
+        full = torch.cat([cache, x], dim=-1)
         self.cache = full[..., full.shape[-1] - self.context :].detach()
         return full
 
@@ -84,7 +85,7 @@ class CausalUpsample(nn.Module):
         self.conv = nn.ConvTranspose1d(c_in, c_out, 2 * factor, factor, bias=False)
         self.bias = nn.Parameter(torch.zeros(c_out))
         self.streaming = False
-        self.tail: torch.Tensor | None = None
+        self.tail = torch.zeros(0)  # the overlap carried to the next block (empty: none)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, C, T] -> [B, C_out, T * factor]."""
@@ -92,7 +93,7 @@ class CausalUpsample(nn.Module):
         n = x.shape[-1] * self.factor
         out, tail = y[..., :n], y[..., n:]
         if self.streaming:
-            if self.tail is not None and self.tail.shape == tail.shape:
+            if self.tail.shape == tail.shape:
                 out = torch.cat([out[..., : self.factor] + self.tail, out[..., self.factor :]], dim=-1)
             self.tail = tail.detach()
         return out + self.bias[:, None]
@@ -124,7 +125,11 @@ class CausalPQMF(nn.Module):
         self.register_buffer("analysis_filters", F.pad(bank.analysis_filters, (0, m - 1)))
         self.register_buffer("synthesis_filters", bank.synthesis_filters.clone())
         self.analysis_left = StreamCache(taps)
-        self.synthesis_left = StreamCache(taps)
+        self.streaming = False
+        self.tail = torch.zeros(0)  # the synthesis overlap carried to the next block (empty: none)
+
+    def reset_stream(self, on: bool) -> None:
+        self.streaming, self.tail = on, torch.zeros(0)
 
     def analysis(self, x: torch.Tensor) -> torch.Tensor:
         """Audio [B, 1, T] (T a multiple of the bands) -> bands [B, M, T // M], delayed by taps / 2 samples."""
@@ -133,19 +138,35 @@ class CausalPQMF(nn.Module):
 
     def synthesis(self, bands: torch.Tensor) -> torch.Tensor:
         """Bands [B, M, T'] -> audio [B, 1, T' * M], delayed by another taps / 2 samples."""
-        b, m, t = bands.shape
-        up = bands.new_zeros(b, m, t * m)
-        up[..., :: self.n_bands] = bands * m
-        return F.conv1d(self.synthesis_left(up), self.synthesis_filters)
+        # polyphase: a transposed convolution of stride M, the zero-stuffed convolution without its zeros (M times
+        # fewer products); its last taps - M + 1 samples overlap the next block
+        n = bands.shape[-1] * self.n_bands
+        y = F.conv_transpose1d(bands, synthesis_kernel(self.synthesis_filters), stride=self.n_bands)
+        if self.streaming:
+            k = y.shape[-1] - n  # the overlap, shorter than y: the last block's tail lands on y's start
+            if self.tail.shape[0] == y.shape[0] and self.tail.shape[-1] == k:
+                y = torch.cat([y[..., :k] + self.tail, y[..., k:]], dim=-1)
+            self.tail = y[..., n:].detach()
+        return y[..., :n]
+
+
+def synthesis_kernel(filters: torch.Tensor) -> torch.Tensor:
+    """PQMF synthesis filters [1, M, K] as the weight [M, 1, K] of a stride-M transposed convolution (flipped, as a
+    transposed convolution correlates where the zero-stuffed one convolves; x M for the up-sampling's gain)."""
+    return filters[0].flip(-1)[:, None, :] * filters.shape[1]
 
 
 def set_streaming(model: nn.Module, on: bool) -> None:
     """Switch every causal layer of `model` to streaming (caches emptied) or back to whole-signal mode."""
     for m in model.modules():
         if isinstance(m, StreamCache):
-            m.streaming, m.cache = on, None
+            m.streaming, m.cache = on, torch.zeros(0)
         elif isinstance(m, CausalUpsample):
-            m.streaming, m.tail = on, None
+            m.streaming, m.tail = on, torch.zeros(0)
+        else:  # any other layer with a state (RAVE's noise position, the PQMF's synthesis tail)
+            reset = getattr(m, "reset_stream", None)
+            if callable(reset):
+                reset(on)
 
 
 @contextlib.contextmanager

@@ -214,6 +214,7 @@ def train(
     progress: bool = True,
     tokens_per_batch: int | None = None,
     clock: Clock = time.perf_counter,
+    describe: Callable[[int], str] | None = None,
 ) -> TrainResult:
     """Train `model` for `cfg.max_steps` steps, checkpointing into `out_dir`.
 
@@ -231,6 +232,7 @@ def train(
         progress: show a progress bar (main process only).
         tokens_per_batch: if given, throughput is logged as tokens/s.
         clock: seconds, for the time budget and the wall-time figures (tests inject a fake one).
+        describe: what the progress bar says of a step besides "train" (e.g. RAVE's training phase).
 
     Raises:
         InputError: resuming a run whose schedule changed, without `new_segment`.
@@ -272,6 +274,10 @@ def train(
     last_loss, last_eval = float("nan"), {}
     done = start_step  # steps trained, this run and the ones it resumes
     for step in range(start_step, cfg.max_steps):
+        if describe is not None:
+            label = f"train {describe(step)}"
+            if bar.desc != label:
+                bar.set_description(label)
         for o in optims.values():
             for group in o.optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg, o.lr)

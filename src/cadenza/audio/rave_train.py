@@ -1,0 +1,247 @@
+"""Training RAVE (`cadenza.audio.rave`) in the paper's two phases, analysing its latent space, and its card.
+
+- Phase 1 (representation learning), steps [0, phase1_steps): the multi-scale spectral distance between the input
+  and its reconstruction from a posterior sample, plus beta x KL(posterior || N(0, I)), beta rising linearly from 0
+  over the first `beta_warmup` share of the phase (so the decoder learns before the latent is squeezed).
+- Phase 2 (adversarial fine-tuning), from `phase1_steps`: the encoder frozen (its output detached, so it gets no
+  gradient and AdamW leaves it alone); the decoder learns from the spectral distance, the hinge adversarial loss
+  and feature matching (weight 10, as RAVE) against MelGAN's multi-scale discriminators, which have their own
+  optimizer (`ParamGroup("discriminator", "disc.")`). The phase is a function of the step, so a resumed run
+  resumes in its phase, and the progress bar names it.
+
+After training, `analyse_latents` runs the PCA of the posterior means over the training audio and stores it in the
+model; the card reports how many dimensions each fidelity needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from cadenza.audio.codec_train import WaveBatches, load_dataset_audio
+from cadenza.audio.discriminators import ScaleDiscriminators, feature_matching, hinge_discriminator, hinge_generator
+from cadenza.audio.dsp import mel_distance, multiscale_spectral_distance
+from cadenza.audio.rave import RAVE, RAVEConfig
+from cadenza.errors import InputError
+from cadenza.pretrained import TRAINING_BLOCK
+from cadenza.train.loop import TrainConfig
+
+
+@dataclass(frozen=True)
+class RAVELossConfig:
+    segment_s: float = 1.024  # training excerpt: 32 frames
+    batch_size: int = 8
+    phase1_steps: int = 6000  # then the adversarial phase, encoder frozen
+    beta: float = 0.1  # KL weight after the warm-up
+    beta_warmup: float = 0.5  # share of phase 1 over which beta rises from 0
+    feature_weight: float = 10.0
+    disc_channels: int = 16
+    disc_scales: int = 3  # MelGAN's discriminators at 1, 1/2 and 1/4 of the sample rate
+
+
+class RAVETrainer(nn.Module):
+    """RAVE and its discriminators, trained together by `rave_loss`; the batch carries the step (the phase)."""
+
+    def __init__(self, cfg: RAVEConfig, loss: RAVELossConfig) -> None:
+        super().__init__()
+        self.rave = RAVE(cfg)
+        self.loss_cfg = loss
+        self.disc = ScaleDiscriminators(loss.disc_scales, loss.disc_channels)
+
+    def beta(self, step: int) -> float:
+        warm = max(1, round(self.loss_cfg.phase1_steps * self.loss_cfg.beta_warmup))
+        return self.loss_cfg.beta * min(1.0, step / warm)
+
+    def forward(self, audio: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        cfg, rave = self.loss_cfg, self.rave
+        if step < cfg.phase1_steps:
+            recon, kl = rave(audio)
+            terms = {"distance": multiscale_spectral_distance(recon, audio), "kl": kl}
+            terms["loss"] = terms["distance"] + self.beta(step) * kl
+            return terms
+        with torch.no_grad():  # phase 2: the encoder is frozen
+            mean, std = rave.posterior(audio)
+            z = mean + std * torch.randn_like(mean)
+        recon = rave.synthesis(z)
+        if rave.delay:  # a causal model's last `delay` samples would need input past the excerpt
+            n = audio.shape[-1] - rave.delay
+            recon, audio = recon[..., :n], audio[..., :n]
+        terms = {"distance": multiscale_spectral_distance(recon, audio)}
+        d_real = self.disc(audio)
+        terms["disc"] = hinge_discriminator(d_real, self.disc(recon.detach()))
+        for p in self.disc.parameters():  # the generator's terms must not train the discriminators
+            p.requires_grad_(False)
+        d_fake = self.disc(recon)
+        for p in self.disc.parameters():
+            p.requires_grad_(True)
+        terms["adversarial"] = hinge_generator(d_fake)
+        terms["feature"] = feature_matching(d_real, d_fake)
+        terms["loss"] = terms["distance"] + terms["disc"] + terms["adversarial"] + cfg.feature_weight * terms["feature"]
+        return terms
+
+
+def rave_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return model(batch["audio"], int(batch["step"]))["loss"]
+
+
+class PhaseBatches:
+    """`WaveBatches` that also carry the step, so the loss knows its phase (and a resumed run resumes in it)."""
+
+    def __init__(self, waves: WaveBatches) -> None:
+        self.waves = waves
+
+    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
+        return {**self.waves.batch(step, rank, world_size), "step": torch.tensor(step)}
+
+
+# ------------------------------------------------------------------------------------------------ measure
+
+
+@torch.no_grad()
+def evaluate_rave(model: RAVE, clips: list[np.ndarray], dims: int | None = None) -> dict[str, float]:
+    """Spectral and mel distances of resynthesis (posterior means, `dims` PCA dimensions kept) over clips."""
+    model.eval()
+    spec, mel = [], []
+    for x in clips:
+        audio = torch.tensor(x, dtype=torch.float32)[None, None]
+        y = model.resynthesize(audio, dims=dims)
+        spec.append(float(multiscale_spectral_distance(y, audio)))
+        mel.append(float(mel_distance(y, audio, model.sample_rate)))
+    return {"spectral_distance": float(np.mean(spec)), "mel_distance": float(np.mean(mel))}
+
+
+@torch.no_grad()
+def analyse_latents(model: RAVE, clips: list[np.ndarray], progress: bool = True) -> dict[str, Any]:
+    """PCA of the posterior means over `clips`, stored in the model's `latent_*` buffers (RAVE's latent analysis).
+
+    Returns:
+        {"explained_variance": share per sorted dimension, "fidelity_dims": {"0.9": k, ...}}.
+    """
+    model.eval()
+    frames = []
+    for x in tqdm(clips, desc="latent PCA", unit="clip", disable=not progress):
+        mean, _ = model.posterior(model.pad_to_frames(torch.tensor(x, dtype=torch.float32)[None, None]))
+        frames.append(mean[0].T)  # [T, D]
+    z = torch.cat(frames).double()
+    mu = z.mean(0)
+    cov = (z - mu).T @ (z - mu) / max(1, len(z) - 1)
+    var, vecs = torch.linalg.eigh(cov)  # ascending
+    order = torch.argsort(var, descending=True)
+    var, vecs = var[order].clamp_min(0), vecs[:, order]
+    model.latent_mean.copy_(mu.float())
+    model.latent_components.copy_(vecs.T.float())
+    model.latent_variance.copy_(var.float())
+    share = (var / var.sum()).tolist()
+    return {
+        "explained_variance": [round(v, 4) for v in share],
+        "fidelity_dims": {f"{f:g}": model.fidelity_dims(f) for f in (0.8, 0.9, 0.95, 0.99)},
+    }
+
+
+# ------------------------------------------------------------------------------------------------ train
+
+
+def train_rave(
+    data_dir: str | Path | list[str | Path],
+    out_dir: str | Path,
+    cfg: RAVEConfig,
+    loss: RAVELossConfig,
+    tc: TrainConfig,
+    *,
+    progress: bool = True,
+    new_segment: bool = False,
+) -> tuple[RAVE, dict[str, Any]]:
+    """Train on the train split of dataset folders (`cadenza data render` / `cadenza data import`), resuming from
+    `out_dir`; then analyse the latent space and measure on the valid split."""
+    from cadenza.train.loop import train
+
+    folders = data_dir if isinstance(data_dir, list) else [data_dir]
+    source = ", ".join(map(str, folders))
+    n = round(loss.segment_s * cfg.sample_rate / cfg.hop) * cfg.hop
+    check_amount(folders, 10 * n / cfg.sample_rate)
+    train_clips = load_dataset_audio(folders, "train", cfg.sample_rate, progress)
+    valid = load_dataset_audio(folders, "valid", cfg.sample_rate, progress)
+    valid_clips = [c[: 8 * cfg.sample_rate] for c in valid]
+    for clip in train_clips + valid_clips:
+        if not np.isfinite(clip).all():
+            raise InputError(source, "holds audio with NaN or infinite samples")
+    if max((float(np.abs(c).max()) for c in train_clips if len(c)), default=0.0) < 1e-4:
+        raise InputError(source, "the training audio is silent")
+    total_s = sum(len(c) for c in train_clips) / cfg.sample_rate
+    model = RAVETrainer(cfg, loss)
+    batches = PhaseBatches(WaveBatches(train_clips, n, loss.batch_size, tc.seed, source))
+
+    def eval_fn(m: nn.Module) -> dict[str, float]:
+        r = evaluate_rave(m.rave, valid_clips[:: max(1, len(valid_clips) // 4)][:4])  # type: ignore[arg-type]
+        return {"valid/spectral": r["spectral_distance"], "valid/mel": r["mel_distance"]}
+
+    config = {"rave": asdict(cfg), "loss": asdict(loss)}
+    result = train(model, batches, rave_loss, tc, out_dir=out_dir, eval_fn=eval_fn, model_config=config,
+                   progress=progress, new_segment=new_segment,
+                   describe=lambda step: f"phase {phase_name(step, loss)}")  # fmt: skip
+    rave = model.rave.eval()
+    figures: dict[str, Any] = {"train_seconds": round(result.seconds, 1), "steps": result.step,
+                               "phase": phase_name(result.step - 1, loss),
+                               "train_minutes_of_audio": round(total_s / 60, 1)}  # fmt: skip
+    analysis = analyse_latents(rave, train_clips, progress)
+    figures.update({f"dims_at_fidelity_{k}": v for k, v in analysis["fidelity_dims"].items()})
+    for label, dims in (("", None), ("_fidelity_0.95", analysis["fidelity_dims"]["0.95"])):
+        r = evaluate_rave(rave, valid_clips, dims)
+        figures[f"valid_spectral{label}"] = round(r["spectral_distance"], 4)
+        figures[f"valid_mel{label}"] = round(r["mel_distance"], 4)
+    rave.extra = {"loss": asdict(loss), "segments": result.segments,
+                  "latent": {"explained_variance": analysis["explained_variance"]}}  # fmt: skip
+    return rave, figures
+
+
+def check_amount(folders: list[str | Path], min_s: float) -> None:
+    """Refuse, before loading anything, a dataset whose train split holds less than `min_s` seconds of audio."""
+    import soundfile as sf
+
+    from cadenza.audio.datasets import read_manifest
+
+    total = 0.0
+    for f in folders:
+        for e in read_manifest(f, "train"):
+            try:
+                total += sf.info(str(Path(f) / e["file"])).duration
+            except RuntimeError as err:
+                raise InputError(Path(f) / e["file"], f"unreadable audio ({err})") from None
+    if total < min_s:
+        raise InputError(", ".join(map(str, folders)), f"{total:.1f} s of training audio is too little (give at "
+                                                       f"least {min_s:g} s: ten training excerpts)")  # fmt: skip
+
+
+def phase_name(step: int, loss: RAVELossConfig) -> str:
+    return "1 (VAE)" if step < loss.phase1_steps else "2 (GAN)"
+
+
+CARD = (
+    """# RAVE `{name}` (cadenza)
+
+A realtime variational autoencoder (Caillon & Esling 2021) at {sample_rate} Hz: {n_bands} PQMF bands, a
+convolutional encoder to a {latent_dim}-dimensional latent ({frame_rate:g} frames/s), a decoder with waveform,
+loudness and filtered-noise branches; {causal}. Trained on {minutes_audio:g} minutes of the train split of `{data}`:
+phase 1 (spectral distance + KL, beta warm-up) for {phase1} steps, then phase 2 (encoder frozen, hinge GAN +
+feature matching against multi-scale discriminators).
+
+- Config: `{config}`
+- Losses: `{loss}`
+- Latent PCA: {explained}
+"""
+    + TRAINING_BLOCK
+    + """
+`valid_spectral` is the multi-scale spectral distance (the training loss) and `valid_mel` DAC's mel distance
+between each validation clip and its resynthesis from the posterior means; `_fidelity_0.95` keeps only the PCA
+dimensions that hold 95% of the latent variance. `dims_at_fidelity_F` counts those dimensions.
+
+    cadenza rave transfer voice.wav --model {name} -o violin.wav
+    cadenza rave export --model {name} -o {name}.ts     # for nn~ or any TorchScript host
+"""
+)
