@@ -29,13 +29,15 @@ install: system $(STAMP)
 
 # Debian packages: FluidSynth and the General MIDI SoundFont for rendering (and MuseScore General Lite, a second
 # SoundFont for audio datasets); abcmidi (abc2midi) to check that generated ABC is valid; libopus0, the Opus codec
-# baseline of the neural codec.
+# baseline of the neural codec; espeak-ng, a speech synthesizer, for the speech inputs of timbre transfer.
 system:
 	@if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f $(SF2) ] || [ ! -f $(SF3) ] \
-	    || ! command -v abc2midi >/dev/null 2>&1 || ! ldconfig -p | grep -q libopus.so.0; then \
-	  echo "installing fluidsynth + fluid-soundfont-gm + musescore-general-soundfont-small + abcmidi + libopus0 (apt-get)"; \
+	    || ! command -v abc2midi >/dev/null 2>&1 || ! ldconfig -p | grep -q libopus.so.0 \
+	    || ! command -v espeak-ng >/dev/null 2>&1; then \
+	  echo "installing fluidsynth + fluid-soundfont-gm + musescore-general-soundfont-small + abcmidi + libopus0" \
+	       "+ espeak-ng (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    fluidsynth fluid-soundfont-gm musescore-general-soundfont-small abcmidi libopus0 >/dev/null; \
+	    fluidsynth fluid-soundfont-gm musescore-general-soundfont-small abcmidi libopus0 espeak-ng >/dev/null; \
 	fi
 
 $(VENV)/bin/python:

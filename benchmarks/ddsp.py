@@ -109,7 +109,8 @@ def main() -> None:
         cents, outliers, loud = [], [], []
         for e in entries:
             clip = read_audio(folder / e["file"], sample_rate=cfg.sample_rate, mono=True)
-            out, plan, src = ddsp.timbre_transfer(model, clip, figures=config["figures"])
+            # match_level=False: the loudness measure below follows the model's controls, not the file's level
+            out, plan, src = ddsp.timbre_transfer(model, clip, figures=config["figures"], match_level=False)
             got = ddsp.extract_features(out, cfg)
             mask = src.confidence >= 0.5
             target = src.f0_hz[mask] * 2 ** (plan.pitch_shift / 12)

@@ -115,8 +115,23 @@ def test_ddsp_save_load_and_transfer(tmp_path: Path) -> None:
     assert out.n_samples == 16000 and plan.pitch_shift == 12.0  # E4 (64) moves up an octave towards 76
     with pytest.raises(AudioError, match="no pitched sound"):
         ddsp.timbre_transfer(back, AudioClip(np.zeros(SR), SR))
+    with pytest.raises(AudioError, match="too short"):  # once returned a 0.1 s blip
+        ddsp.timbre_transfer(back, clip.slice_s(0, 0.1))
     with pytest.raises(InputError, match="not a 'noisebandnet' model"):
         nbn.NoiseBandNet.from_pretrained(tmp_path / "m")
+
+
+def test_transfer_keeps_the_input_level() -> None:
+    """The model plays at its training loudness; the file comes out at the input's (a trumpet once came out 11 dB
+    louder than it went in)."""
+    model = ddsp.DDSP(TINY).eval()
+    figures = {"mean_f0_midi": 64.0, "mean_loudness_db": -30.0}
+    for gain_db in (-20.0, 0.0):
+        clip = AudioClip(_features(1.0).audio, SR).gain_db(gain_db)
+        out, _, _ = ddsp.timbre_transfer(model, clip, figures=figures)
+        assert abs(ddsp.source_loudness_db(out) - ddsp.source_loudness_db(clip)) < 1.5
+        raw, _, _ = ddsp.timbre_transfer(model, clip, figures=figures, match_level=False)
+        assert np.abs(raw.samples).max() > 0  # the unmatched output exists too
 
 
 def test_ddsp_resynthesis_measures() -> None:
@@ -212,7 +227,7 @@ def test_ddsp_transfer_command_errors(tmp_path: Path) -> None:
         assert_user_error(run("ddsp", "transfer", str(tmp_path / name), "--model", m, "-o", str(tmp_path / "o.wav")),
                           name, msg)  # fmt: skip
     assert not (tmp_path / "o.wav").exists()
-    t = np.arange(SR) / 44100
+    t = np.arange(44100) / 44100
     stereo = AudioClip(np.stack([0.3 * np.sin(2 * np.pi * 440 * t)] * 2), 44100)
     write_audio(stereo, tmp_path / "st.wav")
     p = run(

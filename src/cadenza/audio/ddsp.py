@@ -23,7 +23,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cadenza.audio.dsp import a_weighted_loudness, f0_track, hz_to_midi, multiscale_spectral_distance
+from cadenza.audio.dsp import (
+    a_weighted_loudness,
+    f0_track,
+    hz_to_midi,
+    multiscale_spectral_distance,
+    normalize_loudness,
+)
 from cadenza.audio.synths import FilteredNoise, HarmonicSynth, Reverb
 from cadenza.core.audio import AudioClip, AudioError
 from cadenza.errors import InputError
@@ -376,6 +382,9 @@ def synthesize(
     return AudioClip(out, model.cfg.sample_rate)
 
 
+MIN_TRANSFER_S = 0.5  # shorter inputs gave a blip: CREPE and the 1 s reverb need context
+
+
 @dataclass
 class TransferPlan:
     """What `timbre_transfer` did to the input's curves, to print for the user."""
@@ -394,6 +403,7 @@ def timbre_transfer(
     f0_method: str | None = None,
     confidence_threshold: float = 0.5,
     figures: dict[str, Any] | None = None,
+    match_level: bool = True,
 ) -> tuple[AudioClip, TransferPlan, Features]:
     """Play a monophonic recording with the model's instrument.
 
@@ -406,10 +416,15 @@ def timbre_transfer(
         pitch_shift: semitones; None chooses octaves automatically.
         loudness_shift_db: dB; None matches the training loudness.
         figures: the model's figures (median pitch and mean loudness of its data) for the automatic shifts.
+        match_level: scale the output to the input's loudness (its sounding frames), so a transfer keeps the level
+            of what it was given (without it, a trumpet came out 11 dB louder than it went in).
 
     Raises:
         AudioError: the clip has no pitched frame.
     """
+    if clip.duration_s < MIN_TRANSFER_S:
+        raise AudioError(f"audio too short ({clip.duration_s:.2f} s): timbre transfer needs at least "
+                         f"{MIN_TRANSFER_S:g} s")  # fmt: skip
     feats = extract_features(clip, model.cfg, f0_method)
     voiced = feats.confidence >= confidence_threshold
     if voiced.sum() < 5:
@@ -425,7 +440,18 @@ def timbre_transfer(
     f0 = feats.f0_hz * 2 ** (pitch_shift / 12)
     loud = feats.loudness_db + loudness_shift_db - 20.0 * (~voiced)
     out = synthesize(model, f0, loud, audio=feats.audio)
+    if match_level:  # the model plays at its training loudness; the file comes out at the input's
+        out = normalize_loudness(out, source_loudness_db(clip))
     return out, TransferPlan(pitch_shift, loudness_shift_db, float(1 - voiced.mean())), feats
+
+
+def source_loudness_db(clip: AudioClip, floor_db: float = -60.0) -> float:
+    """Mean A-weighted loudness of a clip's sounding frames (above `floor_db`): the level a transfer keeps."""
+    loud = a_weighted_loudness(clip.mono().samples[0], clip.sample_rate).numpy()
+    sounding = loud[loud > floor_db]
+    if len(sounding) == 0:
+        raise AudioError("the audio is silent")
+    return float(sounding.mean())
 
 
 @torch.no_grad()

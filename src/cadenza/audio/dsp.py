@@ -274,9 +274,15 @@ def f0_crepe(
     hop = hop_length(clip.sample_rate, frame_rate)
     n_frames = clip.n_samples // hop
     audio = torch.from_numpy(clip.samples)
+    # The network runs in batches of 512 frames (bounded memory), but the Viterbi decoding runs once over the whole
+    # file: `torchcrepe.predict` decodes each batch on its own, and a batch that starts in a pause then lost its
+    # voicing for good (a 13 s speech clip read 0.00-0.04 confidence after its pause at 5 s; pYIN heard it voiced).
     with torch.inference_mode():
-        f0, periodicity = crepe.predict(audio, clip.sample_rate, hop, f0_min_hz, f0_max_hz, model=model,
-                                        batch_size=512, return_periodicity=True, device="cpu")  # fmt: skip
+        probs = [crepe.infer(frames, model, "cpu", embed=False)
+                 for frames in crepe.preprocess(audio, clip.sample_rate, hop, 512, "cpu", True)]  # fmt: skip
+        probabilities = torch.cat(probs).reshape(1, -1, crepe.PITCH_BINS).transpose(1, 2)  # [1, 360, frames]
+        f0, periodicity = crepe.postprocess(probabilities, f0_min_hz, f0_max_hz, crepe.decode.viterbi,
+                                            return_periodicity=True)  # fmt: skip
     return _fit_frames(f0[0].numpy(), n_frames), _fit_frames(periodicity[0].numpy(), n_frames)
 
 
