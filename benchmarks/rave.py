@@ -75,9 +75,11 @@ def level_db(x: np.ndarray) -> float:
     return float(loud[loud > -60].mean()) if (loud > -60).any() else -120.0
 
 
-def windows(clips: list[np.ndarray], seconds: float = 2.0) -> list[np.ndarray]:
+def windows(clips: list[np.ndarray], seconds: float = 2.0, skip_silent: bool = False) -> list[np.ndarray]:
+    """2 s windows of each clip (the reference skips its silent ones; a silent output is an output)."""
     n = round(seconds * SR)
-    return [c[i : i + n] for c in clips for i in range(0, len(c) - n + 1, n) if np.abs(c[i : i + n]).max() > 1e-3]
+    out = [c[i : i + n] for c in clips for i in range(0, len(c) - n + 1, n)]
+    return [w for w in out if np.abs(w).max() > 1e-3] if skip_silent else out
 
 
 class Distances:
@@ -87,7 +89,7 @@ class Distances:
         from cadenza.audio.embed import get_embedder
 
         self.embedders = [get_embedder("clap"), get_embedder("classifier")]
-        self.reference = {e.name: e.embed(windows(reference)) for e in self.embedders}
+        self.reference = {e.name: e.embed(windows(reference, skip_silent=True)) for e in self.embedders}
 
     def __call__(self, clips: list[np.ndarray]) -> dict[str, float]:
         from cadenza.evaluate.audio_metrics import fad, kad
@@ -136,7 +138,7 @@ def main() -> None:
     figures: dict[str, Any] = {"threads": 1, "sample_rate": SR, "clips": len(held), "seconds_each": args.seconds,
                                "rave": str(args.model), "ddsp": str(args.ddsp)}  # fmt: skip
     dist = Distances(held)
-    figures["reference_windows"] = len(windows(held))
+    figures["reference_windows"] = len(windows(held, skip_silent=True))
 
     # --- resynthesis of held-out violin
     resynth: dict[str, Any] = {}

@@ -98,7 +98,7 @@ def test_phases_train_their_own_parts() -> None:
 
     assert grads(0) == {"rave.encoder": True, "rave.decoder": True, "disc": False}
     assert grads(10) == {"rave.encoder": False, "rave.decoder": True, "disc": True}
-    assert trainer.beta(0) == 0 and trainer.beta(2) == pytest.approx(0.04) and trainer.beta(9) == pytest.approx(0.1)
+    assert trainer.beta(0) == 0 and trainer.beta(2) == pytest.approx(0.004) and trainer.beta(9) == pytest.approx(0.01)
 
 
 def test_overfits_one_batch() -> None:

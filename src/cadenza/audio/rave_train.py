@@ -38,7 +38,7 @@ class RAVELossConfig:
     segment_s: float = 1.024  # training excerpt: 32 frames
     batch_size: int = 8
     phase1_steps: int = 6000  # then the adversarial phase, encoder frozen
-    beta: float = 0.1  # KL weight after the warm-up
+    beta: float = 0.01  # KL weight after the warm-up (0.1 collapsed the violin latent to one dimension in 5,000 steps)
     beta_warmup: float = 0.5  # share of phase 1 over which beta rises from 0
     feature_weight: float = 10.0
     disc_channels: int = 16

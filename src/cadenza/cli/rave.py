@@ -210,7 +210,7 @@ def register(sub: Any) -> None:
     t.add_argument("--non-causal", action="store_true", help="look ahead (no streaming, no export)")
     t.add_argument("--phase1-steps", type=int,
                    help="steps of phase 1 (VAE) before phase 2 (GAN) (default: 80%% of --steps)")  # fmt: skip
-    t.add_argument("--beta", type=float, default=0.1, help="KL weight after its warm-up (default 0.1)")
+    t.add_argument("--beta", type=float, default=0.01, help="KL weight after its warm-up (default 0.01)")
     t.add_argument("--batch-size", type=int, default=8)
     common.add_training(t, steps=10000, lr=1e-3, eval_every=500)
     t.set_defaults(func=cmd_train)
