@@ -62,16 +62,16 @@ def build(out_dir: Path) -> Section:
         gen = AudioClip(rave.decode(prior.generate(frames, seed=3))[0, :, :n].numpy(), sr)
         g = torch.Generator().manual_seed(0)
         with torch.no_grad():
-            noise = AudioClip(rave.synthesis(torch.randn(1, rave.cfg.latent_dim, frames, generator=g))[0, :, :n].numpy(),
-                              sr)  # fmt: skip
+            z = torch.randn(1, rave.cfg.latent_dim, frames, generator=g)
+            noise = AudioClip(rave.synthesis(z)[0, :, :n].numpy(), sr)
         write_audio(gen, out_dir / "rave_prior.wav")
         write_audio(noise, out_dir / "rave_normal.wav")
         spectrograms_png([("the prior's latents, decoded", gen), ("latents drawn from N(0, I), decoded", noise)],
                          out_dir / "rave_prior.png")  # fmt: skip
         items.append(Item("From nothing: 10 s of the GRU prior's latent frames through the decoder "
                           "(`cadenza rave generate --seconds 10`)", audio="rave_prior.wav"))  # fmt: skip
-        items.append(Item("... and the VAE's own prior, N(0, I) frame by frame, for comparison", audio="rave_normal.wav",
-                          image="rave_prior.png"))  # fmt: skip
+        items.append(Item("... and the VAE's own prior, N(0, I) frame by frame, for comparison",
+                          audio="rave_normal.wav", image="rave_prior.png"))  # fmt: skip
     f = rave.figures
     return Section(
         "RAVE: a realtime audio VAE",
