@@ -211,11 +211,13 @@ TINY_ARGS = ["--channels", "4", "--decoder-channels", "16", "--latent-dim", "4",
 
 def test_train_transfer_export_prior_generate_commands(tmp_path: Path) -> None:
     data = _dataset(tmp_path / "data", 6.0)
+    write_audio(AudioClip(tone(6.0, 250), 22050), data / "train" / "t0.wav")  # another rate: resampled, and said
     out = tmp_path / "rave"
     p = run("rave", "train", "--data", str(data), *TINY_ARGS, "--steps", "4", "--phase1-steps", "2",
             "--eval-every", "2", "-o", str(out))  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert "phase 2 (GAN)" in p.stderr and "dims_at_fidelity_0.95" in p.stdout
+    assert "1 clips at 22050 Hz, resampled to 16000 Hz" in p.stdout
     card = (out / "card.md").read_text()
     assert "phase 1" in card and "Latent PCA" in card
     write_audio(AudioClip(tone(1.3, 500), SR), tmp_path / "in.wav")
@@ -240,10 +242,23 @@ def test_train_transfer_export_prior_generate_commands(tmp_path: Path) -> None:
 
 
 def test_commands_refuse_bad_input(tmp_path: Path) -> None:
+    import soundfile as sf
+
     short = _dataset(tmp_path / "short", 1.2)
     p = run("rave", "train", "--data", str(short), *TINY_ARGS, "--steps", "2", "-o", str(tmp_path / "x"))
     assert_user_error(p, "too little")
     assert not (tmp_path / "x" / "model.safetensors").exists()
+    silent = _dataset(tmp_path / "silent", 6.0)
+    for wav in (silent / "train").glob("*.wav"):
+        sf.write(wav, np.zeros(6 * SR, np.float32), SR)
+    x = str(tmp_path / "x")
+    assert_user_error(run("rave", "train", "--data", str(silent), *TINY_ARGS, "--steps", "2", "-o", x), "silent")
+    nan_data = _dataset(tmp_path / "nan", 6.0)
+    bad = tone(6.0)
+    bad[5] = np.nan
+    sf.write(nan_data / "train" / "t1.wav", bad, SR, subtype="FLOAT")
+    assert_user_error(run("rave", "train", "--data", str(nan_data), *TINY_ARGS, "--steps", "2", "-o",
+                          str(tmp_path / "x")), "t1.wav", "NaN")  # fmt: skip
     model = tiny_model(cfg=RAVEConfig(**{**TINY.__dict__, "causal": False}))
     model.save_pretrained(tmp_path / "nc")
     assert_user_error(run("rave", "export", "--model", str(tmp_path / "nc"), "-o", str(tmp_path / "m.ts")),

@@ -164,15 +164,10 @@ def train_rave(
     folders = data_dir if isinstance(data_dir, list) else [data_dir]
     source = ", ".join(map(str, folders))
     n = round(loss.segment_s * cfg.sample_rate / cfg.hop) * cfg.hop
-    check_amount(folders, 10 * n / cfg.sample_rate)
+    check_dataset(folders, 10 * n / cfg.sample_rate, cfg.sample_rate)
     train_clips = load_dataset_audio(folders, "train", cfg.sample_rate, progress)
     valid = load_dataset_audio(folders, "valid", cfg.sample_rate, progress)
     valid_clips = [c[: 8 * cfg.sample_rate] for c in valid]
-    for clip in train_clips + valid_clips:
-        if not np.isfinite(clip).all():
-            raise InputError(source, "holds audio with NaN or infinite samples")
-    if max((float(np.abs(c).max()) for c in train_clips if len(c)), default=0.0) < 1e-4:
-        raise InputError(source, "the training audio is silent")
     total_s = sum(len(c) for c in train_clips) / cfg.sample_rate
     model = RAVETrainer(cfg, loss)
     batches = PhaseBatches(WaveBatches(train_clips, n, loss.batch_size, tc.seed, source))
@@ -200,22 +195,37 @@ def train_rave(
     return rave, figures
 
 
-def check_amount(folders: list[str | Path], min_s: float) -> None:
-    """Refuse, before loading anything, a dataset whose train split holds less than `min_s` seconds of audio."""
+def check_dataset(folders: list[str | Path], min_s: float, sample_rate: int) -> None:
+    """Refuse, before any training, a dataset whose train split holds less than `min_s` seconds of audio, a clip
+    with NaN or infinite samples, or only silence; say which clips will be resampled."""
     import soundfile as sf
 
     from cadenza.audio.datasets import read_manifest
 
-    total = 0.0
+    total, peak, rates = 0.0, 0.0, {}
     for f in folders:
-        for e in read_manifest(f, "train"):
-            try:
-                total += sf.info(str(Path(f) / e["file"])).duration
-            except RuntimeError as err:
-                raise InputError(Path(f) / e["file"], f"unreadable audio ({err})") from None
+        for split in ("train", "valid"):
+            for e in read_manifest(f, split):
+                path = Path(f) / e["file"]
+                try:
+                    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+                except (RuntimeError, sf.LibsndfileError) as err:
+                    raise InputError(path, f"unreadable audio ({err})") from None
+                if not np.isfinite(data).all():
+                    raise InputError(path, "holds NaN or infinite samples")
+                if sr != sample_rate:
+                    rates[sr] = rates.get(sr, 0) + 1
+                if split == "train":
+                    total += len(data) / sr
+                    peak = max(peak, float(np.abs(data).max()) if data.size else 0.0)
+    source = ", ".join(map(str, folders))
     if total < min_s:
-        raise InputError(", ".join(map(str, folders)), f"{total:.1f} s of training audio is too little (give at "
-                                                       f"least {min_s:g} s: ten training excerpts)")  # fmt: skip
+        raise InputError(source, f"{total:.1f} s of training audio is too little (give at least {min_s:g} s: ten "
+                                 "training excerpts)")  # fmt: skip
+    if peak < 1e-4:
+        raise InputError(source, "the training audio is silent")
+    for sr, count in sorted(rates.items()):
+        print(f"{source}: {count} clips at {sr} Hz, resampled to {sample_rate} Hz")
 
 
 def phase_name(step: int, loss: RAVELossConfig) -> str:
