@@ -202,7 +202,8 @@ def check_dataset(folders: list[str | Path], min_s: float, sample_rate: int) -> 
 
     from cadenza.audio.datasets import read_manifest
 
-    total, peak, rates = 0.0, 0.0, {}
+    total, peak = 0.0, 0.0
+    rates: dict[int, int] = {}
     for f in folders:
         for split in ("train", "valid"):
             for e in read_manifest(f, split):
