@@ -120,7 +120,10 @@ def test_pop909_corpus_and_a_chord_model_learned_from_lead_sheets() -> None:
     assert problem.positions is not None and list(problem.positions[1][:8]) == [0, 1, 2, 3, 0, 1, 2, 3]
     t = model.transitions(8, "major", problem.positions)
     assert t[4, 0, 0] < t[5, 0, 0]  # staying on the tonic costs more on a downbeat than on beat 2
-    assert bar_positions(s, 2.0) is None  # half-bar slots: no rhythm learned for them
+    half = bar_positions(s, 2.0)  # two chords per bar: each slot takes its first beat's harmonic rhythm
+    assert half is not None and list(half[1][:4]) == [0, 2, 0, 2]
+    assert HarmonyProblem.of(s, model, key=s.key, chords_per_bar=2).positions is not None
+    assert bar_positions(s, 4 / 3) is None and bar_positions(s, 0.5) is None  # slots that straddle or split beats
 
 
 def test_cli_trains_and_evaluates_on_a_folder_of_lead_sheets(tmp_path: Path) -> None:

@@ -279,15 +279,18 @@ def beat_labels(score: Score) -> list[Chord | None] | None:
 
 
 def bar_positions(score: Score, slot_ql: float) -> tuple[str, np.ndarray] | None:
-    """(meter, each slot's beat within its bar: 0 = the downbeat) when the slots are the meter's beats; None
-    otherwise (slots of another length: no harmonic rhythm was learned for them)."""
+    """(meter, the beat within its bar on which each slot starts: 0 = the downbeat) when the slots are whole beats
+    (one beat, or `chords_per_bar` slots of two beats...: the chance of a change at a slot's start is then the
+    learned chance of a change on its first beat); None for slots that split a beat or straddle beats (no
+    harmonic rhythm was learned for them)."""
     ts = score.time_signature
-    if abs(slot_ql - ts.beat_length) > 1e-9:
+    ratio = slot_ql / ts.beat_length
+    if round(ratio) < 1 or abs(ratio - round(ratio)) > 1e-9:
         return None
-    per_bar = max(1, round(ts.bar_length / slot_ql))
+    beats = max(1, round(ts.bar_length / ts.beat_length))
     origin, n = slot_origin(score, slot_ql), n_slots(score, slot_ql)
-    pos = np.rint(((origin + np.arange(n) * slot_ql - score.pickup) % ts.bar_length) / slot_ql).astype(int) % per_bar
-    return str(ts), pos
+    starts = (origin + np.arange(n) * slot_ql - score.pickup) % ts.bar_length
+    return str(ts), np.rint(starts / ts.beat_length).astype(int) % beats
 
 
 def slot_melody(score: Score, key: Key, slot_ql: float) -> np.ndarray:
