@@ -217,7 +217,7 @@ def test_train_transfer_export_prior_generate_commands(tmp_path: Path) -> None:
             "--eval-every", "2", "-o", str(out))  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert "phase 2 (GAN)" in p.stderr and "dims_at_fidelity_0.95" in p.stdout
-    assert "1 clips at 22050 Hz, resampled to 16000 Hz" in p.stdout
+    assert "resampled 1 clips to 16000 Hz" in p.stdout
     card = (out / "card.md").read_text()
     assert "phase 1" in card and "Latent PCA" in card
     write_audio(AudioClip(tone(1.3, 500), SR), tmp_path / "in.wav")
@@ -239,6 +239,23 @@ def test_train_transfer_export_prior_generate_commands(tmp_path: Path) -> None:
     assert p.returncode == 0 and (out / "prior" / "model.safetensors").exists(), p.stderr
     p = run("rave", "generate", "--model", str(out), "--seconds", "1", "-o", str(tmp_path / "g.wav"))
     assert p.returncode == 0 and read_audio(tmp_path / "g.wav").n_samples == SR, p.stderr
+
+
+def test_trains_on_a_plain_folder_of_ones_own_audio(tmp_path: Path) -> None:
+    from cadenza.audio.rave_train import training_audio
+
+    for i in range(3):
+        write_audio(AudioClip(tone(6.0, 200 + 50 * i), SR), tmp_path / "mine" / f"take{i}.wav")
+    train, valid = training_audio([tmp_path / "mine"], SR)
+    assert len(train) == 2 and len(valid) == 1  # no manifest: the last file is held out
+    write_audio(AudioClip(tone(20.0), SR), tmp_path / "one" / "long.flac")
+    train, valid = training_audio([tmp_path / "one"], SR)
+    assert len(train[0]) == 18 * SR and len(valid[0]) == 2 * SR  # one file: its last tenth
+    p = run("rave", "train", "--data", str(tmp_path / "mine"), *TINY_ARGS, "--steps", "2", "--phase1-steps", "2",
+            "--eval-every", "2", "-o", str(tmp_path / "m"))  # fmt: skip
+    assert p.returncode == 0 and (tmp_path / "m" / "card.md").exists(), p.stderr
+    (tmp_path / "empty").mkdir()
+    assert_user_error(run("rave", "train", "--data", str(tmp_path / "empty"), "-o", str(tmp_path / "x")), "no audio")
 
 
 def test_commands_refuse_bad_input(tmp_path: Path) -> None:

@@ -140,14 +140,15 @@ def train_prior(
     new_segment: bool = False,
 ) -> tuple[RAVEPrior, dict[str, Any]]:
     """Train a prior over `rave`'s latents of the train split of dataset folders; valid cross-entropy measured."""
-    from cadenza.audio.codec_train import load_dataset_audio
+    from cadenza.audio.rave_train import training_audio
     from cadenza.train.loop import train
 
     if cfg.dims > rave.cfg.latent_dim:
         raise InputError("--dims", f"the model's latent has {rave.cfg.latent_dim} dimensions, not {cfg.dims}")
     folders = data_dir if isinstance(data_dir, list) else [data_dir]
-    train_z = encode_clips(rave, load_dataset_audio(folders, "train", rave.sample_rate, progress), cfg.dims, progress)
-    valid_z = encode_clips(rave, load_dataset_audio(folders, "valid", rave.sample_rate, progress), cfg.dims, progress)
+    train_audio, valid_audio = training_audio(folders, rave.sample_rate)
+    train_z = encode_clips(rave, train_audio, cfg.dims, progress)
+    valid_z = encode_clips(rave, valid_audio, cfg.dims, progress)
     model = RAVEPrior(cfg)
     model.set_bins(torch.cat([z.T for z in train_z]))
     batches = LatentWindows(train_z, cfg.context_frames, cfg.batch_size, tc.seed)

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cadenza.audio.codec_train import WaveBatches, load_dataset_audio
+from cadenza.audio.codec_train import WaveBatches
 from cadenza.audio.discriminators import ScaleDiscriminators, feature_matching, hinge_discriminator, hinge_generator
 from cadenza.audio.dsp import mel_distance, multiscale_spectral_distance
 from cadenza.audio.rave import RAVE, RAVEConfig
@@ -157,18 +157,21 @@ def train_rave(
     progress: bool = True,
     new_segment: bool = False,
 ) -> tuple[RAVE, dict[str, Any]]:
-    """Train on the train split of dataset folders (`cadenza data render` / `cadenza data import`), resuming from
-    `out_dir`; then analyse the latent space and measure on the valid split."""
+    """Train on dataset folders (`cadenza data render`) or folders of one's own audio (`training_audio`), resuming
+    from `out_dir`; then analyse the latent space and measure on the validation clips."""
     from cadenza.train.loop import train
 
     folders = data_dir if isinstance(data_dir, list) else [data_dir]
     source = ", ".join(map(str, folders))
     n = round(loss.segment_s * cfg.sample_rate / cfg.hop) * cfg.hop
-    check_dataset(folders, 10 * n / cfg.sample_rate, cfg.sample_rate)
-    train_clips = load_dataset_audio(folders, "train", cfg.sample_rate, progress)
-    valid = load_dataset_audio(folders, "valid", cfg.sample_rate, progress)
+    train_clips, valid = training_audio(folders, cfg.sample_rate)
     valid_clips = [c[: 8 * cfg.sample_rate] for c in valid]
     total_s = sum(len(c) for c in train_clips) / cfg.sample_rate
+    if total_s < 10 * n / cfg.sample_rate:
+        raise InputError(source, f"{total_s:.1f} s of training audio is too little (give at least "
+                                 f"{10 * n / cfg.sample_rate:g} s: ten training excerpts)")  # fmt: skip
+    if max((float(np.abs(c).max()) for c in train_clips if len(c)), default=0.0) < 1e-4:
+        raise InputError(source, "the training audio is silent")
     model = RAVETrainer(cfg, loss)
     batches = PhaseBatches(WaveBatches(train_clips, n, loss.batch_size, tc.seed, source))
 
@@ -195,38 +198,46 @@ def train_rave(
     return rave, figures
 
 
-def check_dataset(folders: list[str | Path], min_s: float, sample_rate: int) -> None:
-    """Refuse, before any training, a dataset whose train split holds less than `min_s` seconds of audio, a clip
-    with NaN or infinite samples, or only silence; say which clips will be resampled."""
-    import soundfile as sf
+def training_audio(folders: list[str | Path], sample_rate: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Train and valid clips, mono at `sample_rate`, of dataset folders (`cadenza data render`: their manifest's
+    splits) or plain folders of a user's audio (every tenth file held out for validation, at least one; a single
+    file: its last tenth). Says how many clips were resampled.
 
-    from cadenza.audio.datasets import read_manifest
+    Raises:
+        InputError: a folder without audio, an unreadable file or one with NaN samples (naming it).
+    """
+    from cadenza.audio.datasets import MANIFEST, read_manifest
+    from cadenza.audio.embed import audio_files
+    from cadenza.io.audio import read_audio
 
-    total, peak = 0.0, 0.0
-    rates: dict[int, int] = {}
-    for f in folders:
-        for split in ("train", "valid"):
-            for e in read_manifest(f, split):
-                path = Path(f) / e["file"]
-                try:
-                    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-                except (RuntimeError, sf.LibsndfileError) as err:
-                    raise InputError(path, f"unreadable audio ({err})") from None
-                if not np.isfinite(data).all():
-                    raise InputError(path, "holds NaN or infinite samples")
-                if sr != sample_rate:
-                    rates[sr] = rates.get(sr, 0) + 1
-                if split == "train":
-                    total += len(data) / sr
-                    peak = max(peak, float(np.abs(data).max()) if data.size else 0.0)
-    source = ", ".join(map(str, folders))
-    if total < min_s:
-        raise InputError(source, f"{total:.1f} s of training audio is too little (give at least {min_s:g} s: ten "
-                                 "training excerpts)")  # fmt: skip
-    if peak < 1e-4:
-        raise InputError(source, "the training audio is silent")
-    for sr, count in sorted(rates.items()):
-        print(f"{source}: {count} clips at {sr} Hz, resampled to {sample_rate} Hz")
+    train: list[np.ndarray] = []
+    valid: list[np.ndarray] = []
+    resampled = 0
+
+    def read(path: Path) -> np.ndarray:
+        nonlocal resampled
+        notes: list[str] = []
+        x = read_audio(path, sample_rate=sample_rate, mono=True, notes=notes).samples[0]
+        resampled += any(n.startswith("resampled") for n in notes)
+        return x
+
+    for folder in map(Path, folders):
+        if (folder / MANIFEST).is_file():
+            train += [read(folder / e["file"]) for e in read_manifest(folder, "train")]
+            valid += [read(folder / e["file"]) for e in read_manifest(folder, "valid")]
+            continue
+        clips = [read(p) for p in audio_files(folder)]
+        if len(clips) == 1:
+            cut = int(0.9 * len(clips[0]))
+            train.append(clips[0][:cut])
+            valid.append(clips[0][cut:])
+            continue
+        held = {i for i in range(len(clips)) if i % 10 == 9} or {len(clips) - 1}
+        train += [c for i, c in enumerate(clips) if i not in held]
+        valid += [c for i, c in enumerate(clips) if i in held]
+    if resampled:
+        print(f"{', '.join(map(str, folders))}: resampled {resampled} clips to {sample_rate} Hz")
+    return train, valid
 
 
 def phase_name(step: int, loss: RAVELossConfig) -> str:

@@ -199,8 +199,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     r = sub.add_parser("rave", help="RAVE: train, timbre transfer, encode/decode, export for live use")
     rsub = r.add_subparsers(dest="rave_command", required=True, metavar="ACTION")
-    t = rsub.add_parser("train", help="train on dataset folders (from `cadenza data render` / `data import`)")
-    t.add_argument("--data", required=True, nargs="+", help="dataset folders (their train clips pooled)")
+    t = rsub.add_parser("train", help="train on folders of audio (yours, or `cadenza data render`'s)")
+    t.add_argument("--data", required=True, nargs="+",
+                   help="folders of audio files (every 10th held out for validation) or dataset folders with a "
+                        "manifest (their splits); pooled")  # fmt: skip
     t.add_argument("--latent-dim", type=int, default=16)
     t.add_argument("--channels", type=int, default=16, help="encoder width (default 16)")
     t.add_argument("--decoder-channels", type=int, default=192, help="decoder width (default 192)")
@@ -250,7 +252,7 @@ def register(sub: Any) -> None:
 
     q = rsub.add_parser("prior", help="train the model's prior (an autoregressive GRU over its latent frames)")
     common.add_model(q, "rave-violin")
-    q.add_argument("--data", required=True, nargs="+", help="dataset folders (the model's training data)")
+    q.add_argument("--data", required=True, nargs="+", help="folders of audio (the model's training data)")
     q.add_argument("--fidelity", type=float, default=0.95,
                    help="model the dimensions holding this share of the variance (default 0.95)")  # fmt: skip
     q.add_argument("--dims", type=int, help="model this many dimensions (overrides --fidelity)")
