@@ -24,7 +24,7 @@ TITLES = {
     "ddsp": "DDSP violin: resynthesis and timbre transfer on held-out renders, synthesis and f0 speed",
     "noisebandnet": "NoiseBandNet vs DDSP's filtered noise on procedural textures (same network, data and steps)",
     "codec": "Neural codec (RVQ, DAC-style) vs Opus and the VQ-VAE baseline on held-out multi-instrument renders",
-    "rave": "RAVE violin beside DDSP and the codec: held-out resynthesis, timbre transfer of flute, trumpet and speech, "
+    "rave": "RAVE violin beside DDSP and the codec: held-out resynthesis, transfer of flute, trumpet and speech, "
     "the prior, speed and latency",
     "audio_eval": "Evaluating generated audio: the ladders FAD and KAD must climb per embedder, the audio models "
     "measured, CLAP retrieval, embedder speed",

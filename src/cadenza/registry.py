@@ -118,6 +118,7 @@ DEMO_SECTIONS: tuple[str, ...] = (
     "cadenza.demo.ddsp",
     "cadenza.demo.noisebandnet",
     "cadenza.demo.codec",
+    "cadenza.demo.rave",
     "cadenza.demo.clap",
 )
 

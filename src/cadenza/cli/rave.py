@@ -88,8 +88,17 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     dims = model.fidelity_dims(args.fidelity)
     d = model.cfg.latent_dim
     bias, scale = _vector(args.bias, "--bias", d), _vector(args.scale, "--scale", d)
-    y = model.resynthesize(torch.tensor(clip.samples)[None], dims=dims, bias=bias, scale=scale)
-    out = write_audio(AudioClip(y[0].numpy(), model.sample_rate), args.output)
+    y = AudioClip(model.resynthesize(torch.tensor(clip.samples)[None], dims=dims, bias=bias, scale=scale)[0].numpy(),
+                  model.sample_rate)  # fmt: skip
+    if not args.model_level:  # the file comes out at the input's loudness, as DDSP's transfers do
+        from cadenza.audio.ddsp import source_loudness_db
+        from cadenza.audio.dsp import normalize_loudness
+
+        try:
+            y = normalize_loudness(y, source_loudness_db(clip))
+        except ValueError as e:  # a silent input or output
+            raise InputError(args.input, str(e)) from None
+    out = write_audio(y, args.output)
     print(f"wrote {out} ({clip.duration_s:.1f} s through {dims} of {d} latent dimensions, fidelity {args.fidelity:g}, "
           f"played by {args.model or model.shipped})")  # fmt: skip
     return 0
@@ -224,6 +233,8 @@ def register(sub: Any) -> None:
                    help="keep the latent dimensions that hold this share of the variance (default 0.99)")  # fmt: skip
     x.add_argument("--bias", type=float, nargs="+", help="added to each latent dimension (PCA order), e.g. 0.5 0 -1")
     x.add_argument("--scale", type=float, nargs="+", help="multiplies each latent dimension (PCA order)")
+    x.add_argument("--model-level", action="store_true",
+                   help="keep the level the model plays at (default: match the input's loudness)")  # fmt: skip
     common.add_threads(x)
     common.add_output(x, "output .wav")
     x.set_defaults(func=cmd_transfer)

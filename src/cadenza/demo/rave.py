@@ -80,8 +80,11 @@ def build(out_dir: Path) -> Section:
         "the representation (spectral distance + KL), phase 2 sharpens the decoder against discriminators with the "
         f"encoder frozen. Trained here on {f.get('train_minutes_of_audio', 0):g} minutes of FluidSynth violin "
         f"({f.get('steps', 0)} steps on one CPU core; validation mel distance {f.get('valid_mel', float('nan')):.2f}). "
-        "Unlike DDSP it is told nothing about pitch or loudness: whatever goes in comes out as the violin it learned. "
-        "It is causal: `cadenza rave export -o violin.ts` writes a streaming TorchScript file for nn~ "
+        "Unlike DDSP it is told nothing about pitch or loudness and must learn both from the audio; in this much "
+        "training it learned the loudness contour only (listen: a violin-like tone at one pitch that swells and "
+        "fades with the input), where the paper's models train for days on a GPU. Hear it as a picture of an "
+        "early RAVE, beside DDSP, which is given the pitch. It is causal: "
+        "`cadenza rave export -o violin.ts` writes a streaming TorchScript file for nn~ "
         f"({1000 * rave.latency / sr:.0f} ms latency). `cadenza rave transfer IN.wav -o OUT.wav` plays a recording "
         "through it.",
         items,
