@@ -164,8 +164,13 @@ for n in [1, 5, 2, 7, 1, 8]:
     i += n
 y = torch.cat(parts, -1)
 assert (y - expected).abs().max() < 1e-5, (y - expected).abs().max()
-z = torch.jit.load({str(tmp_path / "m.ts")!r}).encode(x)
+fresh = torch.jit.load({str(tmp_path / "m.ts")!r})
+z = fresh.encode(x)
 assert z.shape == (1, 3, 24)
+moved = torch.jit.load({str(tmp_path / "m.ts")!r})
+moved.set_bias(torch.tensor([1.0, 0.0, 0.0]))
+expected_moved = torch.jit.load({str(tmp_path / "m.ts")!r}).decode(z + torch.tensor([1.0, 0.0, 0.0])[:, None])
+assert (moved.forward(x) - expected_moved).abs().max() < 1e-5  # live control: z + bias
 assert not any(name.startswith("cadenza") for name in sys.modules)
 print("ok")
 """

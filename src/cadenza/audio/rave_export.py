@@ -9,7 +9,8 @@ audio samples per value), with `get_methods()` listing them:
 
     encode: audio [B, 1, N] -> latents [B, dims, N / hop]   (PCA basis, the first `dims` dimensions)
     decode: latents [B, dims, T] -> audio [B, 1, T x hop]
-    forward: audio -> audio (encode then decode: timbre transfer)
+    forward: audio -> audio (encode, z * scale + bias, decode: timbre transfer with live control;
+             `set_bias(tensor)` / `set_scale(tensor)` change the latent_size values between blocks)
 
     >>> m = torch.jit.load("rave-violin.ts")
     >>> out = [m.forward(block) for block in blocks]   # blocks of 512 x n samples, one after another
@@ -53,6 +54,9 @@ class StreamingRAVE(nn.Module):
         self.register_buffer("encode_params", torch.tensor([1, 1, dims, self.ratio]))
         self.register_buffer("decode_params", torch.tensor([dims, self.ratio, 1, 1]))
         self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
+        # live control of `forward` (timbre transfer): each latent dimension becomes z * scale + bias
+        self.register_buffer("latent_bias", torch.zeros(dims))
+        self.register_buffer("latent_scale", torch.ones(dims))
 
     @torch.jit.export
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,7 +73,20 @@ class StreamingRAVE(nn.Module):
         return self.pqmf.synthesis(self.decoder(w))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+        z = self.encode(x)
+        return self.decode(z * self.latent_scale[:, None] + self.latent_bias[:, None])
+
+    @torch.jit.export
+    def set_bias(self, bias: torch.Tensor) -> int:
+        """Set the bias added to each latent dimension in `forward` ([latent_size]); returns 0."""
+        self.latent_bias.copy_(bias.reshape(-1)[: self.latent_size])
+        return 0
+
+    @torch.jit.export
+    def set_scale(self, scale: torch.Tensor) -> int:
+        """Set the factor of each latent dimension in `forward` ([latent_size]); returns 0."""
+        self.latent_scale.copy_(scale.reshape(-1)[: self.latent_size])
+        return 0
 
     @torch.jit.export
     def get_methods(self) -> list[str]:
