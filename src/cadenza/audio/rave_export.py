@@ -34,6 +34,8 @@ class StreamingRAVE(nn.Module):
 
     latent_mean: torch.Tensor
     latent_components: torch.Tensor
+    latent_bias: torch.Tensor
+    latent_scale: torch.Tensor
 
     def __init__(self, model: RAVE, dims: int) -> None:
         super().__init__()
