@@ -154,7 +154,8 @@ def test_export_runs_block_by_block_in_a_fresh_process_without_cadenza(tmp_path:
     torch.save(expected, tmp_path / "expected.pt")
     code = f"""
 import sys, torch
-x, expected = torch.load({str(tmp_path / "x.pt")!r}), torch.load({str(tmp_path / "expected.pt")!r})
+x = torch.load({str(tmp_path / "x.pt")!r}, weights_only=True)
+expected = torch.load({str(tmp_path / "expected.pt")!r}, weights_only=True)
 m = torch.jit.load({str(tmp_path / "m.ts")!r})
 assert m.get_methods() == ["encode", "decode", "forward"] and m.sampling_rate == 16000
 assert m.encode_params.tolist() == [1, 1, 3, 512] and m.decode_params.tolist() == [3, 512, 1, 1]

@@ -26,7 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cadenza.audio.codec import Codec, CodecConfig, model_id
-from cadenza.audio.discriminators import Discriminator, discriminator_loss, feature_matching, generator_loss
+from cadenza.audio.discriminators import Discriminator, adversarial_terms
 from cadenza.audio.dsp import mel_distance, multiscale_spectral_distance, si_sdr
 from cadenza.core.audio import AudioClip
 from cadenza.errors import InputError
@@ -70,15 +70,7 @@ class CodecGAN(nn.Module):
         total = cfg.mel_weight * terms["mel"] + cfg.codebook_weight * q.codebook_loss
         total = total + cfg.commitment_weight * q.commitment_loss
         if self.disc is not None:
-            d_real = self.disc(audio)
-            terms["disc"] = discriminator_loss(d_real, self.disc(recon.detach()))
-            for p in self.disc.parameters():  # the generator's terms must not train the discriminator
-                p.requires_grad_(False)
-            d_fake = self.disc(recon)
-            for p in self.disc.parameters():
-                p.requires_grad_(True)
-            terms["adversarial"] = generator_loss(d_fake)
-            terms["feature"] = feature_matching(d_real, d_fake)
+            terms.update(adversarial_terms(self.disc, audio, recon))
             total = total + terms["disc"] + cfg.adversarial_weight * terms["adversarial"]
             total = total + cfg.feature_weight * terms["feature"]
         terms["loss"] = total

@@ -136,6 +136,24 @@ class ScaleDiscriminators(nn.Module):
         return out
 
 
+def adversarial_terms(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor, hinge: bool = False,
+                      ) -> dict[str, torch.Tensor]:  # fmt: skip
+    """One GAN step's terms, each half getting only its own gradients: "disc" (the discriminators on the real audio
+    and the detached fake), "adversarial" and "feature" (the generator's, through frozen discriminator weights).
+    Least-squares losses (HiFi-GAN, DAC), or hinge ones (MelGAN, RAVE)."""
+    d_real = disc(real)
+    d_loss, g_loss = (hinge_discriminator, hinge_generator) if hinge else (discriminator_loss, generator_loss)
+    terms = {"disc": d_loss(d_real, disc(fake.detach()))}
+    for p in disc.parameters():  # the generator's terms must not train the discriminators
+        p.requires_grad_(False)
+    d_fake = disc(fake)
+    for p in disc.parameters():
+        p.requires_grad_(True)
+    terms["adversarial"] = g_loss(d_fake)
+    terms["feature"] = feature_matching(d_real, d_fake)
+    return terms
+
+
 def hinge_discriminator(real: list[Features], fake: list[Features]) -> torch.Tensor:
     """Hinge: relu(1 - D(real)) + relu(1 + D(fake)), summed over the discriminators (MelGAN, RAVE)."""
     return sum((F.relu(1 - r[-1]).mean() + F.relu(1 + f[-1]).mean() for r, f in zip(real, fake)), torch.zeros(()))

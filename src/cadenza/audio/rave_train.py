@@ -25,7 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cadenza.audio.codec_train import WaveBatches
-from cadenza.audio.discriminators import ScaleDiscriminators, feature_matching, hinge_discriminator, hinge_generator
+from cadenza.audio.discriminators import ScaleDiscriminators, adversarial_terms
 from cadenza.audio.dsp import mel_distance, multiscale_spectral_distance
 from cadenza.audio.rave import RAVE, RAVEConfig
 from cadenza.errors import InputError
@@ -73,15 +73,7 @@ class RAVETrainer(nn.Module):
             n = audio.shape[-1] - rave.delay
             recon, audio = recon[..., :n], audio[..., :n]
         terms = {"distance": multiscale_spectral_distance(recon, audio)}
-        d_real = self.disc(audio)
-        terms["disc"] = hinge_discriminator(d_real, self.disc(recon.detach()))
-        for p in self.disc.parameters():  # the generator's terms must not train the discriminators
-            p.requires_grad_(False)
-        d_fake = self.disc(recon)
-        for p in self.disc.parameters():
-            p.requires_grad_(True)
-        terms["adversarial"] = hinge_generator(d_fake)
-        terms["feature"] = feature_matching(d_real, d_fake)
+        terms.update(adversarial_terms(self.disc, audio, recon, hinge=True))
         terms["loss"] = terms["distance"] + terms["disc"] + terms["adversarial"] + cfg.feature_weight * terms["feature"]
         return terms
 
