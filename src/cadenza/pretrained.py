@@ -130,12 +130,15 @@ class Pretrained:
         model.extra = {k: v for k, v in config.items() if k not in _OWN_KEYS}
         return model
 
-    def save_pretrained(self, folder: str | Path, *, card: str = "", figures: dict[str, Any] | None = None) -> Path:
-        """Write `folder`/model.safetensors, config.json and card.md (atomically, each file)."""
+    def save_pretrained(
+        self, folder: str | Path, *, card: str = "", figures: dict[str, Any] | None = None, half: bool = False
+    ) -> Path:
+        """Write `folder`/model.safetensors, config.json and card.md (atomically, each file); `half`: weights in
+        float16 (half the size on disk; they load back as float32)."""
         from cadenza.train.checkpoint import save_model
 
         if figures is not None:
             self.figures = dict(figures)
         config = {**self.config_dict(), "figures": getattr(self, "figures", {})}
         text = card or f"# {self.kind}\n\nSaved by cadenza; no card was written for it.\n"
-        return save_model(folder, self, config, kind=self.kind, card=text)  # type: ignore[arg-type]
+        return save_model(folder, self, config, kind=self.kind, card=text, half=half)  # type: ignore[arg-type]

@@ -73,6 +73,9 @@ MODELS: tuple[ModelKind, ...] = (
               "rave", "RAVE realtime audio VAE: timbre transfer, latent control, streaming TorchScript export"),
     ModelKind("rave-prior", "cadenza.audio.rave_prior:RAVEPrior", "cadenza.audio.rave_prior:PriorConfig",
               "cadenza.audio.rave_prior:PRIOR_CARD", "rave", "RAVE's prior: a GRU over its latent frames (generate)"),
+    ModelKind("synthformer", "cadenza.audio.synthformer:Synthformer", "cadenza.audio.synthformer:SynthformerConfig",
+              "cadenza.audio.synthformer_train:CARD", "synthformer",
+              "Synthformer: codec-token Transformer that plays textures as parameters move (live)"),
     ModelKind("clap", "cadenza.audio.clap:CLAP", "cadenza.audio.clap:ClapConfig", "cadenza.audio.clap:CARD", "clap",
               "CLAP model trained here: text and audio in one space (search, CLAP score, an FAD embedding)"),
     ModelKind("sound-classifier", "cadenza.audio.classifier:SoundClassifier",
@@ -100,6 +103,7 @@ COMMANDS: tuple[str, ...] = (
     "cadenza.cli.noisebandnet",
     "cadenza.cli.codec",
     "cadenza.cli.rave",
+    "cadenza.cli.synthformer",
     "cadenza.cli.clap",
     "cadenza.cli.sound_classifier",
 )

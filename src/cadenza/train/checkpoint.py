@@ -154,12 +154,18 @@ def load_checkpoint(
     return int(state["step"])
 
 
-def save_model(out_dir: str | Path, model: torch.nn.Module, config: dict[str, Any], *, kind: str, card: str) -> Path:
-    """Write a shippable model folder: model.safetensors, config.json (with kind and format version), card.md."""
+def save_model(
+    out_dir: str | Path, model: torch.nn.Module, config: dict[str, Any], *, kind: str, card: str, half: bool = False
+) -> Path:
+    """Write a shippable model folder: model.safetensors, config.json (with kind and format version), card.md.
+    `half` stores floating-point tensors as float16 (half the size; loading casts them back to the model's dtype)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".model.safetensors.tmp"
-    save_file(_state_dict(model), str(tmp), metadata={"kind": kind, "format_version": str(FORMAT_VERSION)})
+    tensors = _state_dict(model)
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+    save_file(tensors, str(tmp), metadata={"kind": kind, "format_version": str(FORMAT_VERSION)})
     os.replace(tmp, out / "model.safetensors")
     write_text_atomic(
         out / "config.json", json.dumps({"kind": kind, "format_version": FORMAT_VERSION, **config}, indent=2)

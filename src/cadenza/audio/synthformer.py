@@ -1,0 +1,385 @@
+"""Synthformer: a causal Transformer over stacked codec codebooks that plays a sound texture as its parameters move
+(after lonce/DACSynthformer, the course's week 4), over cadenza's own codec.
+
+Each step of the model is one frame of codec codes (K codebooks, `cadenza.nn.patterns`: stacked in parallel or
+MusicGen's delay), embedded per codebook and summed; one head per codebook predicts the next step. The sound class
+(one-hot) and the continuous parameters of every frame condition every block through adaptive layer norm (adaLN,
+zero-initialized: a block starts as the identity of its input's scale and shift). Positions are rotary, applied
+once to queries and keys (the reference applies them twice); attention is banded (in each layer a step sees the
+last `window` steps, so the model hears n_layer x window steps back), so the key/value cache never holds more than
+`window` steps and the model plays for any length at a constant cost per frame.
+
+    model = Synthformer.from_pretrained()                       # models/synthformer-textures
+    codes = model.generate("rain", {"density": curve}, n_frames=400, seed=0)   # curve: one value per frame
+    audio = model.codec.decode(codes)
+
+`frames(kind, control)` yields one frame of codes at a time, reading the parameters of each frame from `control`
+as it goes (the live mode); `FrameDecoder` turns frames into audio with a bounded look-ahead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cadenza.errors import InputError
+from cadenza.nn.patterns import Pattern
+from cadenza.pretrained import Pretrained
+
+Cache = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class SynthformerConfig:
+    codec: str = "codec-vocos"  # the codec model (shipped name or folder) whose codes the model plays
+    codec_id: str = ""  # that codec's model id: codes of another codec are refused
+    frame_rate: float = 50.0
+    n_codebooks: int = 4
+    cardinality: int = 1024
+    pattern: str = "delay"  # "delay" (MusicGen) or "parallel" (stacked, as the reference)
+    classes: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()  # every parameter name, in the order of the conditioning vector
+    class_params: tuple[str, ...] = ()  # per class, its parameters joined by commas ("density")
+    param_range: tuple[float, float] = (0.0, 1.0)
+    n_layer: int = 6
+    n_head: int = 6
+    n_embd: int = 192
+    window: int = 128  # attention band in steps (2.56 s at 50 frames/s)
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.pattern not in ("delay", "parallel"):
+            raise ValueError(f"Synthformer plays stacked frames: pattern 'delay' or 'parallel', not {self.pattern!r}")
+        if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:
+            raise ValueError("n_embd / n_head must be an even whole number (rotary positions rotate pairs)")
+        if len(self.class_params) != len(self.classes):
+            raise ValueError("class_params needs one entry per class")
+
+    @property
+    def cond_dim(self) -> int:
+        return len(self.classes) + len(self.params)
+
+    def params_of(self, kind: str) -> list[str]:
+        return [p for p in self.class_params[self.classes.index(kind)].split(",") if p]
+
+
+def rotary(x: torch.Tensor, pos: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
+    """Rotate pairs of channels (first half with second half) of x [B, H, T, D] by angles pos * base^(-2i/D)."""
+    d = x.shape[-1] // 2
+    inv = base ** (-torch.arange(d, dtype=torch.float32, device=x.device) / d)
+    ang = pos.to(torch.float32)[:, None] * inv[None]  # [T, d]
+    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    a, b = x[..., :d], x[..., d:]
+    return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
+
+
+def band_mask(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
+    """[Tq, Tk] True where query i may attend key j: k_j <= q_i and k_j > q_i - window."""
+    d = q_pos[:, None] - k_pos[None, :]
+    return (d >= 0) & (d < window)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: SynthformerConfig) -> None:
+        super().__init__()
+        self.n_head, self.window, self.dropout = cfg.n_head, cfg.window, cfg.dropout
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+
+    def forward(self, x: torch.Tensor, pos: torch.Tensor, cache: Cache | None) -> tuple[torch.Tensor, Cache]:
+        b, t, c = x.shape
+        q, k, v = (y.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for y in self.qkv(x).split(c, dim=2))
+        q, k = rotary(q, pos), rotary(k, pos)  # once, at each step's own position; the cache keeps rotated keys
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+        k_pos = torch.arange(int(pos[-1]) - k.shape[2] + 1, int(pos[-1]) + 1, device=x.device)
+        if t == 1 and k.shape[2] <= self.window:
+            y = F.scaled_dot_product_attention(q, k, v)  # one new step sees every cached one: no mask
+        else:
+            mask = band_mask(pos, k_pos, self.window)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                               dropout_p=self.dropout if self.training else 0.0)  # fmt: skip
+        keep = self.window - 1  # what the next step can still see
+        new_cache = (k[:, :, -keep:], v[:, :, -keep:]) if keep > 0 else (k[:, :, :0], v[:, :, :0])
+        return self.proj(y.transpose(1, 2).reshape(b, t, c)), new_cache
+
+
+class Block(nn.Module):
+    """Pre-norm block whose two layer norms take their scale and shift from the condition (adaLN)."""
+
+    def __init__(self, cfg: SynthformerConfig) -> None:
+        super().__init__()
+        c = cfg.n_embd
+        self.ln1 = nn.LayerNorm(c, elementwise_affine=False)
+        self.ln2 = nn.LayerNorm(c, elementwise_affine=False)
+        self.attn = Attention(cfg)
+        self.mlp = nn.Sequential(nn.Linear(c, 4 * c), nn.GELU(), nn.Linear(4 * c, c))
+        self.mod = nn.Linear(c, 4 * c)
+        nn.init.zeros_(self.mod.weight)
+        nn.init.zeros_(self.mod.bias)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, pos: torch.Tensor, cache: Cache | None
+                ) -> tuple[torch.Tensor, Cache]:  # fmt: skip
+        shift1, scale1, shift2, scale2 = self.mod(cond).chunk(4, dim=-1)
+        a, cache = self.attn(self.ln1(x) * (1 + scale1) + shift1, pos, cache)
+        x = x + self.drop(a)
+        x = x + self.drop(self.mlp(self.ln2(x) * (1 + scale2) + shift2))
+        return x, cache
+
+
+class Synthformer(Pretrained, nn.Module):
+    kind: ClassVar[str] = "synthformer"
+    config_cls: ClassVar[type] = SynthformerConfig
+    shipped: ClassVar[str | None] = "synthformer-textures"
+    cfg: SynthformerConfig
+
+    def __init__(self, cfg: SynthformerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.pattern = Pattern(cfg.pattern, cfg.n_codebooks)
+        self.pad, self.bos = cfg.cardinality, cfg.cardinality + 1
+        c = cfg.n_embd
+        self.embed = nn.ModuleList(nn.Embedding(cfg.cardinality + 2, c) for _ in range(cfg.n_codebooks))
+        self.cond = nn.Sequential(nn.Linear(cfg.cond_dim, c), nn.SiLU(), nn.Linear(c, c))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(c)
+        self.head = nn.Linear(c, cfg.n_codebooks * cfg.cardinality)
+        for m in self.modules():
+            if isinstance(m, nn.Linear | nn.Embedding) and m not in [b.mod for b in self.blocks]:
+                nn.init.normal_(m.weight, std=0.02)
+                if isinstance(m, nn.Linear) and m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        self._codec: Any = None
+
+    # ---- the network
+    def forward(self, tokens: torch.Tensor, cond: torch.Tensor, start: int = 0, caches: list[Cache] | None = None
+                ) -> tuple[torch.Tensor, list[Cache]]:  # fmt: skip
+        """Input tokens [B, K, S] (each step holds the tokens of the step before it), conditions [B, S, cond_dim]
+        -> logits [B, K, S, cardinality] for the tokens of each step, and the new caches. `start` is the position of
+        the first step (with `caches`, the step after the cached ones)."""
+        b, k, s = tokens.shape
+        x = sum(self.embed[i](tokens[:, i]) for i in range(k))
+        assert isinstance(x, torch.Tensor)
+        c = self.cond(cond)
+        x = x + c
+        pos = torch.arange(start, start + s, device=tokens.device)
+        new: list[Cache] = []
+        for i, block in enumerate(self.blocks):
+            x, cache = block(x, c, pos, caches[i] if caches else None)
+            new.append(cache)
+        logits = self.head(self.ln_f(x)).view(b, s, k, self.cfg.cardinality).transpose(1, 2)
+        return logits, new
+
+    def condition(self, kind: str | int, values: dict[str, float] | torch.Tensor | np.ndarray) -> torch.Tensor:
+        """The conditioning vector(s): one-hot class then every parameter (zero where the class has none)."""
+        cls = kind if isinstance(kind, int) else self.class_index(kind)
+        if isinstance(values, dict):
+            v = torch.zeros(len(self.cfg.params))
+            for name, x in values.items():
+                v[self.cfg.params.index(name)] = float(x)
+            values = v
+        values = torch.as_tensor(values, dtype=torch.float32)
+        onehot = F.one_hot(torch.tensor(cls), len(self.cfg.classes)).float()
+        return torch.cat([onehot.expand(*values.shape[:-1], -1), values], dim=-1)
+
+    def class_index(self, kind: str) -> int:
+        if kind not in self.cfg.classes:
+            raise InputError("--class", f"{kind!r} is not a class of this model ({', '.join(self.cfg.classes)})")
+        return self.cfg.classes.index(kind)
+
+    def loss(self, codes: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean cross-entropy of codes [B, K, T] given per-frame conditions [B, T, cond_dim]; also per codebook [K]."""
+        steps = self.pattern.build(codes, self.pad)  # [B, K, S]
+        s = steps.shape[-1]
+        inputs = torch.cat([torch.full_like(steps[..., :1], self.bos), steps[..., :-1]], dim=-1)
+        frame = torch.tensor([min(self.pattern.frame_of(i), codes.shape[-1] - 1) for i in range(s)])
+        logits, _ = self(inputs, cond[:, frame])
+        target = steps.masked_fill(steps == self.pad, -100)
+        ce = F.cross_entropy(logits.reshape(-1, self.cfg.cardinality), target.reshape(-1), reduction="none")
+        ce = ce.view_as(target).float()
+        valid = (target != -100).float()
+        per_codebook = (ce * valid).sum((0, 2)) / valid.sum((0, 2)).clamp_min(1)
+        return (ce * valid).sum() / valid.sum(), per_codebook
+
+    # ---- playing
+    @torch.no_grad()
+    def frames(
+        self,
+        kind: str,
+        control: Callable[[int], dict[str, float]],
+        *,
+        n_frames: int | None = None,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        use_cache: bool = True,
+    ) -> Iterator[torch.Tensor]:
+        """Yield frames of codes [K] one at a time (forever when `n_frames` is None); `control(frame)` gives the
+        parameters of each frame when the model reaches it. Without the cache every step recomputes the last
+        `window` steps (the reference's way; for measuring the cache)."""
+        from cadenza.sample import sample_next
+
+        cls = self.class_index(kind)
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        k, delay = self.cfg.n_codebooks, self.cfg.n_codebooks - 1 if self.cfg.pattern == "delay" else 0
+        caches: list[Cache] | None = None
+        prev = torch.full((1, k, 1), self.bos, dtype=torch.long)
+        hist_tok: list[torch.Tensor] = []
+        hist_cond: list[torch.Tensor] = []
+        pending: dict[int, torch.Tensor] = {}  # frame -> codes [K] (filled codebook by codebook in the delay pattern)
+        conds: dict[int, torch.Tensor] = {}
+        step = 0
+        while n_frames is None or step < n_frames + delay:
+            frame = self.pattern.frame_of(step)
+            if n_frames is not None:
+                frame = min(frame, n_frames - 1)
+            if frame not in conds:
+                conds[frame] = self.condition(cls, self.check_params(kind, control(frame)))
+            c = conds[frame][None, None]
+            if use_cache:
+                logits, caches = self(prev, c, start=step, caches=caches)
+                last = logits[0, :, -1]
+            else:
+                hist_tok.append(prev)
+                hist_cond.append(c)
+                w = self.cfg.window
+                hist_tok, hist_cond = hist_tok[-w:], hist_cond[-w:]
+                logits, _ = self(torch.cat(hist_tok, -1), torch.cat(hist_cond, 1), start=step - len(hist_tok) + 1)
+                last = logits[0, :, -1]
+            tok = sample_next(last, temperature=temperature, top_k=top_k, top_p=top_p, generator=g)  # [K]
+            ok = self.pattern.valid(step, n_frames)
+            tok = torch.where(ok, tok, torch.full_like(tok, self.pad))
+            for i in range(k):
+                if ok[i]:
+                    pending.setdefault(step - (i if delay else 0), torch.zeros(k, dtype=torch.long))[i] = tok[i]
+            prev = tok.view(1, k, 1)
+            done = step - delay
+            if done >= 0:
+                yield pending.pop(done)
+                conds.pop(done - 1, None)
+            step += 1
+
+    def check_params(self, kind: str, values: dict[str, float]) -> dict[str, float]:
+        """`values`, once each name is a parameter of the class and each value in the trained range (else
+        InputError naming --param)."""
+        self.class_index(kind)
+        own = self.cfg.params_of(kind)
+        lo, hi = self.cfg.param_range
+        for name, v in values.items():
+            if name not in own:
+                raise InputError("--param", f"{name!r} is not a parameter of {kind} (it has: {', '.join(own)})")
+            if not (math.isfinite(v) and lo <= v <= hi):
+                raise InputError("--param", f"{name} = {v:g} is outside the trained range [{lo:g}, {hi:g}]")
+        return values
+
+    def generate(self, kind: str, curves: dict[str, np.ndarray], n_frames: int, **sampling: Any) -> torch.Tensor:
+        """Codes [1, K, n_frames] for a class and a curve per parameter (one value per frame; a parameter without a
+        curve stays at the middle of its range)."""
+        self.class_index(kind)
+        lo, hi = self.cfg.param_range
+        own = self.cfg.params_of(kind)
+        for name, curve in curves.items():
+            if len(curve) < n_frames:
+                raise ValueError(f"the curve of {name} has {len(curve)} values for {n_frames} frames")
+            curve = np.asarray(curve[:n_frames], dtype=np.float64)
+            worst = float(curve[np.argmax(np.abs(curve - (lo + hi) / 2))]) if np.isfinite(curve).all() else math.nan
+            self.check_params(kind, {name: worst})  # a parameter of the class, every value in the trained range
+
+        def control(f: int) -> dict[str, float]:
+            return {p: float(curves[p][f]) if p in curves else (lo + hi) / 2 for p in own}
+
+        return torch.stack(list(self.frames(kind, control, n_frames=n_frames, **sampling)), dim=-1)[None]
+
+    # ---- the codec
+    @property
+    def codec(self) -> Any:
+        """The codec whose codes the model plays (loaded once, checked against the id the model was trained on)."""
+        if self._codec is None:
+            from cadenza.audio.codec import Codec, model_id
+
+            codec = Codec.from_pretrained(self.cfg.codec)
+            if self.cfg.codec_id and model_id(codec) != self.cfg.codec_id:
+                raise InputError(self.cfg.codec, f"is not the codec this model was trained on (its id is "
+                                                 f"{model_id(codec)}, the model's {self.cfg.codec_id})")  # fmt: skip
+            self._codec = codec
+        return self._codec
+
+
+def parse_curve(text: str, seconds: float) -> tuple[str, list[tuple[float, float]]]:
+    """`"rate=0:0.1,10:0.9"` -> ("rate", [(0, 0.1), (10, 0.9)]): breakpoints (seconds: value), or a constant
+    `"rate=0.4"`. Raises ValueError with what is wrong."""
+    if "=" not in text:
+        raise ValueError(f"{text!r} is not NAME=VALUE or NAME=T:V,T:V,...")
+    name, spec = text.split("=", 1)
+    points: list[tuple[float, float]] = []
+    for part in spec.split(","):
+        t, _, v = part.rpartition(":")
+        try:
+            points.append((float(t) if t else 0.0, float(v)))
+        except ValueError:
+            raise ValueError(f"{text!r}: {part!r} is not TIME:VALUE") from None
+    times = [t for t, _ in points]
+    if any(b <= a for a, b in zip(times, times[1:])):
+        raise ValueError(f"{text!r}: the breakpoint times must increase")
+    if any(not math.isfinite(v) for _, v in points) or any(not math.isfinite(t) or t < 0 for t in times):
+        raise ValueError(f"{text!r}: times must be >= 0 and values finite")
+    return name.strip(), points
+
+
+def curve_frames(points: list[tuple[float, float]], n_frames: int, frame_rate: float) -> np.ndarray:
+    """Breakpoints sampled at each frame: linear between them, held before the first and after the last."""
+    t = np.arange(n_frames) / frame_rate
+    times, values = zip(*points)
+    return np.interp(t, times, values).astype(np.float32)
+
+
+class FrameDecoder:
+    """Frames of codes in, audio out, with a bounded look-ahead: a frame's audio comes out once `lookahead` frames
+    after it are known, decoded with `context` frames of the past (for a non-causal codec whose output at a frame
+    depends on its neighbours; the codec's `context_frames()` makes it equal to decoding the whole file)."""
+
+    def __init__(self, codec: Any, *, lookahead: int | None = None, context: int | None = None,
+                 chunk: int = 10) -> None:  # fmt: skip
+        full = codec.context_frames()
+        self.codec, self.chunk = codec, chunk
+        self.lookahead = full if lookahead is None else lookahead
+        self.context = full if context is None else context
+        self.frames: list[torch.Tensor] = []
+        self.done = 0  # frames whose audio went out
+
+    @property
+    def latency_s(self) -> float:
+        """Seconds from a frame's codes to its audio: the look-ahead and a chunk."""
+        return (self.lookahead + self.chunk) / self.codec.frame_rate
+
+    def push(self, frame: torch.Tensor) -> np.ndarray:
+        """Add one frame [K]; returns the audio that is now final (often empty)."""
+        self.frames.append(frame)
+        if len(self.frames) - self.done < self.chunk + self.lookahead:
+            return np.zeros(0, np.float32)
+        return self._emit(self.done + self.chunk)
+
+    def flush(self) -> np.ndarray:
+        """The audio of every frame not yet out."""
+        return self._emit(len(self.frames)) if len(self.frames) > self.done else np.zeros(0, np.float32)
+
+    def _emit(self, end: int) -> np.ndarray:
+        a = max(0, self.done - self.context)
+        b = min(len(self.frames), end + self.lookahead)
+        codes = torch.stack(self.frames[a:b], dim=-1)[None]
+        hop = self.codec.cfg.hop
+        y = self.codec.decode(codes)[0, 0, (self.done - a) * hop : (end - a) * hop].numpy()
+        self.done = end
+        keep = max(0, self.done - self.context)
+        if keep > 0:  # drop what no later chunk needs, with the indices it shifts
+            self.frames, self.done = self.frames[keep:], self.done - keep
+        return y.astype(np.float32)
