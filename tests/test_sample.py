@@ -23,3 +23,13 @@ def test_sampling_is_seeded() -> None:
     assert torch.equal(a, b)
     greedy = sample_next(logits, temperature=1e-4)
     assert torch.equal(greedy, logits.argmax(-1))
+
+
+def test_typical_filter_keeps_the_tokens_nearest_the_entropy() -> None:
+    from cadenza.sample import typical_filter
+
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))  # entropy 1.14 nats; -log p: 0.69 1.20 1.90 3.00
+    kept = torch.isfinite(typical_filter(logits, 0.5))[0].tolist()
+    assert kept == [True, True, False, False]  # 0.3 (closest to the entropy), then 0.5 reaches the mass
+    assert torch.isfinite(typical_filter(logits, 0.9))[0].tolist() == [True, True, True, False]
+    assert torch.equal(typical_filter(logits, 1.0), logits)

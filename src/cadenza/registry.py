@@ -76,6 +76,9 @@ MODELS: tuple[ModelKind, ...] = (
     ModelKind("synthformer", "cadenza.audio.synthformer:Synthformer", "cadenza.audio.synthformer:SynthformerConfig",
               "cadenza.audio.synthformer_train:CARD", "synthformer",
               "Synthformer: codec-token Transformer that plays textures as parameters move (live)"),
+    ModelKind("vampnet", "cadenza.audio.vampnet:VampNet", "cadenza.audio.vampnet:VampNetConfig",
+              "cadenza.audio.vampnet_train:CARD", "vampnet",
+              "VampNet: masked codec-token model (variations, continuation, inpainting, loops)"),
     ModelKind("clap", "cadenza.audio.clap:CLAP", "cadenza.audio.clap:ClapConfig", "cadenza.audio.clap:CARD", "clap",
               "CLAP model trained here: text and audio in one space (search, CLAP score, an FAD embedding)"),
     ModelKind("sound-classifier", "cadenza.audio.classifier:SoundClassifier",
@@ -104,6 +107,7 @@ COMMANDS: tuple[str, ...] = (
     "cadenza.cli.codec",
     "cadenza.cli.rave",
     "cadenza.cli.synthformer",
+    "cadenza.cli.vampnet",
     "cadenza.cli.clap",
     "cadenza.cli.sound_classifier",
 )

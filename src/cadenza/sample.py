@@ -1,5 +1,6 @@
-"""Sampling from next-token logits: temperature, top-k, top-p (nucleus). Pure tensor functions shared by
-every autoregressive model. Holtzman et al. 2020 (top-p), https://arxiv.org/abs/1904.09751
+"""Sampling from next-token logits: temperature, top-k, top-p (nucleus), typical. Pure tensor functions shared by
+every token model. Holtzman et al. 2020 (top-p), https://arxiv.org/abs/1904.09751; Meister et al. 2023 (typical
+sampling, which VampNet uses), https://arxiv.org/abs/2202.00666
 """
 
 from __future__ import annotations
@@ -31,6 +32,22 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     mass_before = probs.cumsum(dim=-1) - probs
     sorted_logits = sorted_logits.masked_fill(mass_before >= p, float("-inf"))
     return torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+
+
+def typical_filter(logits: torch.Tensor, mass: float) -> torch.Tensor:
+    """Keep the tokens whose information (-log p) is closest to the row's entropy, until their probability mass
+    reaches `mass` (always at least one); mass >= 1 keeps all."""
+    if mass >= 1.0:
+        return logits
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    p = logp.exp()
+    entropy = -(p * logp.nan_to_num(neginf=0.0)).sum(-1, keepdim=True)
+    surprise = (-logp - entropy).abs()
+    order = surprise.argsort(dim=-1)
+    mass_before = p.gather(-1, order).cumsum(-1) - p.gather(-1, order)
+    drop_sorted = mass_before >= mass
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
 
 
 def sample_next(

@@ -31,6 +31,7 @@ from torch import nn
 
 from cadenza.errors import InputError
 from cadenza.nn.patterns import Pattern
+from cadenza.nn.rotary import rotary
 from cadenza.pretrained import Pretrained
 
 Cache = tuple[torch.Tensor, torch.Tensor]
@@ -68,16 +69,6 @@ class SynthformerConfig:
 
     def params_of(self, kind: str) -> list[str]:
         return [p for p in self.class_params[self.classes.index(kind)].split(",") if p]
-
-
-def rotary(x: torch.Tensor, pos: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
-    """Rotate pairs of channels (first half with second half) of x [B, H, T, D] by angles pos * base^(-2i/D)."""
-    d = x.shape[-1] // 2
-    inv = base ** (-torch.arange(d, dtype=torch.float32, device=x.device) / d)
-    ang = pos.to(torch.float32)[:, None] * inv[None]  # [T, d]
-    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
-    a, b = x[..., :d], x[..., d:]
-    return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
 
 
 def band_mask(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:

@@ -1,0 +1,231 @@
+"""Synthformer on held-out texture clips, in one run beside its ceiling and its floor: does the sound follow the
+parameter asked for, is it the class asked for, how far is it from real clips, and how fast does it play.
+
+usage: python benchmarks/synthformer.py [--model synthformer-textures] [--data /work/data/textures-sf] [--clips 8]
+
+Data: the test split of the texture set the model was trained on, rebuilt with the same command and seed
+(`cadenza data textures --kind wind rain engine bugs fm applause --clips 150 --duration 8 --seed 1`); the model
+never saw these clips, nor did the sound classifier (trained on the seed-0 set). For each test clip the model plays
+the clip's own class and parameter curve, 8 s from nothing.
+
+Three sets per class, measured alike:
+- `real`: the test clips themselves;
+- `codec`: the test clips coded and decoded by the model's codec at its codebooks (the ceiling: the model can only
+  sound as good as its codec);
+- `model`: the Synthformer playing each clip's curve;
+- `unigram` (the floor for FAD/KAD and class): codes drawn independently per frame from each codebook's frequency
+  of the class in the training tokens, decoded by the same codec.
+
+Measures:
+- following: a parameter probe per class (ridge regression from 0.5 s windows of 64-band log-mel, mean and std,
+  fitted on the *training* clips' audio and curves) reads the parameter from the audio; per clip, the Pearson r
+  between the probe's reading and the curve asked for (median over clips, and the share of clips with r < 0.5:
+  gross failures) and the mean absolute error. Beside it, the same r against another clip's curve (the `shuffled`
+  floor: a model that ignored its parameter scores there).
+- class accuracy through cadenza's sound classifier; FAD and KAD per class (classifier embedder, 2 s windows)
+  against the real clips.
+- speed on one core: frames per second generated with the KV cache and by recomputing the window for every frame
+  (the reference's way), their ratio; the real-time factor of live play (generation + decoding through the
+  `FrameDecoder`) and its latency; drift over a minute of play at a constant parameter (level and spectral
+  centroid of the first and last 10 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from cadenza.audio.synthformer import FrameDecoder, Synthformer
+from cadenza.audio.synthformer_train import texture_entries
+from cadenza.io.audio import read_audio
+
+from common import write_result
+
+WIN_S = 0.5
+
+
+def probe_features(x: np.ndarray, sr: int) -> np.ndarray:
+    """[windows, 128]: mean and std over each 0.5 s window of 64-band log-mel frames."""
+    from cadenza.audio.audio_tower import AudioTowerConfig, log_mel
+
+    mel = log_mel(x, AudioTowerConfig(sample_rate=sr)).numpy()  # [64, frames] at 100 frames/s
+    per = round(WIN_S * 100)
+    n = mel.shape[1] // per
+    w = mel[:, : n * per].reshape(64, n, per)
+    return np.concatenate([w.mean(-1), w.std(-1)], axis=0).T
+
+
+def curve_windows(curve: np.ndarray, rate: float, n: int) -> np.ndarray:
+    per = round(WIN_S * rate)
+    return np.array([curve[i * per : (i + 1) * per].mean() for i in range(n)])
+
+
+class Probe:
+    """Ridge regression from window features to a parameter, standardized features, fitted by closed form."""
+
+    def __init__(self, feats: np.ndarray, target: np.ndarray, alpha: float = 10.0) -> None:
+        self.mu, self.sd = feats.mean(0), feats.std(0) + 1e-6
+        f = (feats - self.mu) / self.sd
+        a = f.T @ f + alpha * np.eye(f.shape[1])
+        self.w = np.linalg.solve(a, f.T @ (target - target.mean()))
+        self.b = target.mean()
+
+    def __call__(self, feats: np.ndarray) -> np.ndarray:
+        return ((feats - self.mu) / self.sd) @ self.w + self.b
+
+
+def following(probe: Probe, audio: list[np.ndarray], curves: list[np.ndarray], sr: int, rate: float
+              ) -> dict[str, float]:  # fmt: skip
+    rs, shuffled, maes = [], [], []
+    for i, (x, c) in enumerate(zip(audio, curves)):
+        f = probe_features(x, sr)
+        got = probe(f)
+        want = curve_windows(c, rate, len(f))
+        other = curve_windows(curves[(i + 1) % len(curves)], rate, len(f))
+        rs.append(np.corrcoef(got, want)[0, 1] if want.std() > 1e-3 else np.nan)
+        shuffled.append(np.corrcoef(got, other)[0, 1] if other.std() > 1e-3 else np.nan)
+        maes.append(np.abs(np.clip(got, 0, 1) - want).mean())
+    r = np.array(rs)
+    gross = float(np.mean(r[~np.isnan(r)] < 0.5))
+    return {
+        "r_median": round(float(np.nanmedian(r)), 3),
+        "r_below_0.5": round(gross, 3),
+        "r_shuffled_median": round(float(np.nanmedian(shuffled)), 3),
+        "mae": round(float(np.mean(maes)), 3),
+    }
+
+
+def windows(clips: list[np.ndarray], sr: int, seconds: float = 2.0) -> list[np.ndarray]:
+    n = round(seconds * sr)
+    return [c[i : i + n] for c in clips for i in range(0, len(c) - n + 1, n)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="synthformer-textures")
+    ap.add_argument("--data", default="/work/data/textures-sf")
+    ap.add_argument("--clips", type=int, default=8, help="test clips per class (default 8)")
+    ap.add_argument("--result", default="synthformer")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    from cadenza.audio.classifier import SoundClassifier
+    from cadenza.audio.embed import get_embedder
+    from cadenza.evaluate.audio_metrics import fad, kad
+
+    model = Synthformer.from_pretrained(args.model)
+    codec = model.codec
+    cfg, sr, rate = model.cfg, codec.sample_rate, model.cfg.frame_rate
+    entries = texture_entries(args.data)
+    clf = SoundClassifier.from_pretrained()
+    emb = get_embedder("classifier")
+    figures: dict[str, Any] = {"model": args.model, "codec": cfg.codec, "codebooks": cfg.n_codebooks,
+                               "clips_per_class": args.clips}  # fmt: skip
+    for kind in cfg.classes:
+        (param,) = cfg.params_of(kind)
+        tests = [e for e in entries if e["kind"] == kind and e["split"] == "test"][: args.clips]
+        trains = [e for e in entries if e["kind"] == kind and e["split"] == "train"][:40]
+
+        def load(e: dict[str, Any], param: str = param) -> tuple[np.ndarray, np.ndarray]:
+            x = read_audio(f"{args.data}/{e['file']}", sample_rate=sr, mono=True).samples[0]
+            c = np.asarray(e["params"][param], np.float32)
+            n = round(len(x) / sr * rate)
+            return x, np.interp(np.arange(n) / rate, np.arange(len(c)) / e["param_rate"], c).astype(np.float32)
+
+        train_xc = [load(e) for e in trains]
+        feats = [probe_features(x, sr) for x, _ in train_xc]
+        probe = Probe(np.concatenate(feats), np.concatenate([curve_windows(c, rate, len(f))
+                                                              for (_, c), f in zip(train_xc, feats)]))  # fmt: skip
+        real, curves = zip(*[load(e) for e in tests])
+        n_frames = min(len(c) for c in curves)
+        sets: dict[str, list[np.ndarray]] = {"real": [x[: n_frames * codec.cfg.hop] for x in real]}
+        sets["codec"] = [codec.decode_chunked(codec.encode_chunked(torch.tensor(x)[None, None], cfg.n_codebooks))
+                         [0, 0].numpy() for x in sets["real"]]  # fmt: skip
+        t0 = time.perf_counter()
+        codes = [model.generate(kind, {param: c[:n_frames]}, n_frames, seed=i) for i, c in enumerate(curves)]
+        gen_s = time.perf_counter() - t0
+        sets["model"] = [codec.decode_chunked(c)[0, 0].numpy() for c in codes]
+        # the floor: each codebook's unigram distribution of the class's codes in the real clips' codec codes
+        real_codes = torch.cat([codec.encode_chunked(torch.tensor(x)[None, None], cfg.n_codebooks)
+                                for x, _ in train_xc[:20]], -1)[0]  # fmt: skip
+        uni = torch.stack([torch.bincount(real_codes[k], minlength=cfg.cardinality).float()
+                           for k in range(cfg.n_codebooks)])  # fmt: skip
+        sets["unigram"] = []
+        for i in range(len(curves)):
+            g = torch.Generator().manual_seed(i)
+            draw = torch.multinomial(uni / uni.sum(1, keepdim=True), n_frames, replacement=True, generator=g)
+            sets["unigram"].append(codec.decode_chunked(draw[None])[0, 0].numpy())
+        row: dict[str, Any] = {"param": param, "generate_frames_per_s": round(len(curves) * n_frames / gen_s, 1)}
+        ref = emb.embed(windows(sets["real"], sr))
+        for name, clips in sets.items():
+            f = following(probe, clips, [c[:n_frames] for c in curves], sr, rate)
+            probs = clf.probabilities(clips)
+            acc = float(np.mean([clf.cfg.classes[int(p.argmax())] == kind for p in probs]))
+            r = {**f, "class_accuracy": round(acc, 3)}
+            if name != "real":
+                e = emb.embed(windows(clips, sr))
+                r |= {"fad_classifier": round(fad(e, ref), 2), "kad_classifier": round(kad(e, ref), 3)}
+            row[name] = r
+        figures[kind] = row
+        print(kind, row, flush=True)
+    for name in ("real", "codec", "model", "unigram"):
+        figures[f"mean_{name}"] = {
+            k: round(float(np.mean([figures[kind][name][k] for kind in cfg.classes if k in figures[kind][name]])), 3)
+            for k in ("r_median", "r_below_0.5", "r_shuffled_median", "mae", "class_accuracy", "fad_classifier",
+                      "kad_classifier") if k in figures[cfg.classes[0]][name]
+        }  # fmt: skip
+    figures["speed"] = speed(model)
+    write_result(args.result, figures, command=f"python benchmarks/synthformer.py --clips {args.clips}")
+
+
+def speed(model: Synthformer) -> dict[str, Any]:
+    """One core: frames/s with the cache and by recomputing the window; live play's real-time factor and latency;
+    drift over a minute at a constant parameter."""
+    kind = "rain" if "rain" in model.cfg.classes else model.cfg.classes[0]
+    (param,) = model.cfg.params_of(kind)
+    rate = model.cfg.frame_rate
+
+    def control(f: int) -> dict[str, float]:
+        return {param: 0.6}
+
+    def frames_per_s(n: int, **kw: Any) -> float:
+        t0 = time.perf_counter()
+        for _ in model.frames(kind, control, n_frames=n, seed=0, **kw):
+            pass
+        return n / (time.perf_counter() - t0)
+
+    cached = frames_per_s(500)
+    recompute = frames_per_s(200, use_cache=False)
+    decoder = FrameDecoder(model.codec)
+    t0 = time.perf_counter()
+    out = []
+    n_live = round(60 * rate)
+    for frame in model.frames(kind, control, n_frames=n_live, seed=1):
+        out.append(decoder.push(frame))
+    out.append(decoder.flush())
+    live_s = time.perf_counter() - t0
+    y = np.concatenate(out)
+    sr = model.codec.sample_rate
+    first, last = y[: 10 * sr], y[-10 * sr :]
+
+    def level(x: np.ndarray) -> float:
+        return float(20 * np.log10(np.sqrt(np.mean(x**2)) + 1e-9))
+
+    def centroid(x: np.ndarray) -> float:
+        spec = np.abs(np.fft.rfft(x[: len(x) // 1024 * 1024].reshape(-1, 1024), axis=-1)).mean(0)
+        f = np.fft.rfftfreq(1024, 1 / sr)
+        return float((spec * f).sum() / spec.sum())
+
+    return {"class": kind, "frames_per_s_cached": round(cached, 1), "frames_per_s_recompute": round(recompute, 1),
+            "cache_speedup": round(cached / recompute, 2), "frame_rate": rate,
+            "live_realtime_factor": round(len(y) / sr / live_s, 2), "live_latency_ms": round(decoder.latency_s * 1000),
+            "drift_level_db_first_10s": round(level(first), 2), "drift_level_db_last_10s": round(level(last), 2),
+            "drift_centroid_hz_first_10s": round(centroid(first)),
+            "drift_centroid_hz_last_10s": round(centroid(last))}  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""VampNet (Garcia et al. 2023, https://arxiv.org/abs/2307.04686): a bidirectional Transformer over codec tokens,
+trained to fill masked tokens, that "vamps" on a piece: variations, continuation, inpainting, looping.
+
+A frame's K codebooks are embedded per codebook and summed; every codebook has its own head. Training masks each
+token with a probability drawn from a cosine schedule and scores the masked tokens only. A coarse model generates
+the first codebooks; a coarse-to-fine model (`n_conditioning` > 0) is the same network with its first codebooks
+always given, that fills the finer ones.
+
+Sampling is MaskGIT's (Chang et al. 2022): all masked tokens are predicted at once, the most confident (log
+probability plus annealed Gumbel noise, `mask_temperature`) are kept and the rest masked again, on a cosine
+schedule over `steps` passes; with typical filtering and classifier-free guidance against the model with no prompt.
+
+A prompt says which tokens to keep (`prompt_mask`): `periodic:7` (every 7th frame), `continue:5s` (the first
+5 s), `suffix:2s`, `inpaint:10s-14s`, `codebooks:1` (the coarsest codebook everywhere), `beat` (the frames on
+detected beats); several prompts keep what any of them keeps.
+
+    model = VampNet.from_pretrained()                       # models/vampnet-music
+    codes = model.codec.encode(audio)[:, : model.cfg.n_codebooks]
+    mask = prompt_mask(["periodic:7"], codes.shape[-1], model.cfg)   # True: generate
+    out = model.vamp(codes, mask, steps=24, seed=0)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cadenza.errors import InputError
+from cadenza.nn.rotary import rotary
+from cadenza.pretrained import Pretrained
+
+
+@dataclass(frozen=True)
+class VampNetConfig:
+    codec: str = "codec-vocos"  # the codec (shipped name or folder) whose codes the model reads and writes
+    codec_id: str = ""  # that codec's model id: codes of another codec are refused
+    frame_rate: float = 50.0
+    n_codebooks: int = 4  # codebooks the model sees (the first n_conditioning of them always given)
+    n_conditioning: int = 0  # > 0: a coarse-to-fine model
+    cardinality: int = 1024
+    context: int = 256  # frames per window (5.12 s at 50 frames/s)
+    n_layer: int = 6
+    n_head: int = 6
+    n_embd: int = 192
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:
+            raise ValueError("n_embd / n_head must be an even whole number (rotary positions rotate pairs)")
+        if not 0 <= self.n_conditioning < self.n_codebooks:
+            raise ValueError("n_conditioning must leave at least one codebook to generate")
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: VampNetConfig) -> None:
+        super().__init__()
+        self.n_head, self.dropout = cfg.n_head, cfg.dropout
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.shape
+        q, k, v = (y.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for y in self.qkv(x).split(c, dim=2))
+        pos = torch.arange(t, device=x.device)
+        q, k = rotary(q, pos), rotary(k, pos)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(y.transpose(1, 2).reshape(b, t, c))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: VampNetConfig) -> None:
+        super().__init__()
+        c = cfg.n_embd
+        self.ln1, self.ln2 = nn.LayerNorm(c), nn.LayerNorm(c)
+        self.attn = Attention(cfg)
+        self.mlp = nn.Sequential(nn.Linear(c, 4 * c), nn.GELU(), nn.Linear(4 * c, c))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.ln1(x)))
+        return x + self.drop(self.mlp(self.ln2(x)))
+
+
+def mask_ratio(r: torch.Tensor) -> torch.Tensor:
+    """The cosine schedule: the share of tokens masked at progress r in [0, 1] (1 at r = 0, 0 at r = 1)."""
+    return torch.cos(r * math.pi / 2)
+
+
+class VampNet(Pretrained, nn.Module):
+    kind: ClassVar[str] = "vampnet"
+    config_cls: ClassVar[type] = VampNetConfig
+    shipped: ClassVar[str | None] = "vampnet-music"
+    cfg: VampNetConfig
+
+    def __init__(self, cfg: VampNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.mask_id = cfg.cardinality
+        c = cfg.n_embd
+        self.embed = nn.ModuleList(nn.Embedding(cfg.cardinality + 1, c) for _ in range(cfg.n_codebooks))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(c)
+        self.head = nn.Linear(c, cfg.n_codebooks * cfg.cardinality)
+        for m in self.modules():
+            if isinstance(m, nn.Linear | nn.Embedding):
+                nn.init.normal_(m.weight, std=0.02)
+                if isinstance(m, nn.Linear) and m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        self._codec: Any = None
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens [B, K, T] (`mask_id` where masked) -> logits [B, K, T, cardinality]."""
+        b, k, t = tokens.shape
+        x = sum(self.embed[i](tokens[:, i]) for i in range(k))
+        assert isinstance(x, torch.Tensor)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.ln_f(x)).view(b, t, k, self.cfg.cardinality).transpose(1, 2)
+
+    def training_mask(self, shape: tuple[int, int, int], g: torch.Generator | None = None) -> torch.Tensor:
+        """[B, K, T] bool, True = masked: each item's ratio from the cosine schedule at a uniform r, each token
+        masked with that probability; the conditioning codebooks never."""
+        b, k, t = shape
+        ratio = mask_ratio(torch.rand(b, 1, 1, generator=g))
+        mask = torch.rand(b, k, t, generator=g) < ratio
+        mask[:, : self.cfg.n_conditioning] = False
+        return mask
+
+    def loss(self, codes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the masked tokens of codes [B, K, T] given the rest."""
+        logits = self(codes.masked_fill(mask, self.mask_id))
+        target = codes.masked_fill(~mask, -100)
+        return F.cross_entropy(logits.reshape(-1, self.cfg.cardinality), target.reshape(-1))
+
+    # ---- MaskGIT sampling
+    @torch.no_grad()
+    def vamp_window(
+        self,
+        codes: torch.Tensor,
+        mask: torch.Tensor,
+        *,
+        steps: int = 24,
+        temperature: float = 1.0,
+        mask_temperature: float = 10.5,
+        typical_mass: float = 0.15,
+        top_p: float = 1.0,
+        guidance: float = 0.0,
+        g: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Fill the masked tokens (mask True) of codes [1, K, T] (T <= context) in `steps` passes."""
+        from cadenza.sample import apply_temperature, top_p_filter, typical_filter
+
+        x = codes.masked_fill(mask, self.mask_id)
+        n0 = int(mask.sum())
+        if n0 == 0:
+            return codes
+        free = torch.full_like(x, self.mask_id)
+        free[:, : self.cfg.n_conditioning] = x[:, : self.cfg.n_conditioning]
+        for i in range(steps):
+            masked = x == self.mask_id
+            logits = self(x).float()
+            if guidance > 0:  # classifier-free guidance against the model that hears no prompt
+                logits = logits + guidance * (logits - self(free).float())
+            logits = typical_filter(top_p_filter(apply_temperature(logits, temperature), top_p), typical_mass)
+            probs = torch.softmax(logits, -1)
+            sampled = torch.multinomial(probs.view(-1, probs.shape[-1]), 1, generator=g).view(x.shape)
+            conf = torch.log(probs.gather(-1, sampled[..., None])[..., 0].clamp_min(1e-20))
+            anneal = mask_temperature * (1 - (i + 1) / steps)
+            if anneal > 0:
+                u = torch.rand(conf.shape, generator=g).clamp(1e-20, 1 - 1e-7)
+                conf = conf + anneal * -torch.log(-torch.log(u))
+            conf = conf.masked_fill(~masked, float("inf"))  # known tokens stay
+            remain = 0 if i == steps - 1 else int(math.floor(n0 * float(mask_ratio(torch.tensor((i + 1) / steps)))))
+            remain = min(remain, int(masked.sum()) - 1) if int(masked.sum()) > 0 else 0
+            x = torch.where(masked, sampled, x)
+            if remain > 0:
+                lowest = conf.view(-1).topk(remain, largest=False).indices
+                x.view(-1)[lowest] = self.mask_id
+        return x
+
+    @torch.no_grad()
+    def vamp(self, codes: torch.Tensor, mask: torch.Tensor, *, seed: int | None = 0, overlap: float = 0.5,
+             progress: bool = False, **sampling: Any) -> torch.Tensor:  # fmt: skip
+        """Codes [1, K, T] of any length with a mask [1, K, T] (True: generate) -> codes [1, K, T].
+
+        Windows of `context` frames move left to right, each overlapping the last by `overlap`: what a window made
+        in the overlap is given to the next, so the music goes on across windows."""
+        from tqdm.auto import tqdm
+
+        if codes.shape[1] != self.cfg.n_codebooks or mask.shape != codes.shape:
+            raise ValueError(f"codes and mask must be [1, {self.cfg.n_codebooks}, T]")
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        t, w = codes.shape[-1], self.cfg.context
+        hop = max(1, round(w * (1 - overlap)))
+        out, todo = codes.clone(), mask.clone()
+        starts = list(range(0, t - w + 1, hop)) if t > w else [0]
+        if starts[-1] + w < t:  # the last window ends with the file
+            starts.append(t - w)
+        for s in tqdm(starts, desc="vamp", unit="window", disable=not progress):
+            e = min(t, s + w)
+            if todo[..., s:e].any():
+                out[..., s:e] = self.vamp_window(out[..., s:e], todo[..., s:e], g=g, **sampling)
+                todo[..., s:e] = False
+        return out
+
+    # ---- the codec
+    @property
+    def codec(self) -> Any:
+        """The codec whose codes the model reads (loaded once, checked against the id it was trained on)."""
+        if self._codec is None:
+            from cadenza.audio.codec import Codec, model_id
+
+            codec = Codec.from_pretrained(self.cfg.codec)
+            if self.cfg.codec_id and model_id(codec) != self.cfg.codec_id:
+                raise InputError(self.cfg.codec, f"is not the codec this model was trained on (its id is "
+                                                 f"{model_id(codec)}, the model's {self.cfg.codec_id})")  # fmt: skip
+            self._codec = codec
+        return self._codec
+
+
+# ------------------------------------------------------------------------------------------------ prompts
+
+PROMPTS = "periodic:K, continue:Ns, suffix:Ns, inpaint:As-Bs, codebooks:N, beat"
+
+
+def _seconds(text: str, spec: str) -> float:
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*s?\s*", text)
+    if not m:
+        raise InputError("--prompt", f"{spec!r}: {text!r} is not a time in seconds (like 5s)")
+    return float(m.group(1))
+
+
+def prompt_mask(prompts: list[str], n_frames: int, cfg: VampNetConfig, *, beats: np.ndarray | None = None
+                ) -> torch.Tensor:  # fmt: skip
+    """[1, K, n_frames] bool, True where the model generates: a token is kept when any prompt keeps it.
+
+    Raises:
+        InputError: an unknown prompt, a span outside the file, or prompts that keep nothing or everything.
+    """
+    k, rate = cfg.n_codebooks, cfg.frame_rate
+    keep = torch.zeros(1, k, n_frames, dtype=torch.bool)
+    keep[:, : cfg.n_conditioning] = True
+    duration = n_frames / rate
+    for spec in prompts:
+        name, _, arg = spec.partition(":")
+        name = name.strip()
+        if name == "periodic":
+            if not arg.strip().isdigit() or int(arg) < 1:
+                raise InputError("--prompt", f"{spec!r}: periodic needs a whole number of frames >= 1 (periodic:7)")
+            keep[..., :: int(arg)] = True
+        elif name in ("continue", "prefix", "suffix"):
+            s = _seconds(arg, spec)
+            if s >= duration:
+                raise InputError("--prompt", f"{spec!r}: {s:g} s is not shorter than the file ({duration:.2f} s)")
+            n = round(s * rate)
+            if name == "suffix":
+                keep[..., n_frames - n :] = True
+            else:
+                keep[..., :n] = True
+        elif name == "inpaint":
+            a, sep, b = arg.partition("-")
+            if not sep:
+                raise InputError("--prompt", f"{spec!r}: inpaint needs a span like inpaint:10s-14s")
+            sa, sb = _seconds(a, spec), _seconds(b, spec)
+            if not sa < sb <= duration:
+                raise InputError("--prompt", f"{spec!r}: the span {sa:g}-{sb:g} s is not inside the file "
+                                             f"(0-{duration:.2f} s)")  # fmt: skip
+            span = torch.zeros(n_frames, dtype=torch.bool)
+            span[round(sa * rate) : round(sb * rate)] = True
+            keep |= ~span  # everything outside the span is kept
+        elif name == "codebooks":
+            if not arg.strip().isdigit() or not 1 <= int(arg) < k:
+                raise InputError("--prompt", f"{spec!r}: codebooks needs 1..{k - 1} (the coarsest kept everywhere)")
+            keep[:, : int(arg)] = True
+        elif name == "beat":
+            if beats is None or len(beats) == 0:
+                raise InputError("--prompt", "beat: no beats were found in the audio")
+            for b_s in beats:
+                f = round(float(b_s) * rate)
+                keep[..., max(0, f - 1) : f + 2] = True
+        else:
+            raise InputError("--prompt", f"unknown prompt {spec!r} (prompts: {PROMPTS})")
+    mask = ~keep
+    if not mask.any():
+        raise InputError("--prompt", f"{' '.join(prompts)} keeps every token: nothing is left to generate")
+    if mask[:, cfg.n_conditioning :].all() and prompts:
+        raise InputError("--prompt", f"{' '.join(prompts)} keeps no token: the model would not hear the input")
+    return mask
+
+
+def detect_beats(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Beat times in seconds (librosa's beat tracker)."""
+    import librosa
+
+    _, frames = librosa.beat.beat_track(y=audio.astype(np.float32), sr=sample_rate)
+    return np.asarray(librosa.frames_to_time(frames, sr=sample_rate), dtype=np.float64)

@@ -1,0 +1,128 @@
+"""`cadenza vampnet train | vamp`: a masked codec-token model that vamps on a recording (variations, continuation,
+inpainting, loops), trained here or fine-tuned on a folder of your own audio."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from cadenza.cli import common
+from cadenza.errors import InputError
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from cadenza.audio.vampnet import VampNetConfig
+    from cadenza.audio.vampnet_train import CARD, card_fields, train_vampnet
+
+    try:
+        base = VampNetConfig(codec=args.codec, n_codebooks=args.codebooks, n_conditioning=args.conditioning,
+                             context=args.context, n_layer=args.layers, n_head=args.heads,
+                             n_embd=args.width)  # fmt: skip
+    except ValueError as e:
+        raise InputError("vampnet config", str(e)) from None
+    tc = common.train_config(args, warmup_steps=min(200, args.steps // 10), betas=(0.9, 0.95))
+    model, figures = train_vampnet(args.data, Path(args.output) / "run", base, tc, batch_size=args.batch_size,
+                                   init_from=args.init_from, new_segment=args.new_segment)  # fmt: skip
+    print(", ".join(f"{k} {v}" for k, v in figures.items() if k.startswith(("valid_", "uniform"))))
+    common.save_trained(model, args, figures, CARD, name=Path(args.output).name,
+                        **card_fields(model, args.data, figures))  # fmt: skip
+    return 0
+
+
+def _read(path: str, sample_rate: int) -> Any:
+    import numpy as np
+
+    from cadenza.io.audio import read_audio
+
+    notes: list[str] = []
+    clip = read_audio(path, sample_rate=sample_rate, mono=True, notes=notes)
+    for n in notes:
+        print(f"{path}: {n}")
+    if not np.isfinite(clip.samples).all():
+        raise InputError(path, "holds NaN or infinite samples")
+    if clip.samples.shape[-1] < sample_rate // 2:
+        raise InputError(path, f"is {clip.duration_s:.2f} s long; give at least 0.5 s")
+    return clip
+
+
+def cmd_vamp(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from cadenza.audio.vampnet import VampNet, detect_beats, prompt_mask
+    from cadenza.core.audio import AudioClip
+    from cadenza.io.audio import write_audio
+
+    common.set_threads(args)
+    if args.steps < 1:
+        raise InputError("--steps", f"must be at least 1, got {args.steps}")
+    if args.loop < 1:
+        raise InputError("--loop", f"must be at least 1, got {args.loop}")
+    model = VampNet.from_pretrained(args.model)
+    codec = model.codec
+    clip = _read(args.input, codec.sample_rate)
+    x = np.tile(clip.samples[0], args.loop)
+    codes = codec.encode_chunked(torch.tensor(x)[None, None], model.cfg.n_codebooks)
+    n = codes.shape[-1]
+    prompts = args.prompt or ["periodic:7"]
+    beats = detect_beats(x, codec.sample_rate) if any(p.strip() == "beat" for p in prompts) else None
+    mask = prompt_mask(prompts, n, model.cfg, beats=beats)
+    out = model.vamp(codes, mask, steps=args.steps, temperature=args.temperature, top_p=args.top_p,
+                     typical_mass=args.typical, mask_temperature=args.mask_temperature, guidance=args.guidance,
+                     seed=args.seed, progress=n > model.cfg.context)  # fmt: skip
+    y = codec.decode_chunked(out)[0, 0, : len(x)].numpy()
+    path = write_audio(AudioClip(y.astype(np.float32), codec.sample_rate), args.output)
+    share = float(mask[:, model.cfg.n_conditioning :].float().mean())
+    print(f"wrote {path} ({len(x) / codec.sample_rate:.1f} s, {' '.join(prompts)}: {share:.0%} of the tokens "
+          f"generated in {args.steps} steps, seed {args.seed})")  # fmt: skip
+    return 0
+
+
+def register(sub: Any) -> None:
+    v = sub.add_parser("vampnet", help="VampNet: vamp on a recording (variations, continuation, inpainting, loops)")
+    vsub = v.add_subparsers(dest="vampnet_command", required=True, metavar="ACTION")
+
+    t = vsub.add_parser("train", help="train, or fine-tune (--init-from) on a folder of your own audio")
+    t.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        help="dataset folders (`cadenza data render`) or folders of your audio (every 10th file held out)",
+    )
+    t.add_argument("--init-from", help="fine-tune this model (a folder or vampnet-music); its config is kept")
+    t.add_argument("--codec", default="codec-vocos", help="the codec whose codes it models (default codec-vocos)")
+    t.add_argument("--codebooks", type=int, default=4, help="codebooks modelled (default 4: 2 kbps)")
+    t.add_argument(
+        "--conditioning",
+        type=int,
+        default=0,
+        help="coarse-to-fine: the first N codebooks always given (default 0: a coarse model)",
+    )
+    t.add_argument("--context", type=int, default=256, help="frames per window (default 256: 5.12 s)")
+    t.add_argument("--layers", type=int, default=6)
+    t.add_argument("--heads", type=int, default=6)
+    t.add_argument("--width", type=int, default=192)
+    t.add_argument("--batch-size", type=int, default=8)
+    common.add_training(t, steps=6000, lr=6e-4, eval_every=500)
+    t.set_defaults(func=cmd_train)
+
+    x = vsub.add_parser("vamp", help="vamp on a recording: keep what the prompt says, generate the rest")
+    x.add_argument("input", help="a .wav/.flac/.ogg recording (mixed down to mono)")
+    common.add_model(x, "vampnet-music")
+    x.add_argument("--prompt", action="append", metavar="PROMPT",
+                   help="what to keep (repeatable; default periodic:7): periodic:K (every K-th frame), continue:5s, "
+                        "suffix:2s, inpaint:10s-14s, codebooks:N (the N coarsest everywhere), beat")  # fmt: skip
+    x.add_argument("--steps", type=int, default=24, help="sampling passes (default 24)")
+    x.add_argument("--loop", type=int, default=1, help="play the input N times first (a loop that varies)")
+    x.add_argument("--typical", type=float, default=0.15, help="typical filtering mass (default 0.15; 1: off)")
+    x.add_argument(
+        "--mask-temperature",
+        type=float,
+        default=10.5,
+        help="noise on the confidence that picks what to keep (default 10.5, annealed to 0)",
+    )
+    x.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance weight (default 0: off)")
+    common.add_sampling(x, top_k=False)
+    common.add_output(x, "output .wav")
+    x.set_defaults(func=cmd_vamp)

@@ -1,0 +1,196 @@
+"""VampNet: training masks, the masked loss, MaskGIT sampling (known tokens kept, every masked one filled, windows
+across a long file), prompts and their errors, a tiny model that learns to inpaint, and the commands (tiny configs,
+a tiny random codec)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tests.test_cli import assert_user_error, run
+
+from cadenza.audio.codec import Codec, CodecConfig
+from cadenza.audio.vampnet import VampNet, VampNetConfig, prompt_mask
+from cadenza.errors import InputError
+
+TINY = VampNetConfig(n_codebooks=3, cardinality=16, context=20, n_layer=2, n_head=2, n_embd=32, frame_rate=10.0)
+TINY_CODEC = CodecConfig(channels=4, decoder_channels=16, latent_dim=8, n_codebooks=4, cardinality=16,
+                         strides=(2, 4, 5))  # fmt: skip
+
+
+def tiny(seed: int = 0, cfg: VampNetConfig = TINY) -> VampNet:
+    torch.manual_seed(seed)
+    return VampNet(cfg).eval()
+
+
+def test_training_masks_follow_the_cosine_schedule() -> None:
+    model = tiny(cfg=VampNetConfig(**{**TINY.__dict__, "n_conditioning": 1}))
+    mask = model.training_mask((4000, 3, 20), torch.Generator().manual_seed(0))
+    assert not mask[:, 0].any()  # the conditioning codebook is always given
+    assert abs(float(mask[:, 1:].float().mean()) - 2 / np.pi) < 0.02  # E[cos(pi r / 2)] over r ~ U(0, 1)
+
+
+def test_masked_tokens_cannot_leak() -> None:
+    model = tiny()
+    codes = torch.randint(0, 16, (2, 3, 20))
+    mask = torch.rand(2, 3, 20) < 0.5
+    other = torch.where(mask, (codes + 1) % 16, codes)  # change only what is masked
+    a = model(codes.masked_fill(mask, model.mask_id))
+    b = model(other.masked_fill(mask, model.mask_id))
+    assert torch.equal(a, b)
+    assert torch.isclose(model.loss(codes, mask), model.loss(codes, mask))
+
+
+@pytest.mark.parametrize("steps", [1, 4, 12])
+def test_sampling_keeps_the_prompt_and_fills_the_rest(steps: int) -> None:
+    model = tiny()
+    codes = torch.randint(0, 16, (1, 3, 20))
+    mask = torch.rand(1, 3, 20) < 0.6
+    out = model.vamp_window(codes, mask, steps=steps, g=torch.Generator().manual_seed(0))
+    assert torch.equal(out[~mask], codes[~mask])
+    assert ((out >= 0) & (out < 16)).all()
+    again = model.vamp_window(codes, mask, steps=steps, g=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+
+
+def test_long_files_vamp_in_overlapping_windows() -> None:
+    model = tiny()
+    codes = torch.randint(0, 16, (1, 3, 57))
+    mask = prompt_mask(["periodic:3"], 57, model.cfg)
+    out = model.vamp(codes, mask, steps=3, seed=0)
+    assert out.shape == codes.shape and torch.equal(out[~mask], codes[~mask])
+    assert (out < 16).all()  # no mask token left anywhere, the last window included
+    assert not torch.equal(out, model.vamp(codes, mask, steps=3, seed=1))
+
+
+def test_a_tiny_model_learns_to_inpaint() -> None:
+    """Codes that count up (t + k) mod 16: after a few hundred steps a masked span is filled back exactly."""
+    torch.manual_seed(0)
+    model = VampNet(TINY)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        offset = torch.randint(0, 16, (16, 1, 1))
+        codes = (torch.arange(20)[None, None] + torch.arange(3)[None, :, None] + offset) % 16
+        loss = model.loss(codes, model.training_mask((16, 3, 20), g))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    codes = (torch.arange(20)[None, None] + torch.arange(3)[None, :, None] + 5) % 16
+    mask = prompt_mask(["inpaint:0.6s-1.4s"], 20, TINY)
+    out = model.vamp_window(codes, mask, steps=8, typical_mass=1.0, mask_temperature=1.0,
+                            g=torch.Generator().manual_seed(0))  # fmt: skip
+    assert float((out[mask] == codes[mask]).float().mean()) > 0.9
+
+
+def test_prompts() -> None:
+    cfg = VampNetConfig(**{**TINY.__dict__, "n_conditioning": 0})
+    m = prompt_mask(["periodic:5"], 20, cfg)[0]
+    assert (~m[:, ::5]).all() and m[:, 1:5].all()
+    m = prompt_mask(["continue:1s"], 20, cfg)[0]  # 10 frames/s
+    assert (~m[:, :10]).all() and m[:, 10:].all()
+    m = prompt_mask(["suffix:0.5s"], 20, cfg)[0]
+    assert m[:, :15].all() and (~m[:, 15:]).all()
+    m = prompt_mask(["inpaint:0.5s-1s"], 20, cfg)[0]
+    assert m[:, 5:10].all() and (~m[:, :5]).all() and (~m[:, 10:]).all()
+    m = prompt_mask(["codebooks:1"], 20, cfg)[0]
+    assert (~m[0]).all() and m[1:].all()
+    m = prompt_mask(["codebooks:1", "periodic:4"], 20, cfg)[0]  # what any prompt keeps is kept
+    assert (~m[0]).all() and (~m[:, ::4]).all() and m[1:, 1:4].all()
+    m = prompt_mask(["beat"], 20, cfg, beats=np.array([0.5, 1.2]))[0]
+    assert (~m[:, 4:7]).all() and (~m[:, 11:14]).all() and m[:, 8].all()
+
+
+@pytest.mark.parametrize(("prompts", "fragment"), [
+    (["zigzag"], "unknown prompt"),
+    (["periodic:0"], "periodic needs"),
+    (["continue:3s"], "not shorter than the file"),
+    (["inpaint:1s-3s"], "not inside the file"),
+    (["inpaint:1s"], "needs a span"),
+    (["codebooks:3"], "codebooks needs"),
+    (["periodic:1"], "nothing is left to generate"),
+    (["inpaint:0s-2s"], "keeps no token"),
+    (["beat"], "no beats"),
+])  # fmt: skip
+def test_bad_prompts(prompts: list[str], fragment: str) -> None:
+    with pytest.raises(InputError, match=fragment):
+        prompt_mask(prompts, 20, TINY)
+
+
+# ------------------------------------------------------------------------------------------------ commands
+
+TINY_ARGS = ["--codebooks", "2", "--layers", "1", "--heads", "2", "--width", "16", "--context", "16",
+             "--batch-size", "2", "--threads", "1"]  # fmt: skip
+
+
+def _tone_folder(folder: Path, n: int = 4, seconds: float = 2.0) -> Path:
+    import soundfile as sf
+
+    folder.mkdir(parents=True)
+    t = np.arange(round(seconds * 16000)) / 16000
+    for i in range(n):
+        sf.write(folder / f"tone{i}.wav", (0.3 * np.sin(2 * np.pi * (220 + 55 * i) * t)).astype(np.float32), 16000)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("vn")
+    data = _tone_folder(root / "tones")
+    torch.manual_seed(0)
+    Codec(TINY_CODEC).eval().save_pretrained(root / "codec", card="card")
+    out = root / "model"
+    p = run("vampnet", "train", "--data", str(data), "--codec", str(root / "codec"), *TINY_ARGS,
+            "--steps", "3", "--eval-every", "2", "-o", str(out))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    return {"root": root, "data": data, "model": out, "codec": root / "codec"}
+
+
+def test_train_vamp_and_fine_tune(trained: dict[str, Path]) -> None:
+    import soundfile as sf
+
+    model = VampNet.from_pretrained(trained["model"])
+    assert model.cfg.n_codebooks == 2 and "valid_loss" in model.figures
+    assert "VampNet" in (trained["model"] / "card.md").read_text()
+    wav = trained["data"] / "tone1.wav"
+    for prompt in (["periodic:3"], ["inpaint:0.5s-1s"], ["continue:1s", "codebooks:1"]):
+        out = trained["root"] / "out.wav"
+        args = [a for p in prompt for a in ("--prompt", p)]
+        p = run("vampnet", "vamp", str(wav), "--model", str(trained["model"]), *args, "--steps", "2", "-o", str(out))
+        assert p.returncode == 0, p.stderr
+        y, sr = sf.read(out)
+        assert sr == 16000 and len(y) == 32000 and np.isfinite(y).all()
+    p = run("vampnet", "vamp", str(wav), "--model", str(trained["model"]), "--loop", "2", "--steps", "2",
+            "-o", str(trained["root"] / "loop.wav"))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert len(sf.read(trained["root"] / "loop.wav")[0]) == 64000
+    p = run("vampnet", "train", "--data", str(trained["data"]), "--init-from", str(trained["model"]), "--steps", "2",
+            "--threads", "1", "--batch-size", "2", "-o", str(trained["root"] / "tuned"))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "fine-tuned from" in (trained["root"] / "tuned" / "card.md").read_text()
+
+
+def test_commands_refuse_bad_input(trained: dict[str, Path]) -> None:
+    import soundfile as sf
+
+    m, o = str(trained["model"]), str(trained["root"] / "x.wav")
+    wav = str(trained["data"] / "tone0.wav")
+    assert_user_error(run("vampnet", "vamp", wav, "--model", m, "--prompt", "inpaint:1s-9s", "-o", o),
+                      "inpaint:1s-9s", "not inside the file")  # fmt: skip
+    assert_user_error(run("vampnet", "vamp", wav, "--model", m, "--prompt", "periodic:1", "-o", o), "nothing is left")
+    nan = np.zeros(16000, np.float32)
+    nan[10] = np.nan
+    sf.write(trained["root"] / "nan.wav", nan, 16000, subtype="FLOAT")
+    assert_user_error(run("vampnet", "vamp", str(trained["root"] / "nan.wav"), "--model", m, "-o", o), "nan.wav", "NaN")
+    sf.write(trained["root"] / "short.wav", np.zeros(800, np.float32), 16000)
+    assert_user_error(run("vampnet", "vamp", str(trained["root"] / "short.wav"), "--model", m, "-o", o), "0.5 s")
+    assert not Path(o).exists()
+    short = _tone_folder(trained["root"] / "few", n=2, seconds=0.3)
+    assert_user_error(run("vampnet", "train", "--data", str(short), "--codec", str(trained["codec"]), *TINY_ARGS,
+                          "--steps", "2", "-o", str(trained["root"] / "y")), "too little")  # fmt: skip
+    torch.manual_seed(1)
+    Codec(TINY_CODEC).eval().save_pretrained(trained["codec"], card="card")
+    assert_user_error(run("vampnet", "vamp", wav, "--model", m, "-o", o), "not the codec this model was trained on")
