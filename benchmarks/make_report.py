@@ -26,6 +26,10 @@ TITLES = {
     "codec": "Neural codec (RVQ, DAC-style) vs Opus and the VQ-VAE baseline on held-out multi-instrument renders",
     "rave": "RAVE violin beside DDSP and the codec: held-out resynthesis, transfer of flute, trumpet and speech, "
     "the prior, speed and latency",
+    "synthformer": "Synthformer on held-out textures beside the codec (ceiling) and unigram tokens (floor): does the "
+    "sound follow its parameter, class accuracy, FAD/KAD per class, the KV cache's speed-up, live play",
+    "vampnet": "VampNet on held-out renders: FAD/KAD as the sampling passes grow, beside the codec (ceiling) and "
+    "unigram tokens (floor); inpainting; speed",
     "audio_eval": "Evaluating generated audio: the ladders FAD and KAD must climb per embedder, the audio models "
     "measured, CLAP retrieval, embedder speed",
 }

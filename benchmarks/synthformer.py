@@ -26,7 +26,8 @@ Measures:
   against the real clips.
 - speed on one core: frames per second generated with the KV cache and by recomputing the window for every frame
   (the reference's way), their ratio; the real-time factor of live play (generation + decoding through the
-  `FrameDecoder`) and its latency; drift over a minute of play at a constant parameter (level and spectral
+  `FrameDecoder` with the CLI's live settings) and its latency, and how far its audio is from decoding the whole file
+  at once (DAC's mel distance); drift over a minute of play at a constant parameter (level and spectral
   centroid of the first and last 10 s).
 """
 
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cadenza.audio.dsp import mel_distance
 from cadenza.audio.synthformer import FrameDecoder, Synthformer
 from cadenza.audio.synthformer_train import texture_entries
 from cadenza.io.audio import read_audio
@@ -199,16 +201,22 @@ def speed(model: Synthformer) -> dict[str, Any]:
 
     cached = frames_per_s(500)
     recompute = frames_per_s(200, use_cache=False)
-    decoder = FrameDecoder(model.codec)
+    from cadenza.cli.synthformer import LIVE
+
+    decoder = FrameDecoder(model.codec, **LIVE)
     t0 = time.perf_counter()
     out = []
     n_live = round(60 * rate)
+    frames = []
     for frame in model.frames(kind, control, n_frames=n_live, seed=1):
+        frames.append(frame)
         out.append(decoder.push(frame))
     out.append(decoder.flush())
     live_s = time.perf_counter() - t0
     y = np.concatenate(out)
     sr = model.codec.sample_rate
+    whole = model.codec.decode_chunked(torch.stack(frames, -1)[None])[0, 0].numpy()
+    live_vs_whole = float(mel_distance(torch.tensor(y), torch.tensor(whole), sr))
     first, last = y[: 10 * sr], y[-10 * sr :]
 
     def level(x: np.ndarray) -> float:
@@ -222,6 +230,7 @@ def speed(model: Synthformer) -> dict[str, Any]:
     return {"class": kind, "frames_per_s_cached": round(cached, 1), "frames_per_s_recompute": round(recompute, 1),
             "cache_speedup": round(cached / recompute, 2), "frame_rate": rate,
             "live_realtime_factor": round(len(y) / sr / live_s, 2), "live_latency_ms": round(decoder.latency_s * 1000),
+            "live_mel_distance_to_whole_file_decoding": round(live_vs_whole, 3),
             "drift_level_db_first_10s": round(level(first), 2), "drift_level_db_last_10s": round(level(last), 2),
             "drift_centroid_hz_first_10s": round(centroid(first)),
             "drift_centroid_hz_last_10s": round(centroid(last))}  # fmt: skip

@@ -127,6 +127,8 @@ DEMO_SECTIONS: tuple[str, ...] = (
     "cadenza.demo.noisebandnet",
     "cadenza.demo.codec",
     "cadenza.demo.rave",
+    "cadenza.demo.synthformer",
+    "cadenza.demo.vampnet",
     "cadenza.demo.clap",
 )
 

@@ -13,6 +13,11 @@ from typing import Any
 from cadenza.cli import common
 from cadenza.errors import InputError
 
+# live decoding: 8 frames of look-ahead and 16 of past context put the output 0.04 from decoding the whole file at
+# once (DAC's mel distance, codec-vocos on a held-out rain; the codec's own error is about 1.5) at 260 ms latency,
+# where the codec's whole context (31 frames) costs 820 ms
+LIVE = {"lookahead": 8, "context": 16, "chunk": 5}
+
 
 def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
@@ -118,7 +123,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     # live: parameters from stdin lines "name=value", audio out as it is made (raw float32 to stdout with -o -)
     start = {p: float(curves[p][0]) if p in curves else (lo + hi) / 2 for p in model.cfg.params_of(kind)}
     control = LiveControl(model, kind, start)
-    decoder = FrameDecoder(codec, lookahead=args.lookahead, chunk=args.chunk)
+    decoder = FrameDecoder(codec, lookahead=args.lookahead, context=args.context, chunk=args.chunk)
     print(f"live: {kind} from {start}; type name=value lines to move a parameter; latency "
           f"{decoder.latency_s * 1000:.0f} ms", file=sys.stderr)  # fmt: skip
     sink = sys.stdout.buffer if args.output == "-" else None
@@ -178,8 +183,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="read 'name=value' lines from stdin as it plays; with -o - write raw float32 to stdout",
     )
-    p.add_argument("--lookahead", type=int, help="live: codec frames decoded ahead (default: the codec's context)")
-    p.add_argument("--chunk", type=int, default=10, help="live: frames decoded at a time (default 10)")
+    p.add_argument("--lookahead", type=int, default=LIVE["lookahead"],
+                   help="live: codec frames decoded ahead of the output (default 8; the codec's whole context, 31 "
+                        "frames for codec-vocos, makes it equal to decoding the file at once)")  # fmt: skip
+    p.add_argument(
+        "--context", type=int, default=LIVE["context"], help="live: past frames decoded with each chunk (default 16)"
+    )
+    p.add_argument("--chunk", type=int, default=LIVE["chunk"], help="live: frames decoded at a time (default 5)")
     common.add_sampling(p)
     common.add_output(p, "output .wav (with --live, - for raw float32 on stdout)")
     p.set_defaults(func=cmd_play)

@@ -1,0 +1,132 @@
+"""VampNet on held-out renders, in one run beside its ceiling and its floor: how far vamped audio is from real music
+as the number of sampling passes grows, how well it fills a gap, how fast it plays.
+
+usage: python benchmarks/vampnet.py [--model vampnet-music] [--data /work/data/codec-train] [--clips 24]
+
+Data: the set the model was trained on, rebuilt with the same command and seed (see `models/codec-vocos`'s
+card); its test split gives the inputs (pieces the model never heard), its valid split the reference set of
+FAD / KAD (other pieces, so that an output is not compared with its own input). One window of the model's context
+(5.12 s) from the start of each test clip.
+
+Sets, each against the same reference (2 s windows, cadenza's classifier and CLAP embedders):
+- `real`: the test inputs themselves (the best a generator can do against this reference);
+- `codec`: the inputs coded and decoded at the model's codebooks (the ceiling of any model over these codes);
+- `vamp_steps_N`: periodic:7 variations (every 7th frame kept, 86% of the tokens generated) in N MaskGIT passes,
+  N = 1, 4, 12, 24, 36; `vamp_24_guided`: 24 passes with classifier-free guidance 1.0;
+- `unigram`: every generated token drawn from its codebook's frequencies in the test codes (the floor).
+
+Inpainting: the middle second of each window masked and filled in 24 passes; DAC's mel distance between the filled
+span and the input's span, beside the codec's own reconstruction of the span (ceiling) and unigram tokens (floor).
+Speed on one core: seconds of audio vamped (and decoded) per second, at 12, 24 and 36 passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from cadenza.audio.datasets import read_manifest
+from cadenza.audio.dsp import mel_distance
+from cadenza.audio.vampnet import VampNet, prompt_mask
+from cadenza.io.audio import read_audio
+
+from common import write_result
+
+
+def windows(clips: list[np.ndarray], sr: int, seconds: float = 2.0) -> list[np.ndarray]:
+    n = round(seconds * sr)
+    return [c[i : i + n] for c in clips for i in range(0, len(c) - n + 1, n)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="vampnet-music")
+    ap.add_argument("--data", default="/work/data/codec-train")
+    ap.add_argument("--clips", type=int, default=24)
+    ap.add_argument("--result", default="vampnet")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    from cadenza.audio.embed import get_embedder
+    from cadenza.evaluate.audio_metrics import fad, kad
+
+    model = VampNet.from_pretrained(args.model)
+    codec, cfg = model.codec, model.cfg
+    sr, hop, n = codec.sample_rate, codec.cfg.hop, cfg.context
+
+    def load(split: str, limit: int) -> list[np.ndarray]:
+        out = []
+        for e in read_manifest(args.data, split):
+            x = read_audio(f"{args.data}/{e['file']}", sample_rate=sr, mono=True).samples[0]
+            if len(x) >= n * hop:
+                out.append(x[: n * hop])
+            if len(out) == limit:
+                break
+        return out
+
+    inputs, reference = load("test", args.clips), load("valid", 100)
+    codes = [codec.encode_chunked(torch.tensor(x)[None, None], cfg.n_codebooks)[..., :n] for x in inputs]
+
+    def decode(c: torch.Tensor) -> np.ndarray:
+        return codec.decode_chunked(c)[0, 0].numpy()
+
+    all_codes = torch.cat(codes, -1)[0]
+    uni = torch.stack([torch.bincount(all_codes[k], minlength=cfg.cardinality).float() for k in range(cfg.n_codebooks)])
+    uni = uni / uni.sum(1, keepdim=True)
+
+    def unigram_fill(c: torch.Tensor, mask: torch.Tensor, seed: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(seed)
+        draw = torch.multinomial(uni, c.shape[-1], replacement=True, generator=g)[None]
+        return torch.where(mask, draw, c)
+
+    periodic = prompt_mask(["periodic:7"], n, cfg)
+    sets: dict[str, list[np.ndarray]] = {"real": inputs, "codec": [decode(c) for c in codes]}
+    speed: dict[str, float] = {}
+    for steps in (1, 4, 12, 24, 36):
+        t0 = time.perf_counter()
+        sets[f"vamp_steps_{steps}"] = [
+            decode(model.vamp(c, periodic, steps=steps, seed=i)) for i, c in enumerate(codes)
+        ]
+        if steps in (12, 24, 36):
+            speed[f"audio_s_per_s_steps_{steps}"] = round(
+                len(codes) * n / cfg.frame_rate / (time.perf_counter() - t0), 2
+            )
+    sets["vamp_24_guided"] = [decode(model.vamp(c, periodic, steps=24, guidance=1.0, seed=i))
+                              for i, c in enumerate(codes)]  # fmt: skip
+    sets["unigram"] = [decode(unigram_fill(c, periodic, i)) for i, c in enumerate(codes)]
+
+    figures: dict[str, Any] = {"model": args.model, "codec": cfg.codec, "codebooks": cfg.n_codebooks,
+                               "clips": len(inputs), "window_s": n / cfg.frame_rate,
+                               "generated_share_periodic_7": round(float(periodic.float().mean()), 3)}  # fmt: skip
+    for name in ("classifier", "clap"):
+        emb = get_embedder(name)
+        ref = emb.embed(windows(reference, sr))
+        for set_name, clips in sets.items():
+            e = emb.embed(windows(clips, sr))
+            figures.setdefault(set_name, {})[f"fad_{name}"] = round(fad(e, ref), 3)
+            figures[set_name][f"kad_{name}"] = round(kad(e, ref), 3)
+        print(name, {k: v for k, v in figures.items() if isinstance(v, dict)}, flush=True)
+
+    # inpainting the middle second
+    a, b = (n // 2 - round(cfg.frame_rate / 2)), (n // 2 + round(cfg.frame_rate / 2))
+    gap = prompt_mask([f"inpaint:{a / cfg.frame_rate:g}s-{b / cfg.frame_rate:g}s"], n, cfg)
+    rows: dict[str, list[float]] = {"vamp": [], "codec": [], "unigram": []}
+    for i, (x, c) in enumerate(zip(inputs, codes)):
+        span = torch.tensor(x[a * hop : b * hop])
+        for name, filled in (("vamp", model.vamp(c, gap, steps=24, seed=i)), ("codec", c),
+                             ("unigram", unigram_fill(c, gap, i))):  # fmt: skip
+            y = torch.tensor(decode(filled)[a * hop : b * hop])
+            rows[name].append(float(mel_distance(y, span, sr)))
+    figures["inpaint_1s_mel_distance"] = {
+        k: {"median": round(float(np.median(v)), 3), "p90": round(float(np.percentile(v, 90)), 3)}
+        for k, v in rows.items()
+    }
+    figures["speed"] = speed
+    write_result(args.result, figures, command=f"python benchmarks/vampnet.py --clips {args.clips}")
+
+
+if __name__ == "__main__":
+    main()
