@@ -15,6 +15,8 @@ Sets, each against the same reference (2 s windows, cadenza's classifier and CLA
   N = 1, 4, 12, 24, 36; `vamp_24_guided`: 24 passes with classifier-free guidance 1.0;
 - `unigram`: every generated token drawn from its codebook's frequencies in the test codes (the floor).
 
+Pitch: the share of the inputs' voiced frames (pYIN) where an output is off by more than 50 cents (the inputs are
+monophonic melodies, so a variation that keeps every 7th frame should mostly keep the tune).
 Inpainting: the middle second of each window masked and filled in 24 passes; DAC's mel distance between the filled
 span and the input's span, beside the codec's own reconstruction of the span (ceiling) and unigram tokens (floor).
 Speed on one core: seconds of audio vamped (and decoded) per second, at 12, 24 and 36 passes.
@@ -40,6 +42,23 @@ from common import write_result
 def windows(clips: list[np.ndarray], sr: int, seconds: float = 2.0) -> list[np.ndarray]:
     n = round(seconds * sr)
     return [c[i : i + n] for c in clips for i in range(0, len(c) - n + 1, n)]
+
+
+def pitch_gross(outputs: list[np.ndarray], inputs: list[np.ndarray], sr: int) -> float:
+    """The share of the inputs' voiced frames (pYIN) where the output is off by more than 50 cents or unvoiced."""
+    from cadenza.audio.dsp import f0_pyin
+    from cadenza.core.audio import AudioClip
+
+    off, total = 0, 0
+    for y, x in zip(outputs, inputs):
+        f_in, p_in = f0_pyin(AudioClip(x, sr))
+        f_out, p_out = f0_pyin(AudioClip(y[: len(x)], sr))
+        n = min(len(f_in), len(f_out))
+        voiced = p_in[:n] > 0.5
+        cents = np.abs(1200 * np.log2(np.maximum(f_out[:n][voiced], 1.0) / f_in[:n][voiced]))
+        off += int(np.sum(~(cents < 50)))
+        total += int(voiced.sum())
+    return round(off / max(total, 1), 3)
 
 
 def main() -> None:
@@ -109,6 +128,10 @@ def main() -> None:
             figures.setdefault(set_name, {})[f"fad_{name}"] = round(fad(e, ref), 3)
             figures[set_name][f"kad_{name}"] = round(kad(e, ref), 3)
         print(name, {k: v for k, v in figures.items() if isinstance(v, dict)}, flush=True)
+
+    # pitch, by an independent tracker (pYIN): the inputs are monophonic melodies
+    for set_name in ("codec", "vamp_steps_24", "unigram"):
+        figures[set_name]["pitch_gross_share"] = pitch_gross(sets[set_name], inputs, sr)
 
     # inpainting the middle second
     a, b = (n // 2 - round(cfg.frame_rate / 2)), (n // 2 + round(cfg.frame_rate / 2))
