@@ -167,6 +167,22 @@ def test_train_vamp_and_fine_tune(trained: dict[str, Path]) -> None:
             "-o", str(trained["root"] / "loop.wav"))  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert len(sf.read(trained["root"] / "loop.wav")[0]) == 64000
+    # codes in, codes out; codes of another codec refused
+    codes, vamped = str(trained["root"] / "t.codes"), str(trained["root"] / "v.codes")
+    assert run("codec", "encode", str(wav), "--model", str(trained["codec"]), "-o", codes).returncode == 0
+    p = run("vampnet", "vamp", codes, "--model", str(trained["model"]), "--steps", "2", "-o", vamped)
+    assert p.returncode == 0, p.stderr
+    from cadenza.audio.codec_train import read_codes
+
+    out_codes, n_samples = read_codes(vamped, Codec.from_pretrained(trained["codec"]))
+    assert out_codes.shape[1] == 2 and n_samples == 32000
+    torch.manual_seed(5)
+    Codec(TINY_CODEC).eval().save_pretrained(trained["root"] / "other", card="card")
+    other = str(trained["root"] / "o.codes")
+    assert run("codec", "encode", str(wav), "--model", str(trained["root"] / "other"), "-o", other).returncode == 0
+    assert_user_error(run("vampnet", "vamp", other, "--model", str(trained["model"]), "-o", o := vamped + ".x"),
+                      "o.codes", "codes from another model")  # fmt: skip
+    assert not Path(o).exists()
     p = run("vampnet", "train", "--data", str(trained["data"]), "--init-from", str(trained["model"]), "--steps", "2",
             "--threads", "1", "--batch-size", "2", "-o", str(trained["root"] / "tuned"))  # fmt: skip
     assert p.returncode == 0, p.stderr

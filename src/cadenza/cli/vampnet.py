@@ -61,20 +61,42 @@ def cmd_vamp(args: argparse.Namespace) -> int:
         raise InputError("--loop", f"must be at least 1, got {args.loop}")
     model = VampNet.from_pretrained(args.model)
     codec = model.codec
-    clip = _read(args.input, codec.sample_rate)
-    x = np.tile(clip.samples[0], args.loop)
-    codes = codec.encode_chunked(torch.tensor(x)[None, None], model.cfg.n_codebooks)
+    k = model.cfg.n_codebooks
+    if args.input.endswith(".codes"):  # codes from `cadenza codec encode`: checked to be this codec's
+        from cadenza.audio.codec_train import read_codes
+
+        codes, n_samples = read_codes(args.input, codec)
+        if codes.shape[1] < k:
+            raise InputError(args.input, f"holds {codes.shape[1]} codebooks; the model reads {k} (encode at a "
+                                         f"higher --kbps)")  # fmt: skip
+        codes = codes[:, :k].repeat(1, 1, args.loop)
+        n_samples *= args.loop
+        x = (
+            codec.decode_chunked(codes)[0, 0, :n_samples].numpy()
+            if any(p == "beat" for p in args.prompt or [])
+            else None
+        )
+    else:
+        clip = _read(args.input, codec.sample_rate)
+        x = np.tile(clip.samples[0], args.loop)
+        n_samples = len(x)
+        codes = codec.encode_chunked(torch.tensor(x)[None, None], k)
     n = codes.shape[-1]
     prompts = args.prompt or ["periodic:7"]
-    beats = detect_beats(x, codec.sample_rate) if any(p.strip() == "beat" for p in prompts) else None
+    beats = detect_beats(x, codec.sample_rate) if x is not None and any(p.strip() == "beat" for p in prompts) else None
     mask = prompt_mask(prompts, n, model.cfg, beats=beats)
     out = model.vamp(codes, mask, steps=args.steps, temperature=args.temperature, top_p=args.top_p,
                      typical_mass=args.typical, mask_temperature=args.mask_temperature, guidance=args.guidance,
                      seed=args.seed, progress=n > model.cfg.context)  # fmt: skip
-    y = codec.decode_chunked(out)[0, 0, : len(x)].numpy()
-    path = write_audio(AudioClip(y.astype(np.float32), codec.sample_rate), args.output)
+    if args.output.endswith(".codes"):
+        from cadenza.audio.codec_train import write_codes
+
+        path = write_codes(args.output, out, codec, n_samples)
+    else:
+        y = codec.decode_chunked(out)[0, 0, :n_samples].numpy()
+        path = write_audio(AudioClip(y.astype(np.float32), codec.sample_rate), args.output)
     share = float(mask[:, model.cfg.n_conditioning :].float().mean())
-    print(f"wrote {path} ({len(x) / codec.sample_rate:.1f} s, {' '.join(prompts)}: {share:.0%} of the tokens "
+    print(f"wrote {path} ({n_samples / codec.sample_rate:.1f} s, {' '.join(prompts)}: {share:.0%} of the tokens "
           f"generated in {args.steps} steps, seed {args.seed})")  # fmt: skip
     return 0
 
@@ -108,7 +130,9 @@ def register(sub: Any) -> None:
     t.set_defaults(func=cmd_train)
 
     x = vsub.add_parser("vamp", help="vamp on a recording: keep what the prompt says, generate the rest")
-    x.add_argument("input", help="a .wav/.flac/.ogg recording (mixed down to mono)")
+    x.add_argument(
+        "input", help="a .wav/.flac/.ogg recording (mixed down to mono), or a .codes file of the model's codec"
+    )
     common.add_model(x, "vampnet-music")
     x.add_argument("--prompt", action="append", metavar="PROMPT",
                    help="what to keep (repeatable; default periodic:7): periodic:K (every K-th frame), continue:5s, "
@@ -124,5 +148,5 @@ def register(sub: Any) -> None:
     )
     x.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance weight (default 0: off)")
     common.add_sampling(x, top_k=False)
-    common.add_output(x, "output .wav")
+    common.add_output(x, "output .wav (or .codes: the vamped codes)")
     x.set_defaults(func=cmd_vamp)
