@@ -37,8 +37,28 @@ def cmd_textures(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notes(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from cadenza.audio.notes import PITCHED_PROGRAMS, build_notes
+    from cadenza.render import program_number
+
+    programs = [program_number(p) for p in args.program] if args.program else list(PITCHED_PROGRAMS)
+    entries = build_notes(args.output, soundfonts=args.soundfont, programs=programs,
+                          pitch_range=(args.pitches[0], args.pitches[1]), velocities=args.velocities,
+                          sample_rate=args.sample_rate, workers=args.workers)  # fmt: skip
+    splits = Counter(e["split"] for e in entries)
+    instruments = {s: len({e["instrument"] for e in entries if e["split"] == s}) for s in splits}
+    print(f"wrote {args.output}: {len(entries)} notes of 4 s ("
+          + ", ".join(f"{s} {splits[s]} notes of {instruments[s]} instruments" for s in ("train", "valid", "test")
+                      if s in splits) + ") and manifest.jsonl")  # fmt: skip
+    return 0
+
+
 def register(sub: Any) -> None:
-    data = sub.add_parser("data", help="build audio datasets: rendered corpus pieces, procedural textures")
+    data = sub.add_parser(
+        "data", help="build audio datasets: rendered corpus pieces, procedural textures, single notes"
+    )
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     r = dsub.add_parser("render", help="render corpus pieces with one GM instrument (+ manifest with captions)")
     r.add_argument("--corpus", nargs="+", default=["essen"], help="corpus names or folders (default essen)")
@@ -64,3 +84,21 @@ def register(sub: Any) -> None:
     t.add_argument("--seed", type=int, default=0)
     common.add_output(t, "new dataset folder")
     t.set_defaults(func=cmd_textures)
+    n = dsub.add_parser("notes", help="an NSynth-like set of single notes: GM programs x SoundFonts x pitches")
+    n.add_argument("--soundfont", nargs="+", default=["fluidr3", "timgm6mb", "musescore"],
+                   help="SoundFont files or names (default: fluidr3 timgm6mb musescore); an instrument is one "
+                        "program of one SoundFont")  # fmt: skip
+    n.add_argument("--program", nargs="+", help="GM programs, names or numbers (default: every pitched one, 0-111)")
+    n.add_argument(
+        "--pitches",
+        type=int,
+        nargs=2,
+        default=[24, 84],
+        metavar=("LOW", "HIGH"),
+        help="MIDI pitch range (default 24 84)",
+    )
+    n.add_argument("--velocities", type=int, nargs="+", default=[100], help="MIDI velocities (default 100)")
+    n.add_argument("--sample-rate", type=int, default=16000)
+    n.add_argument("--workers", type=int, default=2, help="rendering processes (default 2)")
+    common.add_output(n, "dataset folder (an unfinished one resumes)")
+    n.set_defaults(func=cmd_notes)

@@ -58,6 +58,10 @@ def find_soundfont(path: str | Path | None = None) -> Path:
         p = Path(chosen)
         if not p.is_file():
             raise InputError(p, "SoundFont not found")
+        with open(p, "rb") as f:
+            head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"sfbk":  # FluidSynth would quietly play its default font instead
+            raise InputError(p, "is not a SoundFont (.sf2 / .sf3 files begin with a RIFF sfbk header)")
         return p
     for c in SOUNDFONT_CANDIDATES:
         if Path(c).is_file():
