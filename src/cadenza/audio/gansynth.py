@@ -90,6 +90,9 @@ class SpectralIF(nn.Module):
     of the unwrapped phase, / pi), each scaled to about [-1, 1]; mel-warped when cfg.mel."""
 
     LOG_FLOOR = 1e-6
+    window: torch.Tensor
+    warp: torch.Tensor
+    unwarp: torch.Tensor
     LOG_SHIFT, LOG_SCALE = 4.3, 9.5  # a full-scale sine's bin (|X| ~ 180 at n_fft 1024) stays under 1
 
     def __init__(self, cfg: GANSynthConfig) -> None:
