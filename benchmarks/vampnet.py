@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -149,6 +150,31 @@ def main() -> None:
     }
     figures["speed"] = speed
     write_result(args.result, figures, command=f"python benchmarks/vampnet.py --clips {args.clips}")
+    plot_steps(figures, Path(__file__).parent / "results" / f"{args.result}_steps.png")
+
+
+def plot_steps(figures: dict[str, Any], out: Path) -> None:
+    """FAD against the number of sampling passes, with the ceiling and the floor as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [1, 4, 12, 24, 36]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, emb in zip(axes, ("classifier", "clap")):
+        ax.plot(steps, [figures[f"vamp_steps_{s}"][f"fad_{emb}"] for s in steps], "o-", label="VampNet, periodic:7")
+        for name, style in (("codec", "g--"), ("unigram", "r:"), ("real", "k-.")):
+            ax.axhline(figures[name][f"fad_{emb}"], color=style[0], linestyle=style[1:], label=name)
+        ax.set_xscale("log")
+        ax.set_xticks(steps, [str(s) for s in steps])
+        ax.set_xlabel("sampling passes")
+        ax.set_ylabel(f"FAD ({emb} embedder)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("VampNet variations of held-out renders: FAD to other held-out renders (lower is better)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
