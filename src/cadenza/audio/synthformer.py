@@ -80,7 +80,7 @@ def band_mask(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Te
 class Attention(nn.Module):
     def __init__(self, cfg: SynthformerConfig) -> None:
         super().__init__()
-        self.n_head, self.window, self.dropout = cfg.n_head, cfg.window, cfg.dropout
+        self.n_head, self.window = cfg.n_head, cfg.window
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
 
@@ -94,9 +94,8 @@ class Attention(nn.Module):
         if t == 1 and k.shape[2] <= self.window:
             y = F.scaled_dot_product_attention(q, k, v)  # one new step sees every cached one: no mask
         else:
-            mask = band_mask(pos, k_pos, self.window)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                               dropout_p=self.dropout if self.training else 0.0)  # fmt: skip
+            # no attention dropout (it leaves the fast CPU kernel); the blocks drop on their residual branches
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=band_mask(pos, k_pos, self.window))
         keep = self.window - 1  # what the next step can still see
         new_cache = (k[:, :, -keep:], v[:, :, -keep:]) if keep > 0 else (k[:, :, :0], v[:, :, :0])
         return self.proj(y.transpose(1, 2).reshape(b, t, c)), new_cache

@@ -33,7 +33,7 @@ def build(out_dir: Path) -> Section:
         clip = AudioClip(codec.decode_chunked(codes)[0].numpy(), codec.sample_rate)
         write_audio(clip, out_dir / f"sf_{kind}.wav")
         spectrograms_png([(f"Synthformer {kind}: {param} drawn", clip)], out_dir / f"sf_{kind}.png",
-                         curves={f"{param} x 4000 Hz": (t, curve * 4000)})  # fmt: skip
+                         curves={f"{param} asked (0-1)": (t, curve)})  # fmt: skip
         items.append(Item(f"{kind}: {what}", audio=f"sf_{kind}.wav", image=f"sf_{kind}.png"))
     f = model.figures
     return Section(
