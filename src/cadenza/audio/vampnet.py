@@ -164,25 +164,26 @@ class VampNet(Pretrained, nn.Module):
         free = torch.full_like(x, self.mask_id)
         free[:, : self.cfg.n_conditioning] = x[:, : self.cfg.n_conditioning]
         for i in range(steps):
-            masked = x == self.mask_id
-            logits = self(x).float()
+            where = (x == self.mask_id).view(-1).nonzero()[:, 0]  # only the masked tokens are filtered and drawn
+            if len(where) == 0:
+                break
+            logits = self(x).float().reshape(-1, self.cfg.cardinality)[where]
             if guidance > 0:  # classifier-free guidance against the model that hears no prompt
-                logits = logits + guidance * (logits - self(free).float())
+                logits = logits + guidance * (logits - self(free).float().reshape(-1, self.cfg.cardinality)[where])
             logits = typical_filter(top_p_filter(apply_temperature(logits, temperature), top_p), typical_mass)
             probs = torch.softmax(logits, -1)
-            sampled = torch.multinomial(probs.view(-1, probs.shape[-1]), 1, generator=g).view(x.shape)
-            conf = torch.log(probs.gather(-1, sampled[..., None])[..., 0].clamp_min(1e-20))
+            sampled = torch.multinomial(probs, 1, generator=g)[:, 0]
+            conf = torch.log(probs.gather(-1, sampled[:, None])[:, 0].clamp_min(1e-20))
             anneal = mask_temperature * (1 - (i + 1) / steps)
             if anneal > 0:
                 u = torch.rand(conf.shape, generator=g).clamp(1e-20, 1 - 1e-7)
                 conf = conf + anneal * -torch.log(-torch.log(u))
-            conf = conf.masked_fill(~masked, float("inf"))  # known tokens stay
             remain = 0 if i == steps - 1 else int(math.floor(n0 * float(mask_ratio(torch.tensor((i + 1) / steps)))))
-            remain = min(remain, int(masked.sum()) - 1) if int(masked.sum()) > 0 else 0
-            x = torch.where(masked, sampled, x)
-            if remain > 0:
-                lowest = conf.view(-1).topk(remain, largest=False).indices
-                x.view(-1)[lowest] = self.mask_id
+            remain = min(remain, len(where) - 1)
+            flat = x.view(-1)
+            flat[where] = sampled
+            if remain > 0:  # the least confident go back under the mask
+                flat[where[conf.topk(remain, largest=False).indices]] = self.mask_id
         return x
 
     @torch.no_grad()
