@@ -124,7 +124,7 @@ def main() -> None:
     entries = texture_entries(args.data)
     clf = SoundClassifier.from_pretrained()
     emb = get_embedder("classifier")
-    figures: dict[str, Any] = {"model": args.model, "codec": cfg.codec, "codebooks": cfg.n_codebooks,
+    figures: dict[str, Any] = {"model": args.model, "codec_model": cfg.codec, "codebooks": cfg.n_codebooks,
                                "clips_per_class": args.clips}  # fmt: skip
     for kind in cfg.classes:
         (param,) = cfg.params_of(kind)

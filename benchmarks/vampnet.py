@@ -118,7 +118,7 @@ def main() -> None:
                               for i, c in enumerate(codes)]  # fmt: skip
     sets["unigram"] = [decode(unigram_fill(c, periodic, i)) for i, c in enumerate(codes)]
 
-    figures: dict[str, Any] = {"model": args.model, "codec": cfg.codec, "codebooks": cfg.n_codebooks,
+    figures: dict[str, Any] = {"model": args.model, "codec_model": cfg.codec, "codebooks": cfg.n_codebooks,
                                "clips": len(inputs), "window_s": n / cfg.frame_rate,
                                "generated_share_periodic_7": round(float(periodic.float().mean()), 3)}  # fmt: skip
     for name in ("classifier", "clap"):
