@@ -8,7 +8,9 @@ always given, that fills the finer ones.
 
 Sampling is MaskGIT's (Chang et al. 2022): all masked tokens are predicted at once, the most confident (log
 probability plus annealed Gumbel noise, `mask_temperature`) are kept and the rest masked again, on a cosine
-schedule over `steps` passes; with typical filtering and classifier-free guidance against the model with no prompt.
+schedule over `steps` passes; with typical filtering and classifier-free guidance against the model with no prompt
+(weight 1.0 by default: on held-out renders it brought FAD from 675 to 524 through the classifier and from 0.69 to
+0.49 through CLAP, at twice the cost; `benchmarks/vampnet.py`).
 
 A prompt says which tokens to keep (`prompt_mask`): `periodic:7` (every 7th frame), `continue:5s` (the first
 5 s), `suffix:2s`, `inpaint:10s-14s`, `codebooks:1` (the coarsest codebook everywhere), `beat` (the frames on
@@ -151,7 +153,7 @@ class VampNet(Pretrained, nn.Module):
         mask_temperature: float = 10.5,
         typical_mass: float = 0.15,
         top_p: float = 1.0,
-        guidance: float = 0.0,
+        guidance: float = 1.0,
         g: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Fill the masked tokens (mask True) of codes [1, K, T] (T <= context) in `steps` passes."""

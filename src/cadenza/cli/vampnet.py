@@ -146,7 +146,12 @@ def register(sub: Any) -> None:
         default=10.5,
         help="noise on the confidence that picks what to keep (default 10.5, annealed to 0)",
     )
-    x.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance weight (default 0: off)")
+    x.add_argument(
+        "--guidance",
+        type=float,
+        default=1.0,
+        help="classifier-free guidance weight (default 1: closer to real music, twice the cost; 0: off)",
+    )
     common.add_sampling(x, top_k=False)
     common.add_output(x, "output .wav (or .codes: the vamped codes)")
     x.set_defaults(func=cmd_vamp)

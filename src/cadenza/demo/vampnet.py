@@ -23,7 +23,7 @@ def build(out_dir: Path) -> Section:
 
     def vamp(x: np.ndarray, prompts: list[str], seed: int) -> AudioClip:
         codes = codec.encode_chunked(torch.tensor(x)[None, None], k)
-        out = model.vamp(codes, prompt_mask(prompts, codes.shape[-1], model.cfg), steps=24, seed=seed)
+        out = model.vamp(codes, prompt_mask(prompts, codes.shape[-1], model.cfg), steps=24, seed=seed)  # guided (1.0)
         return AudioClip(codec.decode_chunked(out)[0, :, : len(x)].numpy(), sr)
 
     x = src.samples[0]
