@@ -167,6 +167,7 @@ def plot_steps(figures: dict[str, Any], out: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     for ax, emb in zip(axes, ("classifier", "clap")):
         ax.plot(steps, [figures[f"vamp_steps_{s}"][f"fad_{emb}"] for s in steps], "o-", label="VampNet, periodic:7")
+        ax.plot([24], [figures["vamp_24_guided"][f"fad_{emb}"]], "*", markersize=12, label="24 passes, guidance 1")
         for name, style in (("codec", "g--"), ("unigram", "r:"), ("real", "k-.")):
             ax.axhline(figures[name][f"fad_{emb}"], color=style[0], linestyle=style[1:], label=name)
         ax.set_xscale("log")
