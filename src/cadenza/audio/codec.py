@@ -32,6 +32,7 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import torch
@@ -416,6 +417,22 @@ class Codec(Pretrained, nn.Module):
             n = min(chunk_frames, n_frames - start)
             out.append(audio[..., (start - a) * hop : (start - a + n) * hop])
         return torch.cat(out, -1)
+
+
+def codec_for(name: str | Path, expected_id: str = "") -> Codec:
+    """The codec a token model reads (a shipped name or a folder), checked to be the one it was trained on: a codec
+    with other weights makes other codes.
+
+    Raises:
+        InputError: no such codec, or one whose id is not `expected_id` (when given).
+    """
+    from cadenza.errors import InputError
+
+    codec = Codec.from_pretrained(name)
+    if expected_id and model_id(codec) != expected_id:
+        raise InputError(name, f"is not the codec this model was trained on (its id is {model_id(codec)}, "
+                               f"the model's {expected_id})")  # fmt: skip
+    return codec
 
 
 def model_id(codec: Codec) -> str:

@@ -294,13 +294,9 @@ class Synthformer(Pretrained, nn.Module):
     def codec(self) -> Any:
         """The codec whose codes the model plays (loaded once, checked against the id the model was trained on)."""
         if self._codec is None:
-            from cadenza.audio.codec import Codec, model_id
+            from cadenza.audio.codec import codec_for
 
-            codec = Codec.from_pretrained(self.cfg.codec)
-            if self.cfg.codec_id and model_id(codec) != self.cfg.codec_id:
-                raise InputError(self.cfg.codec, f"is not the codec this model was trained on (its id is "
-                                                 f"{model_id(codec)}, the model's {self.cfg.codec_id})")  # fmt: skip
-            self._codec = codec
+            self._codec = codec_for(self.cfg.codec, self.cfg.codec_id)
         return self._codec
 
 

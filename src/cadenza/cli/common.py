@@ -30,6 +30,28 @@ STEM_HELP = "output stem (OUT -> OUT.mid, OUT.xml, OUT.wav)"
 # ------------------------------------------------------------------------------------------------ argument groups
 
 
+def read_mono(path: str, sample_rate: int, *, min_s: float = 0.0) -> Any:
+    """A recording given on the command line, mono at `sample_rate` (a resampling is said), checked for NaN and
+    (with `min_s`) length.
+
+    Raises:
+        InputError: unreadable, NaN or infinite samples, or shorter than `min_s`.
+    """
+    import numpy as np
+
+    from cadenza.io.audio import read_audio
+
+    notes: list[str] = []
+    clip = read_audio(path, sample_rate=sample_rate, mono=True, notes=notes)
+    for n in notes:
+        print(f"{path}: {n}")
+    if not np.isfinite(clip.samples).all():
+        raise InputError(path, "holds NaN or infinite samples")
+    if clip.samples.shape[-1] < min_s * sample_rate:
+        raise InputError(path, f"is {clip.duration_s:.2f} s long; give at least {min_s:g} s")
+    return clip
+
+
 def add_output(p: argparse.ArgumentParser, help: str = STEM_HELP) -> None:
     p.add_argument("-o", "--output", required=True, help=help)
 

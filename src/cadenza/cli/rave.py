@@ -51,17 +51,7 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _read(path: str, sample_rate: int) -> Any:
-    import numpy as np
-
-    from cadenza.io.audio import read_audio
-
-    notes: list[str] = []
-    clip = read_audio(path, sample_rate=sample_rate, mono=True, notes=notes)
-    for n in notes:
-        print(f"{path}: {n}")
-    if not np.isfinite(clip.samples).all():
-        raise InputError(path, "holds NaN or infinite samples")
-    return clip
+    return common.read_mono(path, sample_rate)
 
 
 def _vector(values: list[float] | None, name: str, dims: int) -> Any:

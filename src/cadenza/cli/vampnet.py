@@ -31,19 +31,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _read(path: str, sample_rate: int) -> Any:
-    import numpy as np
-
-    from cadenza.io.audio import read_audio
-
-    notes: list[str] = []
-    clip = read_audio(path, sample_rate=sample_rate, mono=True, notes=notes)
-    for n in notes:
-        print(f"{path}: {n}")
-    if not np.isfinite(clip.samples).all():
-        raise InputError(path, "holds NaN or infinite samples")
-    if clip.samples.shape[-1] < sample_rate // 2:
-        raise InputError(path, f"is {clip.duration_s:.2f} s long; give at least 0.5 s")
-    return clip
+    return common.read_mono(path, sample_rate, min_s=0.5)
 
 
 def cmd_vamp(args: argparse.Namespace) -> int:
