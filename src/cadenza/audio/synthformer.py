@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cadenza.errors import InputError
+from cadenza.nn.gpt import GPT
 from cadenza.nn.patterns import Pattern
 from cadenza.nn.rotary import rotary
 from cadenza.pretrained import Pretrained
@@ -142,11 +143,11 @@ class Synthformer(Pretrained, nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(c)
         self.head = nn.Linear(c, cfg.n_codebooks * cfg.cardinality)
+        self.apply(GPT._init)  # nanoGPT's initialization, then adaLN back to zero (each block starts as identity)
         for m in self.modules():
-            if isinstance(m, nn.Linear | nn.Embedding) and m not in [b.mod for b in self.blocks]:
-                nn.init.normal_(m.weight, std=0.02)
-                if isinstance(m, nn.Linear) and m.bias is not None:
-                    nn.init.zeros_(m.bias)
+            if isinstance(m, Block):
+                nn.init.zeros_(m.mod.weight)
+                nn.init.zeros_(m.mod.bias)
         self._codec: Any = None
 
     # ---- the network
@@ -281,8 +282,9 @@ class Synthformer(Pretrained, nn.Module):
             if len(curve) < n_frames:
                 raise ValueError(f"the curve of {name} has {len(curve)} values for {n_frames} frames")
             curve = np.asarray(curve[:n_frames], dtype=np.float64)
-            worst = float(curve[np.argmax(np.abs(curve - (lo + hi) / 2))]) if np.isfinite(curve).all() else math.nan
-            self.check_params(kind, {name: worst})  # a parameter of the class, every value in the trained range
+            ends = (float(curve.min()), float(curve.max())) if np.isfinite(curve).all() else (math.nan,)
+            for v in ends:  # a parameter of the class, every value in the trained range
+                self.check_params(kind, {name: v})
 
         def control(f: int) -> dict[str, float]:
             return {p: float(curves[p][f]) if p in curves else (lo + hi) / 2 for p in own}

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cadenza.errors import InputError
+from cadenza.nn.gpt import GPT
 from cadenza.nn.rotary import rotary
 from cadenza.pretrained import Pretrained
 
@@ -110,11 +111,7 @@ class VampNet(Pretrained, nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(c)
         self.head = nn.Linear(c, cfg.n_codebooks * cfg.cardinality)
-        for m in self.modules():
-            if isinstance(m, nn.Linear | nn.Embedding):
-                nn.init.normal_(m.weight, std=0.02)
-                if isinstance(m, nn.Linear) and m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        self.apply(GPT._init)  # nanoGPT's initialization
         self._codec: Any = None
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
