@@ -30,6 +30,8 @@ TITLES = {
     "sound follow its parameter, class accuracy, FAD/KAD per class, the KV cache's speed-up, live play",
     "vampnet": "VampNet on held-out renders: FAD/KAD as the sampling passes grow, beside the codec (ceiling) and "
     "unigram tokens (floor); inpainting; speed",
+    "token_parts": "Under the token models: the codecs on textures at 4 codebooks; GANSynth's representation "
+    "round trips and training step",
     "audio_eval": "Evaluating generated audio: the ladders FAD and KAD must climb per embedder, the audio models "
     "measured, CLAP retrieval, embedder speed",
 }

@@ -12,8 +12,8 @@ Audio comes back from the magnitude and the IF integrated over time (the phase),
     model = GANSynth.from_pretrained(...)  # a trained generator
     audio = model.generate(pitches=[60, 64, 67], seed=0)
 
-The default size is the paper's scale and a GPU's work: one training step of 8 notes takes 34 s on one CPU core
-(4.8M generator and 4.4M discriminator parameters at 128 x 512).
+The default size is the paper's scale and a GPU's work: one training step of 8 notes takes 13 s on one CPU core
+(4.8M generator and 4.4M discriminator parameters at 128 x 512; benchmarks/token_parts.py).
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ class GANSynthConfig:
     hop: int = 512
     frames: int = 128  # 4.1 s
     # IF-Mel (the paper's best): magnitude and IF on a mel-warped axis of as many bins. Off by default: warping 512
-    # linear bins to 512 mel bins and back loses the top octaves' detail (DAC's mel distance of a flute note's
-    # round trip 1.73, a piano's 2.09; about 1.3 at 1024 bins), where linear IF round-trips exactly (0.000)
+    # linear bins to 512 mel bins and back loses the top octaves' detail (DAC's mel distance of flute and piano notes'
+    # round trips median 2.03; 1.54 at 1024 bins), where linear IF round-trips exactly (0.000;
+    # benchmarks/token_parts.py)
     mel: bool = False
     pitch_low: int = 24
     pitch_high: int = 84
