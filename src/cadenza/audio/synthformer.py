@@ -30,12 +30,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from cadenza.errors import InputError
+from cadenza.nn.banded import BandedAttention, Cache
 from cadenza.nn.gpt import GPT
 from cadenza.nn.patterns import Pattern
-from cadenza.nn.rotary import rotary
 from cadenza.pretrained import Pretrained
-
-Cache = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -72,36 +70,6 @@ class SynthformerConfig:
         return [p for p in self.class_params[self.classes.index(kind)].split(",") if p]
 
 
-def band_mask(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
-    """[Tq, Tk] True where query i may attend key j: k_j <= q_i and k_j > q_i - window."""
-    d = q_pos[:, None] - k_pos[None, :]
-    return (d >= 0) & (d < window)
-
-
-class Attention(nn.Module):
-    def __init__(self, cfg: SynthformerConfig) -> None:
-        super().__init__()
-        self.n_head, self.window = cfg.n_head, cfg.window
-        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
-        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
-
-    def forward(self, x: torch.Tensor, pos: torch.Tensor, cache: Cache | None) -> tuple[torch.Tensor, Cache]:
-        b, t, c = x.shape
-        q, k, v = (y.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for y in self.qkv(x).split(c, dim=2))
-        q, k = rotary(q, pos), rotary(k, pos)  # once, at each step's own position; the cache keeps rotated keys
-        if cache is not None:
-            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
-        k_pos = torch.arange(int(pos[-1]) - k.shape[2] + 1, int(pos[-1]) + 1, device=x.device)
-        if t == 1 and k.shape[2] <= self.window:
-            y = F.scaled_dot_product_attention(q, k, v)  # one new step sees every cached one: no mask
-        else:
-            # no attention dropout (it leaves the fast CPU kernel); the blocks drop on their residual branches
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=band_mask(pos, k_pos, self.window))
-        keep = self.window - 1  # what the next step can still see
-        new_cache = (k[:, :, -keep:], v[:, :, -keep:]) if keep > 0 else (k[:, :, :0], v[:, :, :0])
-        return self.proj(y.transpose(1, 2).reshape(b, t, c)), new_cache
-
-
 class Block(nn.Module):
     """Pre-norm block whose two layer norms take their scale and shift from the condition (adaLN)."""
 
@@ -110,7 +78,7 @@ class Block(nn.Module):
         c = cfg.n_embd
         self.ln1 = nn.LayerNorm(c, elementwise_affine=False)
         self.ln2 = nn.LayerNorm(c, elementwise_affine=False)
-        self.attn = Attention(cfg)
+        self.attn = BandedAttention(c, cfg.n_head, cfg.window)
         self.mlp = nn.Sequential(nn.Linear(c, 4 * c), nn.GELU(), nn.Linear(4 * c, c))
         self.mod = nn.Linear(c, 4 * c)
         nn.init.zeros_(self.mod.weight)

