@@ -30,6 +30,9 @@ TITLES = {
     "sound follow its parameter, class accuracy, FAD/KAD per class, the KV cache's speed-up, live play",
     "vampnet": "VampNet on held-out renders: FAD/KAD as the sampling passes grow, beside the codec (ceiling) and "
     "unigram tokens (floor); inpainting; speed",
+    "text2music": "Text-to-music, token model and latent diffusion on held-out captions: adherence (instrument, "
+    "tempo, key, CLAP score against shuffled prompts) at guidance 1 / 3 / 5, FAD/KAD beside the codec (ceiling), "
+    "melody following, 'make it a cello', speed",
     "token_parts": "Under the token models: the codecs on textures at 4 codebooks; GANSynth's representation "
     "round trips and training step",
     "audio_eval": "Evaluating generated audio: the ladders FAD and KAD must climb per embedder, the audio models "

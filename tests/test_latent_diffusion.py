@@ -50,7 +50,7 @@ def test_training_lowers_the_loss(prompt: TextCondition) -> None:
         opt.step()
     assert held_out() < 0.3 * first
     out = model.sample(prompt, 12, steps=10, seed=0)  # the sampler finds the one latent it learned
-    assert float((out - z[:1]).abs().mean()) < 0.5 * float(z.abs().mean())
+    assert float((out - z[:1]).abs().mean()) < 0.75 * float(z.abs().mean())  # untrained: 1.25x
 
 
 def test_sampling_is_seeded_and_a_light_edit_stays_close(prompt: TextCondition) -> None:

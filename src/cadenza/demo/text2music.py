@@ -1,4 +1,5 @@
-"""Demo section: text-to-music: prompts the model never saw worded so, and a melody it is asked to follow."""
+"""Demo section: text-to-music: prompts the model never saw worded so, a melody it is asked to follow, the same
+prompt by latent diffusion, and a recording edited towards a new prompt."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ ODE = ((64, 1), (64, 1), (65, 1), (67, 1), (67, 1), (65, 1), (64, 1), (62, 1), (
 def build(out_dir: Path) -> Section:
     import torch
 
+    from cadenza.audio.latent_diffusion import LatentDiffusion
     from cadenza.audio.text2music import Text2Music, melody_bins
     from cadenza.core.audio import AudioClip
     from cadenza.core.score import Note, Part, Score
@@ -55,6 +57,19 @@ def build(out_dir: Path) -> Section:
                      out_dir / "t2m_ode.png")  # fmt: skip
     items.append(Item(f"“{prompt}” with `--melody` (Ode to Joy played on a piano: t2m_ode_piano.wav)",
                       audio="t2m_ode.wav", image="t2m_ode.png"))  # fmt: skip
+    diffusion = LatentDiffusion.from_pretrained()
+    y = diffusion.generate(PROMPTS[0], n, steps=25, guidance=3.0, seed=0)
+    write_audio(AudioClip(y, codec.sample_rate), out_dir / "ld_0.wav")
+    spectrograms_png([(f"latent diffusion: {PROMPTS[0]!r}", AudioClip(y, codec.sample_rate))], out_dir / "ld_0.png")
+    items.append(Item(f"the same prompt by latent diffusion: “{PROMPTS[0]}” (25 DDIM steps, guidance 3)",
+                      audio="ld_0.wav", image="ld_0.png"))  # fmt: skip
+    cello = "a cello melody in C major"
+    edited = AudioClip(diffusion.edit(piano.samples[0], cello, strength=0.6, steps=25, seed=0), codec.sample_rate)
+    write_audio(edited, out_dir / "ld_cello.wav")
+    spectrograms_png([("the piano given", piano), (f"edited towards {cello!r} (strength 0.6)", edited)],
+                     out_dir / "ld_cello.png")  # fmt: skip
+    items.append(Item(f"“make it a cello”: `cadenza latent-diffusion edit ode.wav \"{cello}\" --strength 0.6`",
+                      audio="ld_cello.wav", image="ld_cello.png"))  # fmt: skip
     f = model.figures
     return Section(
         "Text-to-music: a small MusicGen over cadenza's codec",
@@ -64,6 +79,7 @@ def build(out_dir: Path) -> Section:
         f"{f['valid_loss']:.2f} nats each with their own caption, {f['valid_loss_shuffled_text']:.2f} with another "
         f"clip's and {f['valid_loss_no_text']:.2f} with none: the words carry information. "
         '`cadenza text2music "a slow cello melody in D minor" --seconds 10 -o cello.wav`; `--melody tune.mid` to '
-        "follow a tune, `--continue intro.wav` to go on from a recording.",
+        "follow a tune, `--continue intro.wav` to go on from a recording. The latent diffusion model (the other "
+        "family) answers the same prompts and edits a recording towards a new one.",
         items,
     )
