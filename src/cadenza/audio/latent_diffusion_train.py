@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from cadenza.audio.latent_diffusion import LatentDiffusion, LatentDiffusionConfig
 from cadenza.audio.text2music import chroma_onehot, encode_text, melody_bins
-from cadenza.audio.text2music_train import caption_entries, caption_of
+from cadenza.audio.text2music_train import CaptionBatches, caption_entries, caption_of
 from cadenza.errors import InputError
 from cadenza.train.loop import TrainConfig
 
@@ -74,28 +74,6 @@ def make_batch(model: LatentDiffusion, clips: list[LatentClip], picks: list[tupl
     chroma[torch.from_numpy(drop_melody)] = 0.0
     text, _ = encode_text(captions, model.cfg.max_text_tokens)
     return {"z": z, "text": text.dropped(torch.from_numpy(drop_text)), "chroma": chroma}
-
-
-class LatentBatches:
-    """Random windows of `n` frames with a fresh true caption each; a function of (seed, step, rank)."""
-
-    def __init__(self, model: LatentDiffusion, clips: list[LatentClip], n: int, batch_size: int, seed: int = 0) -> None:
-        self.clips = [c for c in clips if c.latent.shape[-1] > n]
-        if not self.clips:
-            raise InputError("--data", f"every clip is shorter than the {n}-frame training window")
-        lengths = np.array([c.latent.shape[-1] - n for c in self.clips], float)
-        self.p = lengths / lengths.sum()
-        self.model, self.n, self.batch_size, self.seed = model, n, batch_size, seed
-
-    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
-        rng = np.random.default_rng([self.seed, step, rank])
-        idx = rng.choice(len(self.clips), self.batch_size, p=self.p)
-        picks = [(int(i), int(rng.integers(0, self.clips[i].latent.shape[-1] - self.n))) for i in idx]
-        captions = [caption_of(self.clips[i].entry, rng) for i, _ in picks]
-        cfg = self.model.cfg
-        drop_text = rng.random(self.batch_size) < cfg.text_dropout
-        drop_melody = rng.random(self.batch_size) < cfg.melody_dropout
-        return make_batch(self.model, self.clips, picks, self.n, captions, drop_text, drop_melody)
 
 
 class DiffusionTrainer(nn.Module):
@@ -161,7 +139,7 @@ def train_latent_diffusion(folders: list[str | Path], out_dir: str | Path, base:
     model = LatentDiffusion(cfg)
     if start is not None:
         model.load_state_dict(start.state_dict())
-    batches = LatentBatches(model, train_clips, window_frames, batch_size, tc.seed)
+    batches = CaptionBatches(model, train_clips, window_frames, batch_size, tc.seed, make=make_batch)
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
         return {f"valid/{k}": v for k, v in validation_loss(m.model, valid_clips, window_frames).items()}  # type: ignore[arg-type]

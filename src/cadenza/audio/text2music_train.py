@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -119,25 +120,28 @@ def make_batch(model: Text2Music, clips: list[MusicClip], picks: list[tuple[int,
 
 class CaptionBatches:
     """Random windows of `n` frames (clips drawn in proportion to their length), a fresh true caption for each, the
-    prompt and the melody dropped at the config's rates; a function of (seed, step, rank)."""
+    prompt and the melody dropped at the config's rates; a function of (seed, step, rank). Any clips with a
+    per-frame `melody` and an `entry` (codes for the token model, latents for diffusion), batched by `make`."""
 
-    def __init__(self, model: Text2Music, clips: list[MusicClip], n: int, batch_size: int, seed: int = 0) -> None:
-        self.clips = [c for c in clips if c.codes.shape[-1] > n]
+    def __init__(self, model: Any, clips: list[Any], n: int, batch_size: int, seed: int = 0,
+                 make: Callable[..., dict[str, Any]] | None = None) -> None:  # fmt: skip
+        self.clips = [c for c in clips if len(c.melody) > n]
         if not self.clips:
             raise InputError("--data", f"every clip is shorter than the {n}-frame training window")
-        lengths = np.array([c.codes.shape[-1] - n for c in self.clips], float)
+        lengths = np.array([len(c.melody) - n for c in self.clips], float)
         self.p = lengths / lengths.sum()
         self.model, self.n, self.batch_size, self.seed = model, n, batch_size, seed
+        self.make = make or make_batch
 
     def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
         rng = np.random.default_rng([self.seed, step, rank])
         idx = rng.choice(len(self.clips), self.batch_size, p=self.p)
-        picks = [(int(i), int(rng.integers(0, self.clips[i].codes.shape[-1] - self.n))) for i in idx]
+        picks = [(int(i), int(rng.integers(0, len(self.clips[i].melody) - self.n))) for i in idx]
         captions = [caption_of(self.clips[i].entry, rng) for i, _ in picks]
         cfg = self.model.cfg
         drop_text = rng.random(self.batch_size) < cfg.text_dropout
         drop_melody = rng.random(self.batch_size) < cfg.melody_dropout
-        return make_batch(self.model, self.clips, picks, self.n, captions, drop_text, drop_melody)
+        return self.make(self.model, self.clips, picks, self.n, captions, drop_text, drop_melody)
 
 
 class Text2MusicTrainer(nn.Module):
