@@ -102,6 +102,8 @@ COMMANDS: tuple[str, ...] = (
     "cadenza.cli.eval",
     "cadenza.cli.models",
     "cadenza.cli.demo",
+    "cadenza.cli.studio",
+    "cadenza.cli.listen",
     "cadenza.cli.markov",
     "cadenza.cli.music_transformer",
     "cadenza.cli.remi_transformer",
