@@ -29,15 +29,19 @@ install: system $(STAMP)
 
 # Debian packages: FluidSynth and the General MIDI SoundFont for rendering (and MuseScore General Lite, a second
 # SoundFont for audio datasets); abcmidi (abc2midi) to check that generated ABC is valid; libopus0, the Opus codec
-# baseline of the neural codec; espeak-ng, a speech synthesizer, for the speech inputs of timbre transfer.
+# baseline of the neural codec; espeak-ng, a speech synthesizer, for the speech inputs of timbre transfer; chromium,
+# the headless browser the studio's end-to-end test drives (Playwright); postgresql, the throwaway server of the
+# listening tests' PostgreSQL store test and load benchmark.
 system:
 	@if ! command -v fluidsynth >/dev/null 2>&1 || [ ! -f $(SF2) ] || [ ! -f $(SF3) ] \
 	    || ! command -v abc2midi >/dev/null 2>&1 || ! ldconfig -p | grep -q libopus.so.0 \
-	    || ! command -v espeak-ng >/dev/null 2>&1; then \
+	    || ! command -v espeak-ng >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1 \
+	    || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  echo "installing fluidsynth + fluid-soundfont-gm + musescore-general-soundfont-small + abcmidi + libopus0" \
-	       "+ espeak-ng (apt-get)"; \
+	       "+ espeak-ng + chromium + postgresql (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	    fluidsynth fluid-soundfont-gm musescore-general-soundfont-small abcmidi libopus0 espeak-ng >/dev/null; \
+	    fluidsynth fluid-soundfont-gm musescore-general-soundfont-small abcmidi libopus0 espeak-ng chromium \
+	    postgresql >/dev/null; \
 	fi
 
 $(VENV)/bin/python:

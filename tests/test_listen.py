@@ -270,3 +270,35 @@ def test_listen_cli(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "r" / "results.json").read_text())["conditions"]["reference"]["mean"] == 100
     p = subprocess.run([*run, "create", str(spec), "-o", str(tmp_path / "t")], capture_output=True, text=True)
     assert p.returncode == 2 and "not empty" in p.stderr
+
+
+def _load(tmp_path: Path, store: str) -> None:
+    """50 listeners at once against a served test: every rating stored once, every replay refused."""
+    from cadenza.listen.loadtest import serve, simulate_listeners
+    from cadenza.studio.app import create_app
+
+    create_test(make_spec(tmp_path / "in"), tmp_path / "ws" / "tests" / "t")
+    app = create_app(tmp_path / "ws", store=store, jobs=NoJobs())
+    listen = app.state.studio.listen
+    test = next(iter(listen.tests.values())).manifest
+    with serve(app) as base:
+        result = simulate_listeners(base, test.id, 50)
+    per_listener = len(test.trials) * len(test.conditions)
+    assert result["errors"] == [] and result["refused_replays"] == 50
+    rows = listen.store.ratings(test.id)
+    assert result["stored"] == len(rows) == 50 * per_listener  # none lost
+    assert len({(r["listener"], r["trial"], r["condition"]) for r in rows}) == len(rows)  # none duplicated
+    assert listen.store.listeners(test.id) == 50
+
+
+def test_fifty_listeners_on_sqlite(tmp_path: Path) -> None:
+    _load(tmp_path, str(tmp_path / "ratings.sqlite"))
+
+
+@pytest.mark.skipif(__import__("cadenza.listen.loadtest").listen.loadtest.postgres_bin() is None,
+                    reason="needs Debian's postgresql (make system installs it)")  # fmt: skip
+def test_fifty_listeners_on_postgresql(tmp_path: Path) -> None:
+    from cadenza.listen.loadtest import throwaway_postgres
+
+    with throwaway_postgres() as url:
+        _load(tmp_path, url)

@@ -270,6 +270,24 @@ class Synthformer(Pretrained, nn.Module):
         return self._codec
 
 
+def curves_from_specs(model: Synthformer, kind: str, specs: list[str], n_frames: int) -> dict[str, np.ndarray]:
+    """Curves per frame from `parse_curve` specs, each checked to be a parameter of `kind` within the trained range.
+
+    Raises:
+        InputError: a spec that does not parse, an unknown parameter or a value out of range.
+    """
+    curves = {}
+    for spec in specs:
+        try:
+            name, points = parse_curve(spec, n_frames / model.cfg.frame_rate)
+        except ValueError as e:
+            raise InputError("--param", str(e)) from None
+        for _, v in points:
+            model.check_params(kind, {name: v})
+        curves[name] = curve_frames(points, n_frames, model.cfg.frame_rate)
+    return curves
+
+
 def parse_curve(text: str, seconds: float) -> tuple[str, list[tuple[float, float]]]:
     """`"rate=0:0.1,10:0.9"` -> ("rate", [(0, 0.1), (10, 0.9)]): breakpoints (seconds: value), or a constant
     `"rate=0.4"`. Raises ValueError with what is wrong."""

@@ -48,21 +48,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _curves(model: Any, kind: str, specs: list[str], n_frames: int) -> dict[str, Any]:
-    from cadenza.audio.synthformer import curve_frames, parse_curve
-
-    curves = {}
-    for spec in specs:
-        try:
-            name, points = parse_curve(spec, n_frames / model.cfg.frame_rate)
-        except ValueError as e:
-            raise InputError("--param", str(e)) from None
-        for _, v in points:
-            model.check_params(kind, {name: v})  # a parameter of the class, each value in the trained range
-        curves[name] = curve_frames(points, n_frames, model.cfg.frame_rate)
-    return curves
-
-
 class LiveControl:
     """Parameter values read from standard input as lines `name=value` while the model plays (a reader thread)."""
 
@@ -92,7 +77,7 @@ class LiveControl:
 def cmd_play(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from cadenza.audio.synthformer import FrameDecoder, Synthformer
+    from cadenza.audio.synthformer import FrameDecoder, Synthformer, curves_from_specs
     from cadenza.core.audio import AudioClip
     from cadenza.io.audio import write_audio
 
@@ -108,7 +93,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     model.class_index(kind)
     rate = model.cfg.frame_rate
     n_frames = round(args.seconds * rate) if args.seconds is not None else None
-    curves = _curves(model, kind, args.param or [], n_frames or 1)
+    curves = curves_from_specs(model, kind, args.param or [], n_frames or 1)
     lo, hi = model.cfg.param_range
     codec = model.codec
     sampling = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "seed": args.seed}

@@ -93,6 +93,7 @@ class Jobs:
         self.clock, self.max_jobs = clock, max_jobs
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+        self._closed = False
         self._ctx = mp.get_context("spawn")
         self._events: Any = self._ctx.Queue()
         self._start_worker()
@@ -139,7 +140,7 @@ class Jobs:
         return job
 
     def _listen(self) -> None:
-        while True:
+        while not self._closed:
             try:
                 event = self._events.get(timeout=1.0)
             except queue.Empty:
@@ -165,7 +166,7 @@ class Jobs:
     def _check_worker(self) -> None:
         """A worker that died on its own (out of memory, a crash in native code): fail its job, start another."""
         with self._lock:
-            if self._process.is_alive():
+            if self._closed or self._process.is_alive():
                 return
             for j in self.jobs.values():
                 if j.state == "running":
@@ -181,6 +182,8 @@ class Jobs:
     def close(self) -> None:
         import contextlib
 
+        with self._lock:
+            self._closed = True
         with contextlib.suppress(Exception):
             self._tasks.put(None)
             self._process.join(2)

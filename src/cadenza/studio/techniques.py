@@ -176,7 +176,7 @@ def compose(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
     from cadenza.symbolic.compose import compose as make
     from cadenza.symbolic.markov import MarkovMelody
 
-    style = Style.learn(load_corpus("bach-chorales", progress=False).split("train"))
+    style = Style.learn(load_corpus("bach", progress=False).split("train"))
     piece = make(style, MarkovMelody.from_pretrained(), key=Key.parse(s["key"]), bars_per_section=s["bars"],
                  tempo_bpm=s["tempo"], rng=np.random.default_rng(s["seed"]))  # fmt: skip
     return piece.score, [f"form {' '.join(piece.form)}"] + [
@@ -193,6 +193,23 @@ def improvise(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
     jam.evolve()
     solo = jam.solo(s["bars"], tempo_bpm=s["tempo"])
     return solo, [f"best phrase fitness {jam.log[0]['best']:.2f} -> {jam.log[-1]['best']:.2f}"]
+
+
+def abc_lm(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
+    from cadenza.evaluate.abc_validity import validate_tune
+    from cadenza.io.abc import parse_abc_tune
+    from cadenza.symbolic.abc_lm import ABCLanguageModel, header_prompt
+
+    lm = ABCLanguageModel.from_pretrained()
+    prompt = header_prompt(meter=s["meter"], key=s["key"])
+    for attempt in range(4):  # draw again in place of a tune that music21 or abc2midi cannot read
+        text = lm.generate(prompt=prompt, temperature=s["temperature"], seed=s["seed"] + 1000 * attempt)[0]
+        check = validate_tune(text)
+        if check["music21"] and check["abc2midi"]:
+            break
+    else:
+        raise InputError("seed", "four draws gave no valid tune; try another seed or a lower temperature")
+    return parse_abc_tune(text), [f"valid ABC (music21 and abc2midi) after {attempt + 1} draw(s)", *text.splitlines()]
 
 
 # ------------------------------------------------------------------------------------------------ audio
@@ -212,6 +229,42 @@ def text2music(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
                            temperature=s["temperature"], seed=s["seed"], progress=True)  # fmt: skip
     y = model.codec.decode_chunked(codes)[0, 0].numpy().astype(np.float32)
     return AudioClip(y, model.codec.sample_rate), [f"{s['seconds']:g} s of {s['prompt']!r}, guidance {s['guidance']:g}"]
+
+
+def latent_diffusion(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
+    import numpy as np
+
+    from cadenza.audio.latent_diffusion import LatentDiffusion
+    from cadenza.core.audio import AudioClip
+
+    if not s["prompt"]:
+        raise InputError("prompt", "is empty: describe the music (e.g. 'a cello melody')")
+    model = LatentDiffusion.from_pretrained()
+    text, _ = model.text(s["prompt"])
+    rate = model.codec.sample_rate
+    if upload is not None:  # SDEdit: the recording moved towards the prompt
+        x = _audio(upload, rate).samples[0]
+        y = model.edit(x, text, strength=s["strength"], steps=s["steps"], guidance=s["guidance"], seed=s["seed"])
+        line = f"the upload moved towards {s['prompt']!r} at strength {s['strength']:g}"
+    else:
+        n_frames = max(1, round(s["seconds"] * model.cfg.frame_rate))
+        y = model.generate(text, n_frames, steps=s["steps"], guidance=s["guidance"], seed=s["seed"])
+        line = f"{s['seconds']:g} s of {s['prompt']!r}"
+    return AudioClip(np.asarray(y, np.float32), rate), [f"{line} ({s['steps']} DDIM steps, guidance {s['guidance']:g})"]
+
+
+def codec(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
+    import torch
+
+    from cadenza.audio.codec import Codec
+    from cadenza.core.audio import AudioClip
+
+    model = Codec.from_pretrained(s["model"])
+    clip = _audio(upload, model.sample_rate)
+    k = model.cfg.codebooks_for(s["kbps"])
+    codes = model.encode_chunked(torch.tensor(clip.samples[0])[None, None], k)
+    y = model.decode_chunked(codes)[0, 0, : clip.n_samples].numpy()
+    return AudioClip(y, model.sample_rate), [f"{k} codebooks ({model.cfg.kbps(k):.2f} kbps): {codes.numel()} tokens"]
 
 
 def ddsp(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
@@ -256,6 +309,24 @@ def vampnet(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
     return AudioClip(y, codec.sample_rate), [f"a variation keeping every {s['periodic']}th frame's codes"]
 
 
+def synthformer(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
+    import numpy as np
+
+    from cadenza.audio.synthformer import Synthformer, curves_from_specs
+    from cadenza.core.audio import AudioClip
+
+    model = Synthformer.from_pretrained()
+    n_frames = max(1, round(s["seconds"] * model.cfg.frame_rate))
+    specs = [p.strip() for p in s["params"].split(";") if p.strip()]
+    curves = curves_from_specs(model, s["kind"], specs, n_frames)
+    codes = model.generate(s["kind"], curves, n_frames, temperature=s["temperature"], seed=s["seed"])
+    y = model.codec.decode_chunked(codes)[0, 0].numpy().astype(np.float32)
+    return AudioClip(y, model.codec.sample_rate), [
+        f"{s['seconds']:g} s of {s['kind']}: {', '.join(specs) or 'middle'}",
+        f"its parameters: {', '.join(model.cfg.params_of(s['kind']))}",
+    ]
+
+
 def noisebandnet(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
     from cadenza.audio.noisebandnet import NoiseBandNet, control_curves, generate_from_controls
 
@@ -297,11 +368,26 @@ TECHNIQUES: tuple[Technique, ...] = (
               improvise, (Field("chords", "chords", "text", "C Am F G"), Field("bars", "bars", "int", 8, 1, 32),
                           Field("generations", "generations", "int", 30, 1, 500),
                           Field("tempo", "tempo (bpm)", "float", 140.0, 30, 300), SEED)),
+    Technique("abc-lm", "ABC language model (MuPT)", "symbolic",
+              "A GPT-2 over ABC notation through Hugging Face transformers: a folk tune from its header.", abc_lm,
+              (Field("meter", "meter", "choice", "6/8", choices=("2/4", "3/4", "4/4", "6/8", "9/8")),
+               Field("key", "key", "text", "D"), Field("temperature", "temperature", "float", 0.8, 0.05, 2.0), SEED),
+              model="abc-lm"),
     Technique("text2music", "Text to music", "audio", "A MusicGen-style model: describe the music, hear it.",
               text2music, (Field("prompt", "prompt", "text", "a slow cello melody in D minor"),
                            Field("seconds", "seconds", "float", 6.0, 1, 30),
                            Field("guidance", "guidance", "float", 3.0, 0, 10), TEMPERATURE, SEED),
               model="text2music-small"),
+    Technique("latent-diffusion", "Latent diffusion", "audio",
+              "Diffusion over the codec's latent: music from a prompt, or upload audio to move it towards the prompt "
+              "(SDEdit).", latent_diffusion,
+              (Field("prompt", "prompt", "text", "a cello melody"), Field("seconds", "seconds", "float", 6.0, 1, 30),
+               Field("steps", "DDIM steps", "int", 25, 1, 200), Field("guidance", "guidance", "float", 3.0, 0, 10),
+               Field("strength", "edit strength", "float", 0.6, 0.05, 1.0), SEED), upload="audio",
+              model="latent-diffusion-small"),
+    Technique("codec", "Neural codec", "audio", "Code a recording to tokens and back: hear what the bitrate keeps.",
+              codec, (Field("model", "codec", "choice", "codec-vocos", choices=("codec-vocos", "codec", "codec-vqvae")),
+                      Field("kbps", "bitrate (kbps)", "float", 3.0, 0.5, 12.0)), upload="audio", upload_required=True),
     Technique("ddsp", "DDSP timbre transfer", "audio", "Play a monophonic recording with a trained instrument.",
               ddsp, (Field("model", "instrument", "choice", "ddsp-violin", choices=("ddsp-violin",)),),
               upload="audio", upload_required=True),
@@ -311,6 +397,13 @@ TECHNIQUES: tuple[Technique, ...] = (
     Technique("vampnet", "VampNet variation", "audio", "Mask codec tokens and let the model fill them in.", vampnet,
               (Field("periodic", "keep every Nth frame", "int", 7, 1, 64), Field("steps", "steps", "int", 12, 1, 64),
                TEMPERATURE, SEED), upload="audio", upload_required=True),
+    Technique("synthformer", "Synthformer texture", "audio",
+              "A codec-token Transformer that plays a texture as its parameters move (curves: NAME=T:V,T:V; ...).",
+              synthformer, (Field("kind", "texture", "choice", "rain",
+                                  choices=("applause", "bugs", "engine", "fm", "rain", "wind")),
+                            Field("params", "parameter curves", "text", ""),
+                            Field("seconds", "seconds", "float", 6.0, 1, 30), TEMPERATURE, SEED),
+              model="synthformer-textures"),
     Technique("noisebandnet", "NoiseBandNet texture", "audio", "A texture driven by another sound's curves.",
               noisebandnet, (SEED,), upload="audio", upload_required=True),
 )  # fmt: skip
