@@ -35,6 +35,8 @@ TITLES = {
     "melody following, 'make it a cello', speed",
     "token_parts": "Under the token models: the codecs on textures at 4 codebooks; GANSynth's representation "
     "round trips and training step",
+    "listen_load": "Listening tests under load: 50 listeners rating at once through `cadenza listen serve`, SQLite "
+    "and PostgreSQL: ratings lost / duplicated, replays refused, latency percentiles beside a static file's",
     "audio_eval": "Evaluating generated audio: the ladders FAD and KAD must climb per embedder, the audio models "
     "measured, CLAP retrieval, embedder speed",
 }

@@ -37,7 +37,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for test in app.state.studio.listen.tests.values():
         for base in local_urls(args.host, args.port):
             print(f"{test.manifest.name}: listeners open {base}/listen/{test.manifest.id}")
-        print(f"  results (keep this link to yourself): {base}/listen/{test.manifest.id}/results?key={test.key}")
+        print(f"  results (keep this link to yourself): {base}/listen/{test.manifest.id}/results?key={test.key}",
+              flush=True)  # fmt: skip
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -36,7 +36,8 @@ def cmd_studio(args: argparse.Namespace) -> int:
 
     check_host(args.host, args.port)
     app = create_app(args.workspace, store=args.db)
-    print(f"cadenza studio: open {local_urls(args.host, args.port)[-1]}  (workspace {args.workspace}; Ctrl-C stops)")
+    print(f"cadenza studio: open {local_urls(args.host, args.port)[-1]}  (workspace {args.workspace}; Ctrl-C stops)",
+          flush=True)  # fmt: skip
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("note: others on your network can reach it; listening-test links carry unguessable tokens")
     try:
