@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
 from common import write_result
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
