@@ -6,6 +6,7 @@ results page, with a screenshot of each page checked."""
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -209,3 +210,37 @@ def test_in_a_browser(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-
         browser.close()
     for name in ("index", "markov", "text2music", "mushra", "results"):
         assert (shots / f"{name}.png").stat().st_size > 10_000
+
+
+def test_a_test_from_two_techniques(tmp_path: Path) -> None:
+    """The studio's own A/B test: the i-th output of one technique against the i-th of another."""
+    from starlette.testclient import TestClient
+    from test_listen import tone
+
+    from cadenza.core.audio import AudioClip
+    from cadenza.io.audio import write_audio
+    from cadenza.studio.app import create_app
+    from cadenza.studio.jobs import Job
+
+    class FinishedJobs:
+        def __init__(self) -> None:
+            self._lock = threading.Lock()
+            self.jobs: dict[str, Job] = {}
+
+        def close(self) -> None:
+            pass
+
+    fake = FinishedJobs()
+    for k, name in enumerate(["markov", "markov", "lstm", "lstm", "lstm"]):
+        folder = tmp_path / "jobs" / f"{k:016x}"
+        write_audio(AudioClip(tone(1.0, seed=k), 16000), folder / "out.wav")
+        fake.jobs[f"{k:016x}"] = Job(f"{k:016x}", name, {}, None, folder, state="done", created=float(k),
+                                     result={"audio": "out.wav"})  # fmt: skip
+    with TestClient(create_app(tmp_path / "ws", jobs=fake)) as c:  # type: ignore[arg-type]
+        assert "markov (2)" in c.get("/tests/new").text
+        assert c.post("/api/tests", data={"type": "ab", "a": "markov", "b": "markov"}).status_code == 400
+        assert c.post("/api/tests", data={"type": "mushra", "a": "markov", "b": "lstm"}).status_code == 400
+        r = c.post("/api/tests", data={"type": "ab", "a": "markov", "b": "lstm", "name": "melodies"})
+        assert r.status_code == 200 and r.json()["trials"] == 2
+        assert c.get(r.json()["listen"]).status_code == 200
+        assert c.get(r.json()["results"]).status_code == 200

@@ -85,6 +85,9 @@ MODELS: tuple[ModelKind, ...] = (
     ModelKind("latent-diffusion", "cadenza.audio.latent_diffusion:LatentDiffusion",
               "cadenza.audio.latent_diffusion:LatentDiffusionConfig", "cadenza.audio.latent_diffusion_train:CARD",
               "latent-diffusion", "text-to-music by diffusion over the codec's latent; edit audio by prompt (SDEdit)"),
+    ModelKind("attribution", "cadenza.evaluate.attribution:Attribution",
+              "cadenza.evaluate.attribution:AttributionConfig", "cadenza.evaluate.attribution:CARD", "attribute",
+              "reverse engineering: which cadenza technique and setting made a score (a classifier over features)"),
     ModelKind("clap", "cadenza.audio.clap:CLAP", "cadenza.audio.clap:ClapConfig", "cadenza.audio.clap:CARD", "clap",
               "CLAP model trained here: text and audio in one space (search, CLAP score, an FAD embedding)"),
     ModelKind("sound-classifier", "cadenza.audio.classifier:SoundClassifier",
@@ -100,6 +103,7 @@ COMMANDS: tuple[str, ...] = (
     "cadenza.cli.compose",  # compose, improvise
     "cadenza.cli.data",
     "cadenza.cli.eval",
+    "cadenza.cli.attribute",
     "cadenza.cli.models",
     "cadenza.cli.demo",
     "cadenza.cli.studio",
@@ -123,7 +127,10 @@ COMMANDS: tuple[str, ...] = (
 )
 
 # Nouns whose verb may be left out: `cadenza text2music "a slow waltz"` is `cadenza text2music generate "..."`.
-DEFAULT_VERBS: dict[str, tuple[str, tuple[str, ...]]] = {"text2music": ("generate", ("generate", "train"))}
+DEFAULT_VERBS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "text2music": ("generate", ("generate", "train")),
+    "attribute": ("piece", ("piece", "data", "train")),
+}
 
 # The sections of the demo page (`make demo`), in page order.
 DEMO_SECTIONS: tuple[str, ...] = (

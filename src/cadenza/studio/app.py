@@ -14,6 +14,7 @@ no request names a path on the disk.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from pathlib import Path
@@ -34,6 +35,50 @@ def _error(status: int, message: str) -> Any:
     return JSONResponse({"error": message}, status_code=status)
 
 
+class Refused(Exception):
+    """A request the studio turns down: an HTTP status and a one-line reason."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def response(self) -> Any:
+        return _error(self.status, str(self))
+
+
+async def read_form(request: Any, max_fields: int = 50) -> Any:
+    """The request's form, refused past the upload limit (by its declared length) or when malformed."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_UPLOAD + 64 * 1024:
+        raise Refused(413, f"the upload is over {MAX_UPLOAD // 2**20} MB")
+    try:
+        return await request.form(max_files=1, max_fields=max_fields)
+    except Exception as e:  # a malformed multipart body
+        raise Refused(400, f"bad form ({type(e).__name__})") from None
+
+
+def has_file(form: Any) -> bool:
+    upload = form.get("file")
+    return upload is not None and not isinstance(upload, str) and bool(upload.filename)
+
+
+async def read_upload(form: Any, suffixes: tuple[str, ...]) -> tuple[str, str, bytes] | None:
+    """The form's file as (its name, its suffix, its bytes), or None without one; refused if of another type, over
+    the limit (counted as read, whatever the headers said) or empty."""
+    if not has_file(form):
+        return None
+    upload = form.get("file")
+    suffix = Path(upload.filename).suffix.lower()
+    if suffix not in suffixes:
+        raise Refused(415, f"{upload.filename}: give one of {', '.join(suffixes)}")
+    data = await upload.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise Refused(413, f"{upload.filename}: over {MAX_UPLOAD // 2**20} MB")
+    if not data:
+        raise Refused(400, f"{upload.filename}: empty file")
+    return upload.filename, suffix, data
+
+
 class Studio:
     """The app's state: the workspace folder (uploads, jobs, tests, the ratings database) and the job worker."""
 
@@ -42,6 +87,7 @@ class Studio:
         (self.workspace / "uploads").mkdir(parents=True, exist_ok=True)
         self.jobs = jobs if jobs is not None else Jobs(self.workspace / "jobs")
         self.listen = listen
+        self._attribution: Any = None
 
     async def index(self, request: Any) -> Any:
         groups = {g: [t for t in TECHNIQUES if t.group == g] for g in ("symbolic", "audio")}
@@ -60,38 +106,27 @@ class Studio:
                                                   "techniques": TECHNIQUES})  # fmt: skip
 
     async def submit(self, request: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_UPLOAD + 64 * 1024:
-            return _error(413, f"the upload is over {MAX_UPLOAD // 2**20} MB")
         try:
-            form = await request.form(max_files=1, max_fields=50)
-        except Exception as e:  # a malformed multipart body
-            return _error(400, f"bad form ({type(e).__name__})")
-        try:
-            t = technique(str(form.get("technique", "")))
-        except CadenzaError as e:
-            return _error(404, str(e))
-        try:
-            settings = t.parse({k: v for k, v in form.items() if isinstance(v, str)})
-        except CadenzaError as e:
-            return _error(400, str(e))
-        upload = form.get("file")
+            form = await read_form(request)
+            try:
+                t = technique(str(form.get("technique", "")))
+            except CadenzaError as e:
+                raise Refused(404, str(e)) from None
+            try:
+                settings = t.parse({k: v for k, v in form.items() if isinstance(v, str)})
+            except CadenzaError as e:
+                raise Refused(400, str(e)) from None
+            if t.upload is None and has_file(form):
+                raise Refused(400, f"{t.title} takes no upload")
+            upload = await read_upload(form, t.suffixes) if t.upload else None
+            if upload is None and t.upload_required:
+                raise Refused(400, f"{t.title} needs a file ({', '.join(t.suffixes)})")
+        except Refused as e:
+            return e.response()
         path = None
-        if upload is not None and not isinstance(upload, str) and upload.filename:
-            if t.upload is None:
-                return _error(400, f"{t.title} takes no upload")
-            suffix = Path(upload.filename).suffix.lower()
-            if suffix not in t.suffixes:
-                return _error(415, f"{upload.filename}: {t.title} takes {', '.join(t.suffixes)} files")
-            data = await upload.read(MAX_UPLOAD + 1)
-            if len(data) > MAX_UPLOAD:
-                return _error(413, f"{upload.filename}: over {MAX_UPLOAD // 2**20} MB")
-            if not data:
-                return _error(400, f"{upload.filename}: empty file")
-            path = self.workspace / "uploads" / f"{secrets.token_hex(12)}{suffix}"
-            path.write_bytes(data)
-        elif t.upload_required:
-            return _error(400, f"{t.title} needs a file ({', '.join(t.suffixes)})")
+        if upload is not None:
+            path = self.workspace / "uploads" / f"{secrets.token_hex(12)}{upload[1]}"
+            path.write_bytes(upload[2])
         job = self.jobs.submit(t.name, settings, path)
         return self._json(job.public(), 202)
 
@@ -114,6 +149,99 @@ class Studio:
         if job is None:
             return _error(404, "no such job")
         return self._json(self.jobs.cancel(job.id).public())  # type: ignore[union-attr]
+
+    def _finished(self) -> dict[str, list[Any]]:
+        """Finished jobs with audio, by technique, oldest first."""
+        out: dict[str, list[Any]] = {}
+        with self.jobs._lock:
+            done = sorted((j for j in self.jobs.jobs.values() if j.state == "done" and j.result.get("audio")),
+                          key=lambda j: j.created)  # fmt: skip
+        for j in done:
+            out.setdefault(j.technique, []).append(j)
+        return out
+
+    async def new_test_page(self, request: Any) -> Any:
+        finished = {t: len(js) for t, js in self._finished().items()}
+        return render(request, "new_test.html", {"finished": finished})
+
+    async def new_test(self, request: Any) -> Any:
+        """A listening test from the studio: technique A's outputs against technique B's (the i-th against the
+        i-th), as an A/B preference or a MOS test."""
+        import tempfile
+
+        from starlette.concurrency import run_in_threadpool
+
+        from cadenza.listen.design import create_test
+
+        form = await request.form(max_files=0, max_fields=10)
+        kind, a, b = str(form.get("type", "ab")), str(form.get("a", "")), str(form.get("b", ""))
+        name = str(form.get("name", "")).strip()[:80] or f"{a} vs {b}"
+        finished = self._finished()
+        if kind not in ("ab", "mos"):
+            return _error(400, "type must be ab or mos")
+        if a not in finished or b not in finished or a == b:
+            return _error(400, "choose two different techniques that have finished outputs")
+        pairs = min(len(finished[a]), len(finished[b]))
+        folder = self.workspace / "tests" / f"{a}-vs-{b}-{secrets.token_hex(3)}"
+
+        def run() -> Any:
+            with tempfile.TemporaryDirectory() as tmp:
+                for cond in (a, b):
+                    (Path(tmp) / cond).mkdir()
+                    for i, job in enumerate(finished[cond][:pairs]):
+                        (Path(tmp) / cond / f"pair{i + 1}.wav").symlink_to(job.folder / job.result["audio"])
+                spec = Path(tmp) / "test.toml"
+                spec.write_text(f"name = {json.dumps(name)}\ntype = {json.dumps(kind)}\n[conditions]\n"
+                                f"{json.dumps(a)} = {json.dumps(a)}\n{json.dumps(b)} = {json.dumps(b)}\n")  # fmt: skip
+                create_test(spec, folder)
+            return self.listen.add(folder)
+
+        try:
+            test = await run_in_threadpool(run)
+        except CadenzaError as e:
+            return _error(400, str(e))
+        return self._json({"id": test.manifest.id, "listen": f"/listen/{test.manifest.id}", "trials": pairs,
+                           "results": f"/listen/{test.manifest.id}/results?key={test.key}"})  # fmt: skip
+
+    async def attribute_page(self, request: Any) -> Any:
+        from cadenza.studio.techniques import SCORE_SUFFIXES
+
+        return render(request, "attribute.html", {"accept": ",".join(SCORE_SUFFIXES), "max_mb": MAX_UPLOAD // 2**20})
+
+    async def attribute(self, request: Any) -> Any:
+        """Reverse engineering: the likely techniques of an uploaded score, its telling features beside theirs."""
+        import tempfile
+
+        from starlette.concurrency import run_in_threadpool
+
+        from cadenza.studio.techniques import SCORE_SUFFIXES
+
+        try:
+            upload = await read_upload(await read_form(request, max_fields=5), SCORE_SUFFIXES)
+            if upload is None:
+                raise Refused(400, "give a MIDI, MusicXML or ABC file")
+        except Refused as e:
+            return e.response()
+        filename, suffix, data = upload
+
+        def run() -> dict[str, Any]:
+            from cadenza import io
+            from cadenza.evaluate.attribution import Attribution
+
+            if self._attribution is None:
+                self._attribution = Attribution.from_pretrained()
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / f"upload{suffix}"
+                path.write_bytes(data)
+                scores = io.read(path)
+            if not scores or scores[0].n_notes == 0:
+                raise CadenzaError(f"{filename}: no notes to attribute")
+            return self._attribution.attribute(scores[0])
+
+        try:
+            return self._json(await run_in_threadpool(run))
+        except CadenzaError as e:
+            return _error(400, str(e).replace(f"upload{suffix}", filename))
 
     async def file(self, request: Any) -> Any:
         from starlette.responses import FileResponse
@@ -157,6 +285,10 @@ def create_app(workspace: str | Path, *, store: str | None = None, tests: list[P
         Route("/api/jobs/{id}", studio.status),
         Route("/api/jobs/{id}/cancel", studio.cancel, methods=["POST"]),
         Route("/jobs/{id}/{file}", studio.file),
+        Route("/attribute", studio.attribute_page),
+        Route("/tests/new", studio.new_test_page),
+        Route("/api/tests", studio.new_test, methods=["POST"]),
+        Route("/api/attribute", studio.attribute, methods=["POST"]),
         *listen.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
