@@ -71,6 +71,28 @@ def test_shipped_model_and_cli(tmp_path: Path) -> None:
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "bad.mid" in p.stderr
 
 
+def test_shipped_audio_model(tmp_path: Path) -> None:
+    """A procedural texture the model never saw (another seed): the audio model names its source, and the CLI
+    reads a recording."""
+    from cadenza.audio.textures import make_texture
+    from cadenza.io.audio import write_audio
+
+    model = Attribution.from_pretrained("attribution-audio")
+    assert model.cfg.domain == "audio" and model.figures["accuracy"] > 3 * model.figures["chance"]
+    clip, _ = make_texture("rain", 4.0, 16000, np.random.default_rng(12345))
+    write_audio(clip, tmp_path / "rain.wav")
+    p = subprocess.run([sys.executable, "-m", "cadenza", "attribute", str(tmp_path / "rain.wav"), "--json"],
+                       capture_output=True, text=True)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    result = json.loads(p.stdout)
+    assert result["guesses"][0]["label"] in ("real@texture", "noisebandnet", "synthformer")
+    assert not any(f["feature"].startswith(("clap_", "classifier_")) for f in result["features"])  # named only
+    write_audio(type(clip)(np.zeros((1, 16000), np.float32), 16000), tmp_path / "quiet.wav")
+    p = subprocess.run([sys.executable, "-m", "cadenza", "attribute", str(tmp_path / "quiet.wav")],
+                       capture_output=True, text=True)  # fmt: skip
+    assert p.returncode == 2 and "silent" in p.stderr and p.stderr.count("\n") == 1
+
+
 def test_studio_attribute_api(tmp_path: Path, essen_scores) -> None:  # type: ignore[no-untyped-def]
     from starlette.testclient import TestClient
     from test_listen import NoJobs
@@ -83,6 +105,8 @@ def test_studio_attribute_api(tmp_path: Path, essen_scores) -> None:  # type: ig
         assert c.get("/attribute").status_code == 200
         r = c.post("/api/attribute", files={"file": ("tune.mid", midi.read_bytes(), "audio/midi")})
         assert r.status_code == 200 and len(r.json()["guesses"]) == 5
-        assert c.post("/api/attribute", files={"file": ("x.wav", b"RIFF", "audio/wav")}).status_code == 415
-        assert c.post("/api/attribute", files={"file": ("x.mid", b"MThd", "audio/midi")}).status_code == 400
+        assert c.post("/api/attribute", files={"file": ("x.exe", b"MZ", "audio/wav")}).status_code == 415
+        bad = c.post("/api/attribute", files={"file": ("x.mid", b"MThd", "audio/midi")})
+        assert bad.status_code == 400 and bad.json()["error"].startswith("x.mid:")  # the user's name, not a temp path
+        assert c.post("/api/attribute", files={"file": ("x.wav", b"RIFF", "audio/wav")}).status_code == 400
         assert c.post("/api/attribute").status_code == 400

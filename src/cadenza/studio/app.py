@@ -20,7 +20,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from cadenza.errors import CadenzaError
+from cadenza.errors import CadenzaError, InputError
 from cadenza.studio.jobs import Jobs
 from cadenza.studio.techniques import TECHNIQUES, technique
 from cadenza.studio.templating import HERE, render
@@ -87,7 +87,7 @@ class Studio:
         (self.workspace / "uploads").mkdir(parents=True, exist_ok=True)
         self.jobs = jobs if jobs is not None else Jobs(self.workspace / "jobs")
         self.listen = listen
-        self._attribution: Any = None
+        self._attribution: dict[str, Any] = {}
 
     async def index(self, request: Any) -> Any:
         groups = {g: [t for t in TECHNIQUES if t.group == g] for g in ("symbolic", "audio")}
@@ -204,44 +204,47 @@ class Studio:
                            "results": f"/listen/{test.manifest.id}/results?key={test.key}"})  # fmt: skip
 
     async def attribute_page(self, request: Any) -> Any:
-        from cadenza.studio.techniques import SCORE_SUFFIXES
+        from cadenza.studio.techniques import AUDIO_SUFFIXES, SCORE_SUFFIXES
 
-        return render(request, "attribute.html", {"accept": ",".join(SCORE_SUFFIXES), "max_mb": MAX_UPLOAD // 2**20})
+        accept = ",".join(SCORE_SUFFIXES + AUDIO_SUFFIXES)
+        return render(request, "attribute.html", {"accept": accept, "max_mb": MAX_UPLOAD // 2**20})
 
     async def attribute(self, request: Any) -> Any:
-        """Reverse engineering: the likely techniques of an uploaded score, its telling features beside theirs."""
+        """Reverse engineering: the likely techniques of an uploaded score or recording, and its telling features
+        beside theirs."""
         import tempfile
 
         from starlette.concurrency import run_in_threadpool
 
-        from cadenza.studio.techniques import SCORE_SUFFIXES
+        from cadenza.studio.techniques import AUDIO_SUFFIXES, SCORE_SUFFIXES
 
         try:
-            upload = await read_upload(await read_form(request, max_fields=5), SCORE_SUFFIXES)
+            upload = await read_upload(await read_form(request, max_fields=5), SCORE_SUFFIXES + AUDIO_SUFFIXES)
             if upload is None:
-                raise Refused(400, "give a MIDI, MusicXML or ABC file")
+                raise Refused(400, "give a score (MIDI, MusicXML, ABC) or a recording (WAV, FLAC, Ogg)")
         except Refused as e:
             return e.response()
         filename, suffix, data = upload
 
         def run() -> dict[str, Any]:
-            from cadenza import io
+            from cadenza.cli.attribute import read_piece
             from cadenza.evaluate.attribution import Attribution
 
-            if self._attribution is None:
-                self._attribution = Attribution.from_pretrained()
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / f"upload{suffix}"
                 path.write_bytes(data)
-                scores = io.read(path)
-            if not scores or scores[0].n_notes == 0:
-                raise CadenzaError(f"{filename}: no notes to attribute")
-            return self._attribution.attribute(scores[0])
+                try:
+                    piece, shipped = read_piece(str(path))
+                except InputError as e:  # name the user's file, not the temporary copy
+                    raise InputError(filename, e.problem) from None
+            if shipped not in self._attribution:
+                self._attribution[shipped] = Attribution.from_pretrained(shipped)
+            return dict(self._attribution[shipped].attribute(piece))
 
         try:
             return self._json(await run_in_threadpool(run))
         except CadenzaError as e:
-            return _error(400, str(e).replace(f"upload{suffix}", filename))
+            return _error(400, str(e))
 
     async def file(self, request: Any) -> Any:
         from starlette.responses import FileResponse
