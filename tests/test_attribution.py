@@ -95,9 +95,9 @@ def test_shipped_audio_model(tmp_path: Path) -> None:
 
 def test_studio_attribute_api(tmp_path: Path, essen_scores) -> None:  # type: ignore[no-untyped-def]
     from starlette.testclient import TestClient
-    from test_listen import NoJobs
 
     from cadenza.studio.app import create_app
+    from test_listen import NoJobs
 
     midi = tmp_path / "tune.mid"
     io.write(essen_scores[3], midi)

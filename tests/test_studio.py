@@ -215,12 +215,12 @@ def test_in_a_browser(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-
 def test_a_test_from_two_techniques(tmp_path: Path) -> None:
     """The studio's own A/B test: the i-th output of one technique against the i-th of another."""
     from starlette.testclient import TestClient
-    from test_listen import tone
 
     from cadenza.core.audio import AudioClip
     from cadenza.io.audio import write_audio
     from cadenza.studio.app import create_app
     from cadenza.studio.jobs import Job
+    from test_listen import tone
 
     class FinishedJobs:
         def __init__(self) -> None:
