@@ -369,7 +369,7 @@ TECHNIQUES: tuple[Technique, ...] = (
                           Field("generations", "generations", "int", 30, 1, 500),
                           Field("tempo", "tempo (bpm)", "float", 140.0, 30, 300), SEED)),
     Technique("abc-lm", "ABC language model (MuPT)", "symbolic",
-              "A GPT-2 over ABC notation through Hugging Face transformers: a folk tune from its header.", abc_lm,
+              "A small Llama over ABC notation through Hugging Face transformers: a folk tune from its header.", abc_lm,
               (Field("meter", "meter", "choice", "6/8", choices=("2/4", "3/4", "4/4", "6/8", "9/8")),
                Field("key", "key", "text", "D"), Field("temperature", "temperature", "float", 0.8, 0.05, 2.0), SEED),
               model="abc-lm"),
