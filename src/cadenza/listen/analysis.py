@@ -150,8 +150,13 @@ def results_markdown(res: Results) -> str:
         lines.append(f"- excluded {who[:8]}...: {why}")
     lines += ["", "| condition | n | mean | 95% CI | median |", "|---|---|---|---|---|"]
     for c, v in res.conditions.items():
-        lines.append(f"| {c} | {v['n']} | {v['mean']:.1f} | ±{v['ci95']:.1f} | {v['median']:.1f} |")
+        if not v["n"]:
+            lines.append(f"| {c} | 0 | – | – | – |")
+            continue
+        ci = f"±{v['ci95']:.1f}" if v["n"] > 1 else "–"
+        lines.append(f"| {c} | {v['n']} | {v['mean']:.1f} | {ci} | {v['median']:.1f} |")
     lines += ["", "| pair | n | test | p (Holm) |", "|---|---|---|---|"]
     for e in res.pairs:
-        lines.append(f"| {e['a']} vs {e['b']} | {e['n']} | {e['test']} | {e['p_holm']:.3g} |")
+        p = f"{e['p_holm']:.3g}" if e["n"] else "–"
+        lines.append(f"| {e['a']} vs {e['b']} | {e['n']} | {e['test']} | {p} |")
     return "\n".join(lines) + "\n"
