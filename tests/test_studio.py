@@ -162,7 +162,8 @@ def test_in_a_browser(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(base)
-        assert page.locator(".card").count() == len(TECHNIQUES)
+        assert all(page.locator(f"#open-{t.name}").count() == 1 for t in TECHNIQUES)
+        assert page.locator("#open-attribute").count() == 1
         _screenshot(page, shots / "index.png")
         # two techniques: a score (Markov) and audio (text to music)
         for name, settings in [("markov", {"#f-bars": "4"}), ("text2music", {"#f-seconds": "2"})]:
