@@ -33,9 +33,12 @@ def make_test(root: Path) -> Path:
             x = torch.tensor(y)[None, None]
             out = codec.decode_chunked(codec.encode_chunked(x, codec.cfg.codebooks_for(3.0)))[0, 0, : len(y)]
             write_audio(AudioClip(out.numpy().astype(np.float32), 16000), root / name / f"tune{i}.wav")
-    (root / "test.toml").write_text('name = "Two codecs at 3 kbps"\ntype = "mushra"\nreference = "ref"\n'
-                                    'sample_rate = 16000\n[conditions]\nvocos = "codec-vocos"\ndac = "codec"\n')
-    return create_test(root / "test.toml", root / "ws" / "tests" / "codecs") and root / "ws"
+    (root / "test.toml").write_text(
+        'name = "Two codecs at 3 kbps"\ntype = "mushra"\nreference = "ref"\n'
+        'sample_rate = 16000\n[conditions]\nvocos = "codec-vocos"\ndac = "codec"\n'
+    )
+    create_test(root / "test.toml", root / "ws" / "tests" / "codecs")
+    return root / "ws"
 
 
 def main() -> None:

@@ -227,6 +227,9 @@ def test_rating_api(client) -> None:  # type: ignore[no-untyped-def]
     assert c.get(f"/listen/{tid}/results?key=guess").status_code == 403
     r = c.get(f"/listen/{tid}/results?key={test.key}")
     assert r.status_code == 200 and "anchor35" in r.text
+    png = c.get(f"/listen/{tid}/results.png?key={test.key}")
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    assert c.get(f"/listen/{tid}/results.png").status_code == 403
     csv = c.get(f"/listen/{tid}/results.csv?key={test.key}")
     assert csv.status_code == 200 and csv.text.count("\n") == 11
     # a closed test takes nothing

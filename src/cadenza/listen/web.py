@@ -88,6 +88,7 @@ class ListenApp:
             Route("/listen/{test}/start", self.start, methods=["POST"]),
             Route("/listen/{test}/results", self.results),
             Route("/listen/{test}/results.csv", self.results_csv),
+            Route("/listen/{test}/results.png", self.results_png),
             Route("/listen/{test}/{token}", self.trial),
             Route("/listen/{test}/{token}/audio/{screen:int}/{slot}", self.audio),
             Route("/listen/{test}/{token}/rate", self.rate, methods=["POST"]),
@@ -236,6 +237,24 @@ class ListenApp:
         return render(request, "listen_results.html", {"test": test.manifest, "res": res,
                       "key": request.query_params["key"], "hidden": HIDDEN_REFERENCE,
                       "closed": self.store.is_closed(test.manifest.id)})  # fmt: skip
+
+    async def results_png(self, request: Any) -> Any:
+        """The mean and 95% CI per condition, drawn (matplotlib, in a worker thread)."""
+        import tempfile
+
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import Response
+
+        from cadenza.listen.analysis import analyze, results_png
+
+        test = self._owner(request)
+
+        def draw() -> bytes:
+            with tempfile.TemporaryDirectory() as tmp:
+                res = analyze(test.manifest, self.store.ratings(test.manifest.id))
+                return results_png(res, Path(tmp) / "r.png").read_bytes()
+
+        return Response(await run_in_threadpool(draw), media_type="image/png", headers={"Cache-Control": "no-store"})
 
     async def results_csv(self, request: Any) -> Any:
         from starlette.responses import Response

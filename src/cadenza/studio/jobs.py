@@ -3,7 +3,8 @@
 The page asks for a job and polls its state; the worker reports progress from the library's own tqdm bars (each
 `update` of a bar in the worker becomes a fraction and a label on the page). Cancelling a queued job drops it;
 cancelling the running job ends the worker process at once (a model's loop need not cooperate) and a fresh worker
-takes the next job. Models stay loaded in the worker between jobs (their `from_pretrained` caches).
+takes the next job. Each job loads its model afresh (a second or two for the shipped ones), so a cancelled or
+failed job leaves nothing behind.
 
     jobs = Jobs(workspace / "jobs")
     job = jobs.submit("markov", {"bars": 8, ...}, upload=None)
