@@ -41,7 +41,7 @@ def test_fields_check_settings() -> None:
     with pytest.raises(CadenzaError, match="unknown technique"):
         technique("nope")
     names = [t.name for t in TECHNIQUES]
-    assert len(names) == len(set(names)) >= 17 and {t.group for t in TECHNIQUES} == {"symbolic", "audio"}
+    assert len(names) == len(set(names)) >= 18 and {t.group for t in TECHNIQUES} == {"symbolic", "audio"}
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,24 @@ def test_jobs_run_report_and_cancel(jobs: Jobs) -> None:
     bad = jobs.submit("improvise", technique("improvise").parse({"chords": "C H7"}), None)
     wait_for(jobs, bad.id, ("done", "failed"))
     assert jobs.get(bad.id).state == "failed" and "H7" in jobs.get(bad.id).error  # type: ignore[union-attr]
+
+
+def test_uploads_reach_the_techniques(jobs: Jobs, tmp_path: Path) -> None:
+    """A recording for CLAP (ranked descriptions) and no melody for BachBot's harmonization (a held-out tune)."""
+    from cadenza.core.audio import AudioClip
+    from cadenza.io.audio import write_audio
+    from test_listen import tone
+
+    wav = write_audio(AudioClip(tone(3.0), 16000), tmp_path / "tone.wav")
+    clap = jobs.submit("clap", technique("clap").parse({"prompts": "a violin melody; rain; applause"}), wav)
+    chorale = jobs.submit("harmonize", technique("harmonize").parse({"method": "chorale-lstm"}), None)
+    for job in (clap, chorale):
+        wait_for(jobs, job.id, ("done", "failed"))
+        assert jobs.get(job.id).state == "done", jobs.get(job.id).error  # type: ignore[union-attr]
+    lines = jobs.get(clap.id).result["lines"]  # type: ignore[union-attr]
+    scores = [float(line.split()[0]) for line in lines[1:]]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True) and all(-1 <= x <= 1 for x in scores)
+    assert "out.mid" in jobs.get(chorale.id).result["downloads"]  # type: ignore[union-attr]
 
 
 def test_progress_comes_from_the_library_bars(jobs: Jobs) -> None:

@@ -13,6 +13,7 @@ failed job leaves nothing behind.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
 import queue
 import secrets
@@ -62,13 +63,20 @@ def _worker(tasks: Any, events: Any) -> None:
 
     def reporting_update(bar: Any, n: float | None = 1) -> bool | None:
         done = update(bar, n)
-        if current and bar.total:
-            events.put(("progress", current["id"], min(1.0, bar.n / bar.total), str(bar.desc or "working")))
+        total = getattr(bar, "total", None)
+        if current and total and not getattr(bar, "disable", False):  # a disabled bar has no desc or count
+            events.put(("progress", current["id"], min(1.0, bar.n / total), str(getattr(bar, "desc", "") or "working")))
         return done
 
     tqdm.std.tqdm.update = reporting_update  # type: ignore[method-assign]
+    parent = mp.parent_process()
     while True:
-        task = tasks.get()
+        try:
+            task = tasks.get(timeout=2.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():  # the studio is gone: so is its worker
+                return
+            continue
         if task is None:
             return
         job_id, name, settings, upload, folder = task
@@ -100,10 +108,13 @@ class Jobs:
         self._start_worker()
         self._listener = threading.Thread(target=self._listen, daemon=True, name="studio-jobs")
         self._listener.start()
+        atexit.register(self.close)
 
     def _start_worker(self) -> None:
         self._tasks: Any = self._ctx.Queue()
-        self._process = self._ctx.Process(target=_worker, args=(self._tasks, self._events), daemon=True)
+        # not a daemon: a job may start processes of its own (a corpus parsed in parallel); `close` ends it, at exit
+        # too, and it ends itself if the studio dies
+        self._process = self._ctx.Process(target=_worker, args=(self._tasks, self._events), daemon=False)
         self._process.start()
         self._running: str | None = None
 
@@ -190,3 +201,4 @@ class Jobs:
             self._process.join(2)
         if self._process.is_alive():
             self._process.kill()
+            self._process.join(2)

@@ -149,6 +149,12 @@ def harmonize(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
     from cadenza.symbolic.harmonize import harmonize as viterbi
 
     melody = _melody(upload)
+    where = upload.name if upload else "a held-out Essen tune (upload a melody to harmonize yours)"
+    if s["method"] == "chorale-lstm":  # BachBot writes alto, tenor and bass under the soprano
+        from cadenza.symbolic.bachbot import BachBot
+
+        score = BachBot.from_pretrained().harmonize(melody, seed=1)
+        return score, ["the chorale LSTM (BachBot): alto, tenor and bass under the melody", f"melody: {where}"]
     model = HarmonyModel.from_pretrained({"chorale": "harmony-bach", "pop": "harmony-pop"}[s["style"]])
     if s["method"] == "ga":
         from cadenza.symbolic.genetic import ga_harmonize
@@ -158,7 +164,6 @@ def harmonize(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
     else:
         harmony = viterbi(melody, model, texture=s["texture"])
         lines = ["Viterbi: the most likely chord sequence under the melody"]
-    where = upload.name if upload else "a held-out Essen tune (upload a melody to harmonize yours)"
     chords = " ".join(c.name for c in harmony.chords[:16])
     return harmony.score, [
         *lines,
@@ -327,6 +332,21 @@ def synthformer(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]
     ]
 
 
+def clap(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
+    from cadenza.audio.clap import CLAP
+
+    model = CLAP.from_pretrained()
+    clip = _audio(upload, model.cfg.tower.sample_rate)
+    prompts = [p.strip() for p in s["prompts"].split(";") if p.strip()]
+    if not prompts:
+        raise InputError("prompts", "give one or more descriptions, separated by ';'")
+    audio = model.embed_audio([clip.samples[0]])[0]
+    scores = model.embed_text(prompts) @ audio
+    ranked = sorted(zip(scores, prompts, strict=True), reverse=True)
+    return clip, ["CLAP cosine similarity of the recording to each description, best first:",
+                  *(f"{score:+.3f}  {prompt}" for score, prompt in ranked)]  # fmt: skip
+
+
 def noisebandnet(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
     from cadenza.audio.noisebandnet import NoiseBandNet, control_curves, generate_from_controls
 
@@ -356,9 +376,10 @@ TECHNIQUES: tuple[Technique, ...] = (
               remi, (Field("style", "style", "choice", "essen", choices=("essen", "bach")),
                      Field("bars", "bars", "int", 8, 1, 32), TEMPERATURE, SEED)),
     Technique("harmonize", "Harmonize a melody", "symbolic",
-              "Chords under a melody (upload MIDI, MusicXML or ABC): HMM Viterbi or a genetic algorithm.", harmonize,
+              "Chords under a melody (upload MIDI, MusicXML or ABC): HMM Viterbi, a genetic algorithm or BachBot.",
+              harmonize,
               (Field("style", "style", "choice", "chorale", choices=("chorale", "pop")),
-               Field("method", "method", "choice", "viterbi", choices=("viterbi", "ga")),
+               Field("method", "method", "choice", "viterbi", choices=("viterbi", "ga", "chorale-lstm")),
                Field("texture", "texture", "choice", "satb", choices=("satb", "chords", "oompah"))),
               upload="score"),
     Technique("compose", "Compose (GEDMAS)", "symbolic", "Form, chords, melody: multi-level Markov composition.",
@@ -404,6 +425,11 @@ TECHNIQUES: tuple[Technique, ...] = (
                             Field("params", "parameter curves", "text", ""),
                             Field("seconds", "seconds", "float", 6.0, 1, 30), TEMPERATURE, SEED),
               model="synthformer-textures"),
+    Technique("clap", "CLAP: does it match the words?", "audio",
+              "Upload a recording and some descriptions: CLAP (trained here) ranks them by similarity.", clap,
+              (Field("prompts", "descriptions (; between)", "text",
+                     "a violin melody; a flute melody; a piano piece; rain; applause"),),
+              upload="audio", upload_required=True, model="clap-cadenza"),
     Technique("noisebandnet", "NoiseBandNet texture", "audio", "A texture driven by another sound's curves.",
               noisebandnet, (SEED,), upload="audio", upload_required=True),
 )  # fmt: skip
