@@ -83,7 +83,7 @@ def main() -> None:
             page.wait_for_selector("#result:not([hidden])", timeout=60_000)
             page.screenshot(path=str(out / "attribute.png"), full_page=True)
             browser.close()
-        app.state.studio.jobs.close()
+        app.state.studio.close()
     print(f"wrote {out}/index.png, text2music.png, mushra.png, attribute.png")
 
 

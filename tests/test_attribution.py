@@ -97,11 +97,10 @@ def test_studio_attribute_api(tmp_path: Path, essen_scores) -> None:  # type: ig
     from starlette.testclient import TestClient
 
     from cadenza.studio.app import create_app
-    from test_listen import NoJobs
 
     midi = tmp_path / "tune.mid"
     io.write(essen_scores[3], midi)
-    with TestClient(create_app(tmp_path / "ws", jobs=NoJobs())) as c:
+    with TestClient(create_app(tmp_path / "ws")) as c:
         assert c.get("/attribute").status_code == 200
         r = c.post("/api/attribute", files={"file": ("tune.mid", midi.read_bytes(), "audio/midi")})
         assert r.status_code == 200 and len(r.json()["guesses"]) == 5

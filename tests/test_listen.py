@@ -167,16 +167,9 @@ def client(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     create_test(make_spec(tmp_path / "in"), tmp_path / "ws" / "tests" / "mushra")
     create_test(make_spec(tmp_path / "in_ab", "ab"), tmp_path / "ws" / "tests" / "ab")
-    app = create_app(tmp_path / "ws", jobs=NoJobs())
+    app = create_app(tmp_path / "ws")
     with TestClient(app) as c:
         yield c, app
-
-
-class NoJobs:
-    """The listening tests need no worker process."""
-
-    def close(self) -> None:
-        pass
 
 
 def _start(c, test_id: str) -> str:  # type: ignore[no-untyped-def]
@@ -281,7 +274,7 @@ def _load(tmp_path: Path, store: str) -> None:
     from cadenza.studio.app import create_app
 
     create_test(make_spec(tmp_path / "in"), tmp_path / "ws" / "tests" / "t")
-    app = create_app(tmp_path / "ws", store=store, jobs=NoJobs())
+    app = create_app(tmp_path / "ws", store=store)
     listen = app.state.studio.listen
     test = next(iter(listen.tests.values())).manifest
     with serve(app) as base:

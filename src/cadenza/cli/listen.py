@@ -39,7 +39,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"{test.manifest.name}: listeners open {base}/listen/{test.manifest.id}")
         print(f"  results (keep this link to yourself): {base}/listen/{test.manifest.id}/results?key={test.key}",
               flush=True)  # fmt: skip
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        app.state.studio.close()
     return 0
 
 

@@ -43,7 +43,7 @@ def cmd_studio(args: argparse.Namespace) -> int:
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
-        app.state.studio.jobs.close()
+        app.state.studio.close()
     return 0
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,22 @@ class Studio:
     def __init__(self, workspace: Path, jobs: Jobs | None = None, listen: Any = None) -> None:
         self.workspace = Path(workspace)
         (self.workspace / "uploads").mkdir(parents=True, exist_ok=True)
-        self.jobs = jobs if jobs is not None else Jobs(self.workspace / "jobs")
+        self._jobs = jobs
+        self._start = threading.Lock()
         self.listen = listen
         self._attribution: dict[str, Any] = {}
+
+    @property
+    def jobs(self) -> Jobs:
+        """The job worker, started at the first job (a server of listening tests alone never starts one)."""
+        with self._start:
+            if self._jobs is None:
+                self._jobs = Jobs(self.workspace / "jobs")
+            return self._jobs
+
+    def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.close()
 
     async def index(self, request: Any) -> Any:
         groups = {g: [t for t in TECHNIQUES if t.group == g] for g in ("symbolic", "audio")}
@@ -138,7 +152,7 @@ class Studio:
 
     def _job(self, request: Any) -> Any:
         job_id = request.path_params["id"]
-        return self.jobs.get(job_id) if JOB_ID.match(job_id) else None
+        return self._jobs.get(job_id) if self._jobs is not None and JOB_ID.match(job_id) else None
 
     async def status(self, request: Any) -> Any:
         job = self._job(request)
@@ -153,6 +167,8 @@ class Studio:
     def _finished(self) -> dict[str, list[Any]]:
         """Finished jobs with audio, by technique, oldest first."""
         out: dict[str, list[Any]] = {}
+        if self._jobs is None:
+            return out
         with self.jobs._lock:
             done = sorted((j for j in self.jobs.jobs.values() if j.state == "done" and j.result.get("audio")),
                           key=lambda j: j.created)  # fmt: skip
