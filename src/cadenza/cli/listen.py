@@ -26,9 +26,7 @@ def _store(args: argparse.Namespace) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from cadenza.cli.studio import check_host, local_urls
+    from cadenza.cli.studio import check_host, local_urls, run_app
     from cadenza.studio.app import create_app
 
     check_host(args.host, args.port)
@@ -39,10 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"{test.manifest.name}: listeners open {base}/listen/{test.manifest.id}")
         print(f"  results (keep this link to yourself): {base}/listen/{test.manifest.id}/results?key={test.key}",
               flush=True)  # fmt: skip
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    finally:
-        app.state.studio.close()
+    run_app(app, args.host, args.port)
     return 0
 
 

@@ -29,9 +29,17 @@ def local_urls(host: str, port: int) -> list[str]:
     return [f"http://{host}:{port}"]
 
 
-def cmd_studio(args: argparse.Namespace) -> int:
+def run_app(app: object, host: str, port: int) -> None:
+    """Serve the studio's app until Ctrl-C, then stop its job worker."""
     import uvicorn
 
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")  # type: ignore[arg-type]
+    finally:
+        app.state.studio.close()  # type: ignore[attr-defined]
+
+
+def cmd_studio(args: argparse.Namespace) -> int:
     from cadenza.studio.app import create_app
 
     check_host(args.host, args.port)
@@ -40,10 +48,7 @@ def cmd_studio(args: argparse.Namespace) -> int:
           flush=True)  # fmt: skip
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("note: others on your network can reach it; listening-test links carry unguessable tokens")
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    finally:
-        app.state.studio.close()
+    run_app(app, args.host, args.port)
     return 0
 
 
