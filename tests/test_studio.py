@@ -214,6 +214,9 @@ def test_in_a_browser(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-
                 page.fill(f"#score-{slot}", str(20 * k))
             page.wait_for_function("document.querySelector('#status').textContent.startsWith('playing')")
             if trial == 0:
+                page.fill("#loop-from", "25")  # loop a region: the label says it, playback goes on
+                page.wait_for_function("document.querySelector('#loop-label').textContent.endsWith(' s')")
+                assert page.text_content("#status").startswith("playing")  # type: ignore[union-attr]
                 _screenshot(page, shots / "mushra.png")
             page.click("#submit")
             page.wait_for_url(lambda url: True)

@@ -8,7 +8,7 @@ const buffers = {};
 const plays = {};
 const started = performance.now();
 let current = null; // {src, gain, slot}
-let origin = 0; // audio-clock time at which position 0 of the loop started
+let origin = 0; // audio-clock time at which the loop region last started
 
 function $(id) { return document.getElementById(id); }
 function say(text, cls) { const m = $("message"); m.textContent = text; m.className = cls || "muted"; }
@@ -26,28 +26,39 @@ async function load() {
   $("status").textContent = "ready";
 }
 
-function play(slot) {
+function region(buf) {
+  // the loop region in seconds (MUSHRA pages have "loop from / to" sliders in percent; elsewhere the whole clip)
+  const from = $("loop-from") ? Number($("loop-from").value) / 100 : 0;
+  const to = $("loop-to") ? Number($("loop-to").value) / 100 : 1;
+  const a = Math.min(from, to) * buf.duration;
+  const b = Math.max(Math.max(from, to) * buf.duration, a + 0.25);
+  return [a, Math.min(b, buf.duration)];
+}
+
+function play(slot, restart) {
   if (ctx.state === "suspended") ctx.resume();
   const buf = buffers[slot];
+  const [a, b] = region(buf);
   const now = ctx.currentTime + 0.005;
-  let offset = 0;
+  let offset = a;
   if (current) {
-    offset = ((now - origin) % buf.duration + buf.duration) % buf.duration;
+    if (!restart) offset = a + (((now - origin) % (b - a)) + (b - a)) % (b - a);
     current.gain.gain.setTargetAtTime(0, now, 0.0015);
     current.src.stop(now + 0.01);
-  } else {
-    origin = now;
   }
+  if (!current || restart) origin = now;
   const src = ctx.createBufferSource();
   src.buffer = buf;
   src.loop = true;
+  src.loopStart = a;
+  src.loopEnd = b;
   const gain = ctx.createGain();
   gain.gain.setValueAtTime(0, now);
   gain.gain.setTargetAtTime(1, now, 0.0015);
   src.connect(gain).connect(ctx.destination);
   src.start(now, offset);
   current = { src, gain, slot };
-  plays[slot] += 1;
+  if (!restart) plays[slot] += 1;
   document.querySelectorAll("button.play").forEach((b) => b.classList.toggle("playing", b.dataset.slot === slot));
   $("status").textContent = `playing ${slot === "REF" ? "the reference" : slot}`;
   check();
@@ -104,6 +115,17 @@ document.querySelectorAll("input.slider").forEach((s) => s.addEventListener("inp
 }));
 document.querySelectorAll("input[name=choice]").forEach((c) => c.addEventListener("change", check));
 $("stop").addEventListener("click", stop);
+["loop-from", "loop-to"].forEach((id) => {
+  if (!$(id)) return;
+  $(id).addEventListener("input", () => {
+    const buf = buffers.REF || buffers.A;
+    if (buf) {
+      const [a, b] = region(buf);
+      $("loop-label").textContent = `${a.toFixed(1)}–${b.toFixed(1)} s`;
+    }
+    if (current) play(current.slot, true); // the new region, from its start
+  });
+});
 $("submit").addEventListener("click", submit);
 document.addEventListener("keydown", (e) => {
   if (e.target.tagName === "INPUT" && e.target.type !== "range") return;
