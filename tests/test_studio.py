@@ -6,7 +6,6 @@ results page, with a screenshot of each page checked."""
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from pathlib import Path
 
@@ -246,8 +245,10 @@ def test_a_test_from_two_techniques(tmp_path: Path) -> None:
 
     class FinishedJobs:
         def __init__(self) -> None:
-            self._lock = threading.Lock()
             self.jobs: dict[str, Job] = {}
+
+        def finished(self) -> list[Job]:
+            return sorted(self.jobs.values(), key=lambda j: j.created)
 
         def close(self) -> None:
             pass

@@ -120,6 +120,18 @@ def audio_feature_names(embedders: dict[str, Any]) -> tuple[str, ...]:
 # ------------------------------------------------------------------------------------------------ the sources
 
 
+class _Once:
+    """Models and corpora a source loads once, by name, however many pieces it makes."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, Any] = {}
+
+    def __call__(self, name: str, make: Callable[[], Any]) -> Any:
+        if name not in self.made:
+            self.made[name] = make()
+        return self.made[name]
+
+
 def _sources() -> dict[str, Callable[[int], Score]]:
     """label -> a function of a seed that makes one piece. Labels are `technique` or `technique@setting`;
     `real-*` are corpus pieces of the test splits (never seen by the generators)."""
@@ -127,12 +139,7 @@ def _sources() -> dict[str, Callable[[int], Score]]:
     from cadenza.corpus import load_corpus
 
     keys, meters = ["C", "G", "D", "F", "A", "Bb", "Am", "Em", "Dm"], ["2/4", "3/4", "4/4", "6/8"]
-    cache: dict[str, Any] = {}
-
-    def once(name: str, make: Callable[[], Any]) -> Any:
-        if name not in cache:
-            cache[name] = make()
-        return cache[name]
+    once = _Once()
 
     def rng(seed: int) -> np.random.Generator:
         return np.random.default_rng(seed)
@@ -266,12 +273,7 @@ def _audio_sources() -> dict[str, Callable[[int], np.ndarray]]:
     programs = ["Flute", "Violin", "Trumpet", "Clarinet", "Acoustic Grand Piano", "Cello", "Oboe", "Alto Sax"]
     words = ["slow", "lively", "gentle", "bright", "calm", "fast"]
     n = int(AUDIO_SECONDS * AUDIO_RATE)
-    cache: dict[str, Any] = {}
-
-    def once(name: str, make: Callable[[], Any]) -> Any:
-        if name not in cache:
-            cache[name] = make()
-        return cache[name]
+    once = _Once()
 
     def fit(y: np.ndarray) -> np.ndarray:
         y = np.asarray(y, dtype=np.float32).reshape(-1)[:n]

@@ -169,9 +169,7 @@ class Studio:
         out: dict[str, list[Any]] = {}
         if self._jobs is None:
             return out
-        with self.jobs._lock:
-            done = sorted((j for j in self.jobs.jobs.values() if j.state == "done" and j.result.get("audio")),
-                          key=lambda j: j.created)  # fmt: skip
+        done = [j for j in self.jobs.finished() if j.result.get("audio")]
         for j in done:
             out.setdefault(j.technique, []).append(j)
         return out

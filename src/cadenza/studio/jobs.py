@@ -138,6 +138,11 @@ class Jobs:
         with self._lock:
             return self.jobs.get(job_id)
 
+    def finished(self) -> list[Job]:
+        """The jobs done, oldest first."""
+        with self._lock:
+            return sorted((j for j in self.jobs.values() if j.state == "done"), key=lambda j: j.created)
+
     def cancel(self, job_id: str) -> Job | None:
         with self._lock:
             job = self.jobs.get(job_id)
