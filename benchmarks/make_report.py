@@ -37,6 +37,8 @@ TITLES = {
     "round trips and training step",
     "listen_load": "Listening tests under load: 50 listeners rating at once through `cadenza listen serve`, SQLite "
     "and PostgreSQL: ratings lost / duplicated, replays refused, latency percentiles beside a static file's",
+    "attribution": "Which technique made it: the shipped attribution models on their held-out pieces, made again "
+    "from their seeds (sources and techniques against chance, the main confusions)",
     "audio_eval": "Evaluating generated audio: the ladders FAD and KAD must climb per embedder, the audio models "
     "measured, CLAP retrieval, embedder speed",
 }
