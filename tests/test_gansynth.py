@@ -3,6 +3,9 @@ that trains each side by its own terms only, latent interpolation, the pitch ran
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -71,3 +74,80 @@ def test_generate_interpolate_and_pitch_range() -> None:
         model.generate([70])
     with pytest.raises(ValueError, match="stages make"):
         GANSynthConfig(frames=64)
+
+
+def test_lazy_gradient_penalty_runs_every_kth_step_and_is_saved(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cadenza.audio import gansynth
+
+    calls: list[int] = []
+    real = gansynth.gradient_penalty
+    monkeypatch.setattr(gansynth, "gradient_penalty", lambda *a: calls.append(1) or real(*a))
+    trainer = GANSynthTrainer(TINY, gp_every=3).train()
+    feats = SpectralIF(TINY)(torch.randn(2, TINY.n_samples) * 0.1)
+    for _ in range(6):
+        trainer(feats, torch.tensor([0, 1]), torch.randn(2, TINY.latent_dim))
+    assert len(calls) == 2 and int(trainer.state_dict()["steps"]) == 6  # a resumed run penalizes the same steps
+    with pytest.raises(ValueError, match="gp_every"):
+        GANSynthTrainer(TINY, gp_every=0)
+
+
+def test_render_plays_a_score_with_one_timbre() -> None:
+    from cadenza.core.score import make_score
+
+    torch.manual_seed(0)
+    model = GANSynth(TINY).eval()
+    score = make_score([[(60, 0.0, 1.0), (75, 1.0, 0.5)]], tempo_bpm=120.0)  # 75 is an octave above the range
+    audio, moved = model.render(score, seed=0)
+    assert moved == 1 and np.isfinite(audio).all() and np.abs(audio).max() <= 10 ** (-1 / 20) + 1e-6
+    assert len(audio) == pytest.approx(0.75 * TINY.sample_rate, abs=0.06 * TINY.sample_rate)
+    assert model.fold_pitch(75) == 63 and model.fold_pitch(50) == 62
+
+
+def _sine_notes(folder: Path, pitches: range) -> None:
+    """A note set as `cadenza data notes` writes it, of decaying sines (train split)."""
+    from cadenza.core.audio import AudioClip
+    from cadenza.io.audio import write_audio
+
+    rows = []
+    for p in pitches:
+        t = np.arange(16000) / 16000
+        x = (0.5 * np.sin(2 * np.pi * 440 * 2 ** ((p - 69) / 12) * t) * np.exp(-3 * t)).astype(np.float32)
+        f = f"train/sine-{p}.wav"
+        (folder / "train").mkdir(parents=True, exist_ok=True)
+        write_audio(AudioClip(x[None], 16000), folder / f)
+        rows.append({"file": f, "split": "train", "instrument": "sine", "pitch": p, "velocity": 100})
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_commands_train_generate_render_and_bad_input(tmp_path: Path) -> None:
+    from tests.test_cli import assert_user_error, run
+
+    from cadenza.cli.common import write_outputs
+    from cadenza.core.score import make_score
+
+    data, model = tmp_path / "notes", tmp_path / "gs"
+    _sine_notes(data, range(60, 63))
+    p = run("gansynth", "train", "--data", str(data), "--pitches", "60", "62", "--steps", "2", "--batch-size", "2",
+            "--threads", "1", "-o", str(model))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "pitch accuracy" in p.stdout and (model / "card.md").is_file()
+    card = (model / "card.md").read_text()
+    assert "IF" in card and "64 frames x 256 bins" in card and "MIDI 60-62" in card
+    out = tmp_path / "n.wav"
+    p = run("gansynth", "generate", "--model", str(model), "--pitch", "60", "62", "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    assert out.is_file() and "2 note(s)" in p.stdout
+    p = run("gansynth", "generate", "--model", str(model), "--pitch", "61", "--interpolate", "1", "2", "--steps", "3",
+            "-o", str(out))  # fmt: skip
+    assert p.returncode == 0 and "3 notes at MIDI 61" in p.stdout, p.stderr
+    song = write_outputs(make_score([[(60, 0.0, 1.0), (74, 1.0, 1.0)]]), str(tmp_path / "song"))[0]
+    p = run("gansynth", "render", str(song), "--model", str(model), "-o", str(tmp_path / "song.wav"))
+    assert p.returncode == 0, p.stderr
+    assert "2 notes" in p.stdout and "1 note(s) moved by octaves" in p.stdout
+    assert_user_error(run("gansynth", "generate", "--model", str(model), "--pitch", "90", "-o", str(out)),
+                      "--pitch", "outside the trained range 60-62")  # fmt: skip
+    assert_user_error(run("gansynth", "train", "--data", str(tmp_path), "-o", str(tmp_path / "x")),
+                      "not a note set")  # fmt: skip
+    assert_user_error(run("gansynth", "train", "--data", str(data), "--pitches", "30", "40", "-o",
+                          str(tmp_path / "y")), "no train notes with pitches 30-40")  # fmt: skip
+    assert not (tmp_path / "y" / "model.safetensors").exists()

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cadenza.core.score import Score
 from cadenza.errors import InputError
 from cadenza.pretrained import Pretrained
 
@@ -158,6 +159,17 @@ def _conv_block(c_in: int, c_out: int, norm: bool) -> list[nn.Module]:
     return layers
 
 
+def he_init(module: nn.Module) -> None:
+    """He-normal weights for the leaky-ReLU layers (slope 0.2) and zero biases, as ProGAN's equalized learning rate
+    starts: with PyTorch's default init each of the discriminator's 12 convolutions shrinks the signal, its output is
+    all but constant, and neither the critic nor the pitch head learned in 100 steps (gradient penalty stuck at 1)."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 class Generator(nn.Module):
     def __init__(self, cfg: GANSynthConfig) -> None:
         super().__init__()
@@ -168,7 +180,8 @@ class Generator(nn.Module):
         for a, b in zip(c, c[1:]):
             layers += [nn.Upsample(scale_factor=2, mode="nearest"), *_conv_block(a, b, True)]
         self.body = nn.Sequential(*layers)
-        self.out = nn.Conv2d(c[-1], 2 if cfg.if_channel else 1, 1)
+        he_init(self)
+        self.out = nn.Conv2d(c[-1], 2 if cfg.if_channel else 1, 1)  # PyTorch's init: a small start for the tanh
 
     def forward(self, z: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
         """z [B, latent], pitch [B] (indices 0..n_pitches-1) -> features [B, C, frames, bins] in [-1, 1]."""
@@ -188,6 +201,7 @@ class Discriminator(nn.Module):
         self.final = nn.Sequential(nn.Conv2d(c[-1] + 1, c[-1], 3, padding=1), nn.LeakyReLU(0.2))
         self.critic = nn.Linear(c[-1] * 2 * 8, 1)
         self.pitch = nn.Linear(c[-1] * 2 * 8, cfg.n_pitches)
+        he_init(self)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Features -> (critic [B], pitch logits [B, n_pitches])."""
@@ -234,6 +248,43 @@ class GANSynth(Pretrained, nn.Module):
                for i in range(0, len(idx), batch)]  # fmt: skip
         return torch.cat(out).numpy()
 
+    def fold_pitch(self, pitch: int) -> int:
+        """The pitch moved by octaves into the trained range (for scores that go beyond it)."""
+        while pitch < self.cfg.pitch_low:
+            pitch += 12
+        while pitch > self.cfg.pitch_high:
+            pitch -= 12
+        return pitch
+
+    def render(self, score: Score, seed: int = 0, release_s: float = 0.05) -> tuple[np.ndarray, int]:
+        """A score played with the model as its instrument, as the paper's demo: one latent (one timbre) for every
+        note, each pitch generated once, each note cut to its written length (at most the model's note length) with a
+        short fade, scaled by its velocity. Pitches outside the trained range are moved by octaves.
+
+        Returns (mono audio at the model's rate, peak-limited to -1 dBFS; how many notes were moved by octaves).
+        """
+        notes = score.notes
+        if not notes:
+            raise InputError(score.source or "score", "has no notes to render")
+        sr, spq = self.cfg.sample_rate, 60.0 / score.tempo_bpm
+        folded = [self.fold_pitch(n.pitch) for n in notes]
+        distinct = sorted(set(folded))
+        audio = dict(zip(distinct, self.generate(distinct, z=self.latents(1, seed)), strict=True))
+        total = int(max(n.onset + n.duration for n in notes) * spq * sr) + int(release_s * sr) + 1
+        out = np.zeros(total, dtype=np.float32)
+        fade = int(release_s * sr)
+        for n, p in zip(notes, folded, strict=True):
+            start = int(n.onset * spq * sr)
+            length = min(int(n.duration * spq * sr) + fade, len(audio[p]), total - start)
+            x = audio[p][:length] * (n.velocity / 100.0)
+            k = min(fade, length)
+            x[length - k :] *= np.linspace(1.0, 0.0, k, dtype=np.float32)
+            out[start : start + length] += x
+        peak = float(np.abs(out).max())
+        if peak > 10 ** (-1 / 20):
+            out *= 10 ** (-1 / 20) / peak
+        return out, sum(p != n.pitch for n, p in zip(notes, folded, strict=True))
+
     @staticmethod
     def interpolate(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
         """Spherical interpolation between two latents [latent] -> [steps, latent] (both ends included)."""
@@ -255,21 +306,33 @@ def gradient_penalty(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor) ->
 
 
 class GANSynthTrainer(nn.Module):
-    """Generator and discriminator trained by one backward: each term reaches only its own side's weights."""
+    """Generator and discriminator trained by one backward: each term reaches only its own side's weights.
+
+    With `gp_every` k > 1 the gradient penalty is computed on every k-th training step only, weighted k times
+    (StyleGAN2's lazy regularization): the penalty's double backward is the costliest part of a step. The step
+    count is a buffer, saved with the checkpoints, so a resumed run penalizes the same steps."""
+
+    steps: torch.Tensor
 
     def __init__(self, cfg: GANSynthConfig, gp_weight: float = 10.0, aux_weight: float = 10.0,
-                 drift: float = 1e-3) -> None:  # fmt: skip
+                 drift: float = 1e-3, gp_every: int = 1) -> None:  # fmt: skip
         super().__init__()
+        if gp_every < 1:
+            raise ValueError(f"gp_every must be at least 1, not {gp_every}")
         self.model = GANSynth(cfg)
         self.disc = Discriminator(cfg)
-        self.gp_weight, self.aux_weight, self.drift = gp_weight, aux_weight, drift
+        self.gp_weight, self.aux_weight, self.drift, self.gp_every = gp_weight, aux_weight, drift, gp_every
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
 
     def forward(self, feats: torch.Tensor, pitch: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
         fake = self.model.generator(z, pitch)
         real_c, real_p = self.disc(feats)
         fake_c, _ = self.disc(fake.detach())
         d_loss = fake_c.mean() - real_c.mean() + self.drift * real_c.pow(2).mean()
-        d_loss = d_loss + self.gp_weight * gradient_penalty(self.disc, feats, fake)
+        if self.training:
+            self.steps += 1
+        if int(self.steps) % self.gp_every == 0 or not self.training:
+            d_loss = d_loss + self.gp_every * self.gp_weight * gradient_penalty(self.disc, feats, fake)
         d_aux = F.cross_entropy(real_p, pitch)
         for p in self.disc.parameters():  # the generator's terms must not train the discriminator
             p.requires_grad_(False)

@@ -1,0 +1,121 @@
+"""GANSynth measured as the paper measures it, on notes of instruments it never saw.
+
+usage: python benchmarks/gansynth.py [--per-pitch 4] [--if-model gansynth-notes]
+                                     [--magnitude-model gansynth-notes-magnitude] [--data NOTES]
+
+The note set is the shipped models' (`cadenza data notes --program 0 4 11 12 19 24 27 33 40 42 48 56 57 60 65 68 71
+73 80 88 --pitches 36 84`, three SoundFonts, split by instrument), rebuilt in the cache if missing. In one run:
+- generated: for every MIDI pitch 36-84, `--per-pitch` latents (seeds), from the IF model and from the same network
+  trained on magnitude only (phase by Griffin-Lim) for the same minutes;
+- the ceiling: real notes of the training instruments, as many per pitch, cut to the model's 1.02 s;
+- the reference: every held-out (valid + test) note, instruments never seen in training.
+Figures: pitch accuracy (CREPE-tiny's median pitch of the note, rounded, is the pitch asked), the share with no
+confident pitch, octave errors, pitch entropy (bits; the real notes' is the target), FAD, KAD and NDB/k against the
+held-out notes with the CLAP and sound-classifier embedders, and notes generated per second on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cadenza.audio.gansynth import GANSynth
+from cadenza.audio.gansynth_train import measure_pitch, read_manifest
+from cadenza.audio.notes import build_notes
+from cadenza.core.audio import AudioClip
+from cadenza.evaluate.audio_eval import evaluate_folders
+from cadenza.io.audio import read_audio, write_audio
+
+from common import write_result
+
+CACHE = Path.home() / ".cache" / "cadenza" / "bench"
+PROGRAMS = [0, 4, 11, 12, 19, 24, 27, 33, 40, 42, 48, 56, 57, 60, 65, 68, 71, 73, 80, 88]
+
+
+def note_set() -> Path:
+    data = CACHE / "notes-20programs-36-84"
+    if not (data / "manifest.jsonl").exists():
+        build_notes(data, soundfonts=["fluidr3", "timgm6mb", "musescore"], programs=PROGRAMS, pitch_range=(36, 84),
+                    progress=False)  # fmt: skip
+    return data
+
+
+def write_notes(folder: Path, notes: np.ndarray | list[np.ndarray], pitches: list[int], sr: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (x, p) in enumerate(zip(notes, pitches, strict=True)):
+        write_audio(AudioClip(np.asarray(x, dtype=np.float32)[None], sr), folder / f"{i:04d}-{p}.wav")
+
+
+def real_notes(data: Path, splits: tuple[str, ...], n_samples: int, sr: int, per_pitch: int | None) -> tuple[
+        list[np.ndarray], list[int]]:  # fmt: skip
+    rows = [r for r in read_manifest(data) if r["split"] in splits and 36 <= r["pitch"] <= 84]
+    if per_pitch:  # spread over instruments: the k-th instrument of each pitch, in a fixed order
+        by_pitch: dict[int, list[dict[str, Any]]] = {}
+        for r in sorted(rows, key=lambda r: r["instrument"]):
+            by_pitch.setdefault(r["pitch"], []).append(r)
+        rng = np.random.default_rng(0)
+        rows = [r for p in sorted(by_pitch) for r in rng.permutation(np.array(by_pitch[p], dtype=object))[:per_pitch]]
+    audio = [read_audio(data / r["file"], sample_rate=sr, mono=True).samples[0, :n_samples] for r in rows]
+    return audio, [int(r["pitch"]) for r in rows]
+
+
+def arm(name: str, notes: list[np.ndarray] | np.ndarray, pitches: list[int], sr: int, ref: Path, work: Path) -> dict[
+        str, Any]:  # fmt: skip
+    folder = work / name
+    write_notes(folder, notes, pitches, sr)
+    row: dict[str, Any] = {k: round(v, 4) for k, v in measure_pitch(np.stack(notes), np.array(pitches), sr).items()}
+    report = evaluate_folders(folder, ref, embedders=("clap", "classifier"))
+    for emb, m in report["metrics"].items():
+        row[emb] = {k: round(float(v), 4) for k, v in m.items() if k in ("fad", "kad", "ndb_over_k")}
+    row["notes"] = len(pitches)
+    print(name, json.dumps(row), flush=True)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-pitch", type=int, default=4)
+    ap.add_argument("--if-model", default="gansynth-notes")
+    ap.add_argument("--magnitude-model", default="gansynth-notes-magnitude")
+    ap.add_argument("--data", help="the note set, if already rendered (default: rebuilt in the cache)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    data = Path(args.data) if args.data else note_set()
+    models = {"GANSynth (IF)": GANSynth.from_pretrained(args.if_model).eval(),
+              "magnitude only": GANSynth.from_pretrained(args.magnitude_model).eval()}  # fmt: skip
+    cfg = next(iter(models.values())).cfg
+    sr = cfg.sample_rate
+    pitches = [p for p in range(cfg.pitch_low, cfg.pitch_high + 1) for _ in range(args.per_pitch)]
+    work = Path(tempfile.mkdtemp(prefix="gansynth-bench-"))
+    try:
+        ref_audio, ref_pitches = real_notes(data, ("valid", "test"), cfg.n_samples, sr, None)
+        write_notes(work / "reference", ref_audio, ref_pitches, sr)
+        figures: dict[str, Any] = {"reference": f"{len(ref_pitches)} held-out notes (valid + test instruments)",
+                                   "arms": {}}  # fmt: skip
+        real, real_p = real_notes(data, ("train",), cfg.n_samples, sr, args.per_pitch)
+        figures["arms"]["real notes (ceiling)"] = arm("real", real, real_p, sr, work / "reference", work)
+        for name, model in models.items():
+            seeds = torch.cat([model.latents(1, seed=1000 + i) for i in range(len(pitches))])
+            t0 = time.perf_counter()
+            notes = model.generate(pitches, z=seeds)
+            seconds = time.perf_counter() - t0
+            row = arm(name.split()[0].lower(), notes, pitches, sr, work / "reference", work)
+            row["notes_per_s_1_core"] = round(len(pitches) / seconds, 1)
+            figures["arms"][name] = row
+        figures["train_notes"] = sum(r["split"] == "train" and 36 <= r["pitch"] <= 84 for r in read_manifest(data))
+        figures["note_seconds"] = round(cfg.n_samples / sr, 3)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write_result("gansynth", figures, command="python benchmarks/gansynth.py")
+
+
+if __name__ == "__main__":
+    main()

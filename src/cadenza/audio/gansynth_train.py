@@ -1,0 +1,196 @@
+"""Training GANSynth on a note set from `cadenza data notes`, and measuring what it makes.
+
+The notes are read once, cut to the model's length and turned into features (log magnitude and IF) kept in memory
+as float16; each step draws a batch of them with their pitches and a latent per note, and `GANSynthTrainer` makes
+the one loss whose backward trains both sides (the discriminator's parameters, `disc.*`, have their own Adam).
+
+    cfg = cpu_config()                           # 1 s notes, 64 frames x 256 bins: a CPU's size
+    model, figures = train_gansynth("data/notes", "runs/gansynth", cfg, TrainConfig(max_steps=4000, ...))
+
+`measure_pitch` is the paper's pitch accuracy and pitch entropy with an independent pitch tracker (CREPE), used
+both during training (on one note per pitch) and by benchmarks/gansynth.py.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from cadenza.audio.gansynth import GANSynth, GANSynthConfig, GANSynthTrainer, SpectralIF
+from cadenza.errors import InputError
+from cadenza.train.loop import ParamGroup, TrainConfig
+
+DISC_GROUP = ParamGroup("discriminator", "disc.")
+
+
+def cpu_config(**changes: Any) -> GANSynthConfig:
+    """The size trained on this project's CPU: the first 1.02 s of each note, 64 frames x 256 bins (n_fft 512, hop
+    256: 31 Hz bins, the pitch refined by the IF), MIDI 36-84, thin high-resolution stages. One step of 16 notes
+    takes about 0.8 s on two cores (the paper's 128 x 1024 size: 13 s for 8 notes on one core)."""
+    base: dict[str, Any] = dict(n_fft=512, hop=256, frames=64, pitch_low=36, pitch_high=84, latent_dim=128,
+                                channels=(128, 128, 64, 32, 16, 8))  # fmt: skip
+    return GANSynthConfig(**{**base, **changes})
+
+
+def read_manifest(folder: str | Path) -> list[dict[str, Any]]:
+    path = Path(folder) / "manifest.jsonl"
+    if not path.is_file():
+        raise InputError(folder, "is not a note set (no manifest.jsonl; make one with `cadenza data notes`)")
+    rows = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise InputError(path, f"line {i} is not JSON ({e.msg})") from None
+    return rows
+
+
+def load_notes(folder: str | Path, split: str, cfg: GANSynthConfig, *, limit_per_pitch: int | None = None,
+               progress: bool = False) -> tuple[torch.Tensor, torch.Tensor, list[dict[str, Any]]]:  # fmt: skip
+    """The notes of one split in the model's pitch range: (features float16 [N, C, frames, bins], pitch indices [N],
+    their manifest rows)."""
+    from tqdm.auto import tqdm
+
+    from cadenza.io.audio import read_audio
+
+    rows = [r for r in read_manifest(folder) if r.get("split") == split
+            and cfg.pitch_low <= int(r.get("pitch", -1)) <= cfg.pitch_high]  # fmt: skip
+    if limit_per_pitch:
+        seen: dict[int, int] = {}
+        keep = []
+        for r in rows:
+            seen[r["pitch"]] = seen.get(r["pitch"], 0) + 1
+            if seen[r["pitch"]] <= limit_per_pitch:
+                keep.append(r)
+        rows = keep
+    if not rows:
+        raise InputError(folder, f"has no {split} notes with pitches {cfg.pitch_low}-{cfg.pitch_high}")
+    spec = SpectralIF(cfg)
+    feats, chunk = [], 64
+    for i in tqdm(range(0, len(rows), chunk), desc=f"features ({split})", unit="batch", disable=not progress):
+        audio = np.stack([read_audio(Path(folder) / r["file"], sample_rate=cfg.sample_rate, mono=True)
+                          .samples[0, : cfg.n_samples] for r in rows[i : i + chunk]])  # fmt: skip
+        with torch.no_grad():
+            feats.append(spec(torch.from_numpy(audio).float()).half())
+    pitch = torch.tensor([int(r["pitch"]) - cfg.pitch_low for r in rows])
+    return torch.cat(feats), pitch, rows
+
+
+class NoteBatches:
+    """Batches of notes with a latent each; the draw is a function of (seed, step) (see `cadenza.train.data`)."""
+
+    def __init__(self, feats: torch.Tensor, pitch: torch.Tensor, batch_size: int, latent_dim: int,
+                 seed: int = 0) -> None:  # fmt: skip
+        self.feats, self.pitch, self.batch_size, self.latent_dim, self.seed = feats, pitch, batch_size, latent_dim, seed
+
+    def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
+        from cadenza.train.data import batch_generator
+
+        g = batch_generator(self.seed, step, rank)
+        idx = torch.randint(0, len(self.feats), (self.batch_size,), generator=g)
+        z = torch.randn(self.batch_size, self.latent_dim, generator=g)
+        return {"feats": self.feats[idx].float(), "pitch": self.pitch[idx], "z": z}
+
+
+def gansynth_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return model(batch["feats"], batch["pitch"], batch["z"])["loss"]
+
+
+def estimated_pitches(notes: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The median MIDI pitch of each note's confident CREPE-tiny frames (NaN where none is confident)."""
+    from cadenza.audio.dsp import f0_crepe, hz_to_midi
+    from cadenza.core.audio import AudioClip
+
+    out = []
+    for x in notes:
+        f0, conf = f0_crepe(AudioClip(np.asarray(x, dtype=np.float32)[None], sample_rate), 100, "tiny")
+        ok = conf >= 0.5
+        out.append(float(np.median(hz_to_midi(f0[ok]))) if ok.any() else float("nan"))
+    return np.array(out)
+
+
+def measure_pitch(notes: np.ndarray, asked: np.ndarray, sample_rate: int) -> dict[str, float]:
+    """GANSynth's pitch figures with CREPE: accuracy (the rounded estimate is the pitch asked), the share of notes
+    with no confident pitch at all, the share an octave off, and the entropy (bits) of the estimates."""
+    from cadenza.evaluate.audio_metrics import pitch_accuracy, pitch_entropy
+
+    est = estimated_pitches(notes, sample_rate)
+    ok = ~np.isnan(est)
+    off = np.abs(np.rint(est[ok]) - asked[ok])
+    return {"pitch_accuracy": pitch_accuracy(np.where(ok, est, -1), asked),
+            "unpitched_share": float(1 - ok.mean()),
+            "octave_error_share": float(((off == 12) | (off == 24)).sum() / len(asked)),
+            "pitch_entropy_bits": pitch_entropy(est[ok]) if ok.any() else 0.0}  # fmt: skip
+
+
+def train_gansynth(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    cfg: GANSynthConfig,
+    tc: TrainConfig,
+    *,
+    batch_size: int = 16,
+    gp_every: int = 4,
+    progress: bool = True,
+    new_segment: bool = False,
+) -> tuple[GANSynth, dict[str, Any]]:
+    """Train on the train split of a note set; checkpoints (and resume) in `out_dir`. Every evaluation generates one
+    note per pitch from fixed latents and reports CREPE's pitch accuracy on them."""
+    from cadenza.train.loop import train
+
+    feats, pitch, _ = load_notes(data_dir, "train", cfg, progress=progress)
+    trainer = GANSynthTrainer(cfg, gp_every=gp_every)
+    if not any(g.prefix == DISC_GROUP.prefix for g in tc.groups):
+        raise ValueError("the training config needs the discriminator's group (DISC_GROUP)")
+    pitches = np.arange(cfg.pitch_low, cfg.pitch_high + 1)
+
+    def eval_fn(m: nn.Module) -> dict[str, float]:
+        model: GANSynth = m.model  # type: ignore[assignment]
+        notes = model.generate(list(pitches), seed=1234)
+        return {f"valid/{k}": v for k, v in measure_pitch(notes, pitches, cfg.sample_rate).items()
+                if k in ("pitch_accuracy", "unpitched_share")}  # fmt: skip
+
+    result = train(trainer, NoteBatches(feats, pitch, batch_size, cfg.latent_dim, tc.seed), gansynth_loss, tc,
+                   out_dir=out_dir, eval_fn=eval_fn, progress=progress, new_segment=new_segment,
+                   model_config={"model": asdict(cfg), "batch_size": batch_size, "gp_every": gp_every,
+                                 "data": str(data_dir)})  # fmt: skip
+    model = trainer.model.eval()
+    model.extra = {"segments": result.segments}
+    notes = model.generate(list(pitches), seed=1234)
+    measured = measure_pitch(notes, pitches, cfg.sample_rate)
+    figures: dict[str, Any] = {f"pitch_{k}": round(v, 4) for k, v in measured.items()}
+    figures.update({"train_notes": len(feats), "train_seconds": round(result.seconds, 1), "steps": result.step})
+    return model, figures
+
+
+CARD = """# GANSynth `{name}` (cadenza)
+
+GANSynth (Engel et al. 2019) at a CPU's size: a generator of a whole note at once from a latent ({latent_dim}-d, the
+timbre) and a one-hot MIDI pitch ({pitches}), as {representation} features of {resolution} ({seconds:.2f} s at
+{sample_rate} Hz, n_fft {n_fft}, hop {hop}); the discriminator (not shipped) has a Wasserstein critic and a pitch
+classifier. WGAN-GP (the gradient penalty every {gp_every} steps, scaled by {gp_every}: lazy regularization) plus
+the auxiliary pitch loss; He-initialized; Adam with betas (0.5, 0.9) for each side (WGAN-GP's). Trained on the
+train split of `{data}` (`cadenza data notes`: instruments split by name, so the valid and test instruments are
+never seen).
+
+- Config: `{config}`
+- Training segments (each resumed the one before):
+{segments}
+- Wall time: {minutes} on {device}
+
+| figure (one note per pitch from fixed latents, CREPE-tiny pitch) | value |
+|---|---|
+{figures}
+
+`python benchmarks/gansynth.py` measures it against real held-out notes (pitch accuracy and entropy, NDB, FAD)
+beside the magnitude-only network and real notes (the ceiling).
+
+    cadenza gansynth generate --pitch 60 64 67 -o chord.wav
+    cadenza gansynth render song.mid -o song.wav
+"""
