@@ -95,6 +95,7 @@ class SpectralIF(nn.Module):
     window: torch.Tensor
     warp: torch.Tensor
     unwarp: torch.Tensor
+    edge_gain: torch.Tensor
     LOG_SHIFT, LOG_SCALE = 4.3, 9.5  # a full-scale sine's bin (|X| ~ 180 at n_fft 1024) stays under 1
 
     def __init__(self, cfg: GANSynthConfig) -> None:
@@ -104,6 +105,15 @@ class SpectralIF(nn.Module):
         warp = mel_warp_matrix(cfg.bins, cfg.sample_rate) if cfg.mel else torch.eye(cfg.bins)
         self.register_buffer("warp", warp, persistent=False)
         self.register_buffer("unwarp", torch.linalg.pinv(warp), persistent=False)
+        # The inverse STFT divides by the overlap-added squared window, which falls to 0 over the last hop (no frame
+        # is centred past the end). Generated features are not the STFT of any signal, so that division blew their
+        # last 16 ms up into a click 50 dB above the note; the edge is faded by the envelope itself (plain overlap-add)
+        # wherever it drops below half its peak. Real features' round trip is unchanged inside.
+        env = torch.zeros(cfg.frames * cfg.hop + cfg.n_fft)
+        for f in range(cfg.frames):
+            env[f * cfg.hop : f * cfg.hop + cfg.n_fft] += self.window**2
+        env = env[cfg.n_fft // 2 : cfg.n_fft // 2 + cfg.n_samples]
+        self.register_buffer("edge_gain", (env / (0.5 * env.max())).clamp(max=1.0), persistent=False)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
@@ -131,7 +141,8 @@ class SpectralIF(nn.Module):
         else:
             spec = self._griffin_lim(mag, griffin_lim_iters)
         spec = F.pad(spec.transpose(1, 2), (0, 0, 0, 1))  # the Nyquist bin back, zero
-        return torch.istft(spec, cfg.n_fft, cfg.hop, window=self.window, center=True, length=cfg.n_samples)
+        y = torch.istft(spec, cfg.n_fft, cfg.hop, window=self.window, center=True, length=cfg.n_samples)
+        return y * self.edge_gain
 
     def _griffin_lim(self, mag: torch.Tensor, iters: int) -> torch.Tensor:
         cfg = self.cfg
