@@ -12,6 +12,9 @@ The note set is the shipped models' (`cadenza data notes --program 0 4 11 12 19 
 Figures: pitch accuracy (CREPE-tiny's median pitch of the note, rounded, is the pitch asked), the share with no
 confident pitch, octave errors, pitch entropy (bits; the real notes' is the target), FAD, KAD and NDB/k against the
 held-out notes with the CLAP and sound-classifier embedders, and notes generated per second on one core.
+
+No GANSynth is shipped yet (64 minutes on one core made unpitched noise: README, Measured), so this
+script is not in run_all.py; give it models with --if-model / --magnitude-model.
 """
 
 from __future__ import annotations
