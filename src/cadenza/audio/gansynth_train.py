@@ -102,25 +102,13 @@ def gansynth_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Ten
     return model(batch["feats"], batch["pitch"], batch["z"])["loss"]
 
 
-def estimated_pitches(notes: np.ndarray, sample_rate: int) -> np.ndarray:
-    """The median MIDI pitch of each note's confident CREPE-tiny frames (NaN where none is confident)."""
-    from cadenza.audio.dsp import f0_crepe, hz_to_midi
-    from cadenza.core.audio import AudioClip
-
-    out = []
-    for x in notes:
-        f0, conf = f0_crepe(AudioClip(np.asarray(x, dtype=np.float32)[None], sample_rate), 100, "tiny")
-        ok = conf >= 0.5
-        out.append(float(np.median(hz_to_midi(f0[ok]))) if ok.any() else float("nan"))
-    return np.array(out)
-
-
 def measure_pitch(notes: np.ndarray, asked: np.ndarray, sample_rate: int) -> dict[str, float]:
     """GANSynth's pitch figures with CREPE: accuracy (the rounded estimate is the pitch asked), the share of notes
     with no confident pitch at all, the share an octave off, and the entropy (bits) of the estimates."""
+    from cadenza.evaluate.audio_eval import median_pitches
     from cadenza.evaluate.audio_metrics import pitch_accuracy, pitch_entropy
 
-    est = estimated_pitches(notes, sample_rate)
+    est = median_pitches(notes, sample_rate)
     ok = ~np.isnan(est)
     off = np.abs(np.rint(est[ok]) - asked[ok])
     return {"pitch_accuracy": pitch_accuracy(np.where(ok, est, -1), asked),

@@ -63,14 +63,15 @@ def _read_jsonl(path: str | Path, key: str, files: list[Path], root: Path) -> li
     return out
 
 
-def _median_pitches(clips: list[np.ndarray]) -> np.ndarray:
+def median_pitches(clips: list[np.ndarray] | np.ndarray, sample_rate: int = 16000) -> np.ndarray:
     """The median MIDI pitch of each clip's confident CREPE-tiny frames (NaN where none is confident)."""
     from cadenza.audio.dsp import f0_crepe, hz_to_midi
     from cadenza.core.audio import AudioClip
 
     out = []
     for c in clips:
-        f0, conf = f0_crepe(AudioClip(c, 16000), 100, "tiny")
+        c = np.asarray(c, dtype=np.float32)
+        f0, conf = f0_crepe(AudioClip(c if c.ndim == 2 else c[None], sample_rate), 100, "tiny")
         ok = conf >= 0.5
         out.append(float(np.median(hz_to_midi(f0[ok]))) if ok.any() else float("nan"))
     return np.array(out)
@@ -151,7 +152,7 @@ def evaluate_folders(
     if pitch or pitches:
         from cadenza.evaluate.audio_metrics import pitch_accuracy, pitch_entropy
 
-        pg, pr = _median_pitches(g_clips), _median_pitches(r_clips)
+        pg, pr = median_pitches(g_clips), median_pitches(r_clips)
         report["pitch"] = {"entropy_generated_bits": pitch_entropy(pg[np.isfinite(pg)]),
                            "entropy_reference_bits": pitch_entropy(pr[np.isfinite(pr)]),
                            "unpitched_generated": float(np.isnan(pg).mean())}  # fmt: skip
