@@ -225,9 +225,7 @@ def normalize_loudness(clip: AudioClip, target_db: float = -20.0, floor_db: floa
     if len(sounding) == 0:
         raise AudioError("the audio is silent: nothing to normalize")
     # a gain of g dB moves every frame's loudness by g dB, so one step reaches the target
-    out = clip.gain_db(target_db - float(sounding.mean()))
-    limit = 10 ** (-1 / 20)
-    return out.peak_normalize(-1.0) if out.peak > limit else out
+    return clip.gain_db(target_db - float(sounding.mean())).limit_peak(-1.0)
 
 
 # ---------------------------------------------------------------------------------------------- f0

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cadenza.core.audio import AudioClip
 from cadenza.core.score import Score
 from cadenza.errors import InputError
 from cadenza.pretrained import Pretrained
@@ -291,9 +292,7 @@ class GANSynth(Pretrained, nn.Module):
             k = min(fade, length)
             x[length - k :] *= np.linspace(1.0, 0.0, k, dtype=np.float32)
             out[start : start + length] += x
-        peak = float(np.abs(out).max())
-        if peak > 10 ** (-1 / 20):
-            out *= 10 ** (-1 / 20) / peak
+        out = AudioClip(out[None], sr).limit_peak(-1.0).samples[0]
         return out, sum(p != n.pitch for n, p in zip(notes, folded, strict=True))
 
     @staticmethod

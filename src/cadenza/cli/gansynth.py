@@ -75,11 +75,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         what = f"{len(pitches)} note(s) at MIDI {' '.join(map(str, pitches))}"
     gap = np.zeros(int(args.gap * model.cfg.sample_rate), dtype=np.float32)
     audio = np.concatenate([np.concatenate([n, gap]) for n in notes]).astype(np.float32)
-    peak = float(np.abs(audio).max())
-    if peak > 10 ** (-1 / 20):
-        audio *= 10 ** (-1 / 20) / peak
-    write_audio(AudioClip(audio[None], model.cfg.sample_rate), args.output)
-    print(f"wrote {args.output}: {what} ({len(audio) / model.cfg.sample_rate:.1f} s)")
+    clip = AudioClip(audio[None], model.cfg.sample_rate).limit_peak(-1.0)
+    write_audio(clip, args.output)
+    print(f"wrote {args.output}: {what} ({clip.duration_s:.1f} s)")
     return 0
 
 

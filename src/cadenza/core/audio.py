@@ -76,6 +76,10 @@ class AudioClip:
             return self
         return AudioClip(self.samples * (10 ** (peak_db / 20) / p), self.sample_rate)
 
+    def limit_peak(self, peak_db: float = -1.0) -> AudioClip:
+        """Scaled down to `peak_db` dBFS if its peak is above it; else the clip itself."""
+        return self.peak_normalize(peak_db) if self.peak > 10 ** (peak_db / 20) else self
+
     def gain_db(self, db: float) -> AudioClip:
         return AudioClip(self.samples * 10 ** (db / 20), self.sample_rate)
 
