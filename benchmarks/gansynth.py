@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -117,7 +118,7 @@ def main() -> None:
         figures["note_seconds"] = round(cfg.n_samples / sr, 3)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write_result("gansynth", figures, command="python benchmarks/gansynth.py")
+    write_result("gansynth", figures, command=" ".join(["python benchmarks/gansynth.py", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":
