@@ -49,6 +49,9 @@ class GANSynthConfig:
     latent_dim: int = 256
     channels: tuple[int, ...] = (256, 256, 256, 128, 64, 32, 16)  # 2x8 -> 4x16 -> ... -> 128x512
     if_channel: bool = True  # False: magnitude only (phase by Griffin-Lim), the paper's ablation
+    # > 0: conditioned on that many continuous parameters in [0, 1] instead of a one-hot pitch, and the
+    # discriminator's auxiliary head regresses them (the Sound Model Factory's texture GAN, `cadenza.audio.smf`)
+    n_params: int = 0
 
     @property
     def bins(self) -> int:
@@ -57,6 +60,11 @@ class GANSynthConfig:
     @property
     def n_pitches(self) -> int:
         return self.pitch_high - self.pitch_low + 1
+
+    @property
+    def cond_dim(self) -> int:
+        """Width of the condition: the parameters, or the one-hot pitch."""
+        return self.n_params or self.n_pitches
 
     @property
     def n_samples(self) -> int:
@@ -187,19 +195,37 @@ class Generator(nn.Module):
         super().__init__()
         c = cfg.channels
         self.cfg = cfg
-        self.inp = nn.Linear(cfg.latent_dim + cfg.n_pitches, c[0] * 2 * 8)
+        self.inp = nn.Linear(cfg.latent_dim + cfg.cond_dim, c[0] * 2 * 8)
         layers: list[nn.Module] = [nn.LeakyReLU(0.2), PixelNorm(), *_conv_block(c[0], c[0], True)[2:]]
         for a, b in zip(c, c[1:]):
             layers += [nn.Upsample(scale_factor=2, mode="nearest"), *_conv_block(a, b, True)]
         self.body = nn.Sequential(*layers)
         he_init(self)
         self.out = nn.Conv2d(c[-1], 2 if cfg.if_channel else 1, 1)  # PyTorch's init: a small start for the tanh
+        if cfg.n_params:
+            # continuous parameters also set a bias per channel at every stage (after each up-sampling), so the
+            # condition does not have to survive a dozen pixel-normed layers from the input; zero at the start
+            biases = [nn.Linear(cfg.n_params, a) for a in c[:-1]]
+            for m in biases:
+                nn.init.zeros_(m.weight)
+                nn.init.zeros_(m.bias)
+            self.cond_bias = nn.ModuleList(biases)
 
-    def forward(self, z: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
-        """z [B, latent], pitch [B] (indices 0..n_pitches-1) -> features [B, C, frames, bins] in [-1, 1]."""
-        x = torch.cat([PixelNorm()(z[..., None])[..., 0], F.one_hot(pitch, self.cfg.n_pitches).float()], dim=1)
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """z [B, latent] and the condition: pitch indices [B] (0..n_pitches-1), or parameters [B, n_params] in
+        [0, 1] -> features [B, C, frames, bins] in [-1, 1]."""
+        c = F.one_hot(cond, self.cfg.n_pitches).float() if not cond.is_floating_point() else cond
+        x = torch.cat([PixelNorm()(z[..., None])[..., 0], c], dim=1)
         x = self.inp(x).view(len(z), self.cfg.channels[0], 2, 8)
-        return torch.tanh(self.out(self.body(x)))
+        if not self.cfg.n_params:
+            return torch.tanh(self.out(self.body(x)))
+        stage = 0
+        for layer in self.body:
+            x = layer(x)
+            if isinstance(layer, nn.Upsample):
+                x = x + self.cond_bias[stage](c)[:, :, None, None]
+                stage += 1
+        return torch.tanh(self.out(x))
 
 
 class Discriminator(nn.Module):
@@ -212,15 +238,23 @@ class Discriminator(nn.Module):
         self.body = nn.Sequential(*layers)
         self.final = nn.Sequential(nn.Conv2d(c[-1] + 1, c[-1], 3, padding=1), nn.LeakyReLU(0.2))
         self.critic = nn.Linear(c[-1] * 2 * 8, 1)
-        self.pitch = nn.Linear(c[-1] * 2 * 8, cfg.n_pitches)
+        self.pitch = nn.Linear(c[-1] * 2 * 8, cfg.cond_dim)  # pitch logits, or the parameters' logits
+        if cfg.n_params:
+            # a projection discriminator (Miyato & Koyama 2018) for continuous parameters: the critic also scores
+            # how the features agree with an embedding of the parameters, so it judges sound and condition together
+            self.embed = nn.Sequential(nn.Linear(cfg.n_params, 64), nn.LeakyReLU(0.2), nn.Linear(64, c[-1] * 2 * 8))
         he_init(self)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Features -> (critic [B], pitch logits [B, n_pitches])."""
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features (and, for continuous parameters, the parameters [B, n_params] the projection term scores) ->
+        (critic [B], auxiliary logits [B, cond_dim]: the pitch's, or the parameters' before a sigmoid)."""
         h = self.body(x)
         std = h.std(dim=0, unbiased=False).mean().expand(len(h), 1, *h.shape[2:])  # minibatch standard deviation
         h = self.final(torch.cat([h, std], dim=1)).flatten(1)
-        return self.critic(h)[:, 0], self.pitch(h)
+        critic = self.critic(h)[:, 0]
+        if cond is not None and cond.is_floating_point() and hasattr(self, "embed"):
+            critic = critic + (self.embed(cond) * h).sum(1) / math.sqrt(h.shape[1])
+        return critic, self.pitch(h)
 
 
 class GANSynth(Pretrained, nn.Module):
@@ -306,13 +340,21 @@ class GANSynth(Pretrained, nn.Module):
         return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 
 
-def gradient_penalty(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(disc: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                     cond: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """WGAN-GP (Gulrajani et al. 2017): (|grad D(x_hat)| - 1)^2 on random mixes of real and generated features."""
     eps = torch.rand(len(real), 1, 1, 1)
     mix = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
-    critic, _ = disc(mix)
+    critic, _ = disc(mix, cond)
     (grad,) = torch.autograd.grad(critic.sum(), mix, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def auxiliary_loss(logits: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    """AC-GAN's term: the pitch's cross-entropy, or (continuous parameters) the squared error of sigmoid(logits)."""
+    if cond.is_floating_point():
+        return F.mse_loss(torch.sigmoid(logits), cond)
+    return F.cross_entropy(logits, cond)
 
 
 class GANSynthTrainer(nn.Module):
@@ -334,23 +376,23 @@ class GANSynthTrainer(nn.Module):
         self.gp_weight, self.aux_weight, self.drift, self.gp_every = gp_weight, aux_weight, drift, gp_every
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
 
-    def forward(self, feats: torch.Tensor, pitch: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
-        fake = self.model.generator(z, pitch)
-        real_c, real_p = self.disc(feats)
-        fake_c, _ = self.disc(fake.detach())
+    def forward(self, feats: torch.Tensor, cond: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        fake = self.model.generator(z, cond)
+        real_c, real_p = self.disc(feats, cond)
+        fake_c, _ = self.disc(fake.detach(), cond)
         d_loss = fake_c.mean() - real_c.mean() + self.drift * real_c.pow(2).mean()
         if self.training:
             self.steps += 1
         if int(self.steps) % self.gp_every == 0 or not self.training:
-            d_loss = d_loss + self.gp_every * self.gp_weight * gradient_penalty(self.disc, feats, fake)
-        d_aux = F.cross_entropy(real_p, pitch)
+            d_loss = d_loss + self.gp_every * self.gp_weight * gradient_penalty(self.disc, feats, fake, cond)
+        d_aux = auxiliary_loss(real_p, cond)
         for p in self.disc.parameters():  # the generator's terms must not train the discriminator
             p.requires_grad_(False)
-        g_c, g_p = self.disc(fake)
+        g_c, g_p = self.disc(fake, cond)
         for p in self.disc.parameters():
             p.requires_grad_(True)
         g_loss = -g_c.mean()
-        g_aux = F.cross_entropy(g_p, pitch)
+        g_aux = auxiliary_loss(g_p, cond)
         total = d_loss + self.aux_weight * d_aux + g_loss + self.aux_weight * g_aux
         return {"loss": total, "critic_gap": (real_c.mean() - fake_c.mean()).detach(), "d_aux": d_aux.detach(),
                 "g_aux": g_aux.detach()}  # fmt: skip
