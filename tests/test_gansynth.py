@@ -162,3 +162,21 @@ def test_the_inverse_of_generated_features_has_no_click_at_the_end() -> None:
     y = SpectralIF(cfg).inverse(feats)[0]
     hops = y[: 64 * 256].reshape(64, 256).pow(2).mean(1).sqrt()
     assert float(hops[-1]) < 2 * float(hops[1:-1].median())
+
+
+def test_projection_conditions_the_critic_and_every_generator_stage() -> None:
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    cfg = replace(TINY, projection=True)
+    trainer = GANSynthTrainer(cfg)
+    feats = SpectralIF(cfg)(torch.randn(4, cfg.n_samples) * 0.1)
+    pitch, z = torch.tensor([0, 1, 2, 3]), torch.randn(4, cfg.latent_dim)
+    with torch.no_grad():
+        a, _ = trainer.disc(feats, pitch)
+        b, _ = trainer.disc(feats, pitch.flip(0))
+    assert not torch.allclose(a, b)  # the same notes scored differently under other pitches
+    trainer(feats, pitch, z)["loss"].backward()
+    assert all(m.weight.grad is not None and float(m.weight.grad.abs().max()) > 0
+               for m in trainer.model.generator.cond_bias)  # fmt: skip
+    assert not hasattr(GANSynthTrainer(TINY).model.generator, "cond_bias")  # the paper's network is unchanged

@@ -52,6 +52,9 @@ class GANSynthConfig:
     # > 0: conditioned on that many continuous parameters in [0, 1] instead of a one-hot pitch, and the
     # discriminator's auxiliary head regresses them (the Sound Model Factory's texture GAN, `cadenza.audio.smf`)
     n_params: int = 0
+    # the condition also sets a bias per channel at every generator stage and enters the critic as a projection
+    # term (Miyato & Koyama 2018), beside the auxiliary head; always on with continuous parameters
+    projection: bool = False
 
     @property
     def bins(self) -> int:
@@ -60,6 +63,10 @@ class GANSynthConfig:
     @property
     def n_pitches(self) -> int:
         return self.pitch_high - self.pitch_low + 1
+
+    @property
+    def projected(self) -> bool:
+        return self.projection or self.n_params > 0
 
     @property
     def cond_dim(self) -> int:
@@ -202,10 +209,10 @@ class Generator(nn.Module):
         self.body = nn.Sequential(*layers)
         he_init(self)
         self.out = nn.Conv2d(c[-1], 2 if cfg.if_channel else 1, 1)  # PyTorch's init: a small start for the tanh
-        if cfg.n_params:
-            # continuous parameters also set a bias per channel at every stage (after each up-sampling), so the
-            # condition does not have to survive a dozen pixel-normed layers from the input; zero at the start
-            biases = [nn.Linear(cfg.n_params, a) for a in c[:-1]]
+        if cfg.projected:
+            # the condition also sets a bias per channel at every stage (after each up-sampling), so it does not
+            # have to survive a dozen pixel-normed layers from the input; zero at the start
+            biases = [nn.Linear(cfg.cond_dim, a) for a in c[:-1]]
             for m in biases:
                 nn.init.zeros_(m.weight)
                 nn.init.zeros_(m.bias)
@@ -217,7 +224,7 @@ class Generator(nn.Module):
         c = F.one_hot(cond, self.cfg.n_pitches).float() if not cond.is_floating_point() else cond
         x = torch.cat([PixelNorm()(z[..., None])[..., 0], c], dim=1)
         x = self.inp(x).view(len(z), self.cfg.channels[0], 2, 8)
-        if not self.cfg.n_params:
+        if not self.cfg.projected:
             return torch.tanh(self.out(self.body(x)))
         stage = 0
         for layer in self.body:
@@ -239,21 +246,26 @@ class Discriminator(nn.Module):
         self.final = nn.Sequential(nn.Conv2d(c[-1] + 1, c[-1], 3, padding=1), nn.LeakyReLU(0.2))
         self.critic = nn.Linear(c[-1] * 2 * 8, 1)
         self.pitch = nn.Linear(c[-1] * 2 * 8, cfg.cond_dim)  # pitch logits, or the parameters' logits
-        if cfg.n_params:
-            # a projection discriminator (Miyato & Koyama 2018) for continuous parameters: the critic also scores
-            # how the features agree with an embedding of the parameters, so it judges sound and condition together
-            self.embed = nn.Sequential(nn.Linear(cfg.n_params, 64), nn.LeakyReLU(0.2), nn.Linear(64, c[-1] * 2 * 8))
+        if cfg.projected:
+            # a projection discriminator (Miyato & Koyama 2018): the critic also scores how the features agree with
+            # an embedding of the condition, so it judges sound and condition together. Without it, a texture GAN
+            # fooled the auxiliary head and ignored its parameter (its output level flat across the range after
+            # 1,000 steps); with it the level followed the parameter by step 750
+            self.embed = nn.Sequential(nn.Linear(cfg.cond_dim, 64), nn.LeakyReLU(0.2), nn.Linear(64, c[-1] * 2 * 8))
+        self.cfg = cfg
         he_init(self)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Features (and, for continuous parameters, the parameters [B, n_params] the projection term scores) ->
-        (critic [B], auxiliary logits [B, cond_dim]: the pitch's, or the parameters' before a sigmoid)."""
+        """Features (and, with `projection`, the condition the projection term scores: pitch indices [B] or
+        parameters [B, n_params]) -> (critic [B], auxiliary logits [B, cond_dim]: the pitch's, or the parameters'
+        before a sigmoid)."""
         h = self.body(x)
         std = h.std(dim=0, unbiased=False).mean().expand(len(h), 1, *h.shape[2:])  # minibatch standard deviation
         h = self.final(torch.cat([h, std], dim=1)).flatten(1)
         critic = self.critic(h)[:, 0]
-        if cond is not None and cond.is_floating_point() and hasattr(self, "embed"):
-            critic = critic + (self.embed(cond) * h).sum(1) / math.sqrt(h.shape[1])
+        if cond is not None and self.cfg.projected:
+            c = cond if cond.is_floating_point() else F.one_hot(cond, self.cfg.n_pitches).float()
+            critic = critic + (self.embed(c) * h).sum(1) / math.sqrt(h.shape[1])
         return critic, self.pitch(h)
 
 

@@ -24,7 +24,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.gp_every < 1:
         raise InputError("--gp-every", "must be at least 1")
     make = cpu_config if args.size == "cpu" else GANSynthConfig
-    cfg = make(if_channel=not args.magnitude_only)
+    cfg = make(if_channel=not args.magnitude_only, projection=args.projection)
     if args.pitches:
         lo, hi = args.pitches
         if not 0 <= lo <= hi <= 127:
@@ -115,6 +115,8 @@ def register(sub: Any) -> None:
         help="MIDI pitch range to learn (default: cpu 36-84, paper 24-84)",
     )
     t.add_argument("--magnitude-only", action="store_true", help="no IF channel (the paper's ablation)")
+    t.add_argument("--projection", action="store_true",
+                   help="pitch also as a per-stage bias and a projection critic term (not in the paper)")  # fmt: skip
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--gp-every", type=int, default=4, help="gradient penalty every N steps (lazy; default 4)")
     common.add_training(t, steps=2700, lr=1e-4)
