@@ -23,6 +23,7 @@ TITLES = {
     "bachbot": "BachBot-style chorale LSTM: cross-entropy and the voice leading of its harmonizations",
     "ddsp": "DDSP violin: resynthesis and timbre transfer on held-out renders, synthesis and f0 speed",
     "noisebandnet": "NoiseBandNet vs DDSP's filtered noise on procedural textures (same network, data and steps)",
+    "smf": "Sound Model Factory wind: following a control, the SOM path's smoothness, speed and drift",
     "gansynth": "GANSynth at a CPU's size on notes of held-out instruments, beside magnitude-only and real notes",
     "codec": "Neural codec (RVQ, DAC-style) vs Opus and the VQ-VAE baseline on held-out multi-instrument renders",
     "rave": "RAVE violin beside DDSP and the codec: held-out resynthesis, transfer of flute, trumpet and speech, "

@@ -498,7 +498,8 @@ CARD = (
 A playable {texture} made by the Sound Model Factory's four stages (Wyse, Kamath & Gupta 2022), trained here:
 
 1. A GAN (GANSynth's networks, magnitude only) on 1.02 s windows of `{data}` ({texture}), conditioned on its
-   parameter `{param}` (regressed by the discriminator's auxiliary head); {gan_steps} steps of WGAN-GP.
+   parameter `{param}` (a bias per channel at every generator stage; a projection term in the critic beside its
+   auxiliary regression head); {gan_steps} steps of WGAN-GP (Adam 2e-4, betas 0.5 / 0.9, gradient penalty every 4).
 2. A 10 x 10 SOM over what the GAN makes of 3,000 random inputs (pooled log-magnitude statistics, and the
    parameter); each node holds its medoid's input; the control path is the grid line along which the parameter
    grows, through the centre.
