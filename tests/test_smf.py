@@ -101,7 +101,7 @@ def test_curve_csv_is_checked(tmp_path: Path) -> None:
     curve = control_curve_csv(good, 10)
     assert len(curve) == 10 and abs(curve[0] - 0.1) < 1e-6 and curve[-1] > 0.8
     cases = (("0,0.1\n1,nan\n", "NaN"), ("0,0.1\n1,1.5\n", r"outside \[0, 1\]"), ("0,0.1\n0,0.2\n", "increase"),
-             ("0,0.1\n", "two rows"), ("0,0.1,3\n1,0.2,3\n", "two columns"))  # fmt: skip
+             ("0,0.1\n", "two rows"), ("0,0.1,3\n1,0.2,3\n", "expected time_s,value"))  # fmt: skip
     for text, what in cases:
         bad = tmp_path / "bad.csv"
         bad.write_text(text)

@@ -14,7 +14,6 @@ Our settings, for this CPU: 16 kHz, 256 bands (the paper uses up to 2,048 at 44.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -179,41 +178,19 @@ def control_curves(audio: np.ndarray | torch.Tensor, sample_rate: int, frame_rat
 
 
 def read_control_csv(path: str | Path, n_frames_per_s: int) -> np.ndarray:
-    """A drawn control curve: a CSV of `time_s,loudness,centroid` rows (a header line is allowed), with loudness
-    in dB and centroid in Hz; interpolated to the model's frame rate.
+    """A drawn control curve: a CSV of `time_s,loudness,centroid` rows (`cadenza.io.curves`), with loudness in dB
+    and centroid in Hz; interpolated to the model's frame rate.
 
     Raises:
-        InputError: not a CSV of numbers with those three columns, or fewer than two rows.
+        InputError: not a CSV of numbers with those three columns, fewer than two rows, or a centroid not above 0.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "no such file")
-    rows = []
-    for i, line in enumerate(p.read_text().splitlines(), 1):
-        cells = [c.strip() for c in line.split(",")]
-        if not line.strip() or (i == 1 and not _is_number(cells[0])):
-            continue
-        if len(cells) != 3 or not all(_is_number(c) for c in cells):
-            raise InputError(p, f"line {i}: expected time_s,loudness_db,centroid_hz")
-        rows.append([float(c) for c in cells])
-    if len(rows) < 2:
-        raise InputError(p, "needs at least two rows of time_s,loudness_db,centroid_hz")
-    arr = np.array(rows)
-    if np.any(np.diff(arr[:, 0]) <= 0) or arr[0, 0] < 0:
-        raise InputError(p, "times must start at 0 or later and increase")
-    if np.any(arr[:, 2] <= 0) or not np.isfinite(arr).all():
-        raise InputError(p, "centroids must be positive numbers of Hz")
-    t = np.arange(0, arr[-1, 0], 1 / n_frames_per_s)
-    loud = np.interp(t, arr[:, 0], arr[:, 1])
-    cent = np.log2(np.interp(t, arr[:, 0], arr[:, 2]))
-    return np.stack([loud, cent], -1).astype(np.float32)
+    from cadenza.io.curves import read_curve_csv, resample_curve
 
-
-def _is_number(s: str) -> bool:
-    try:
-        return math.isfinite(float(s))
-    except ValueError:
-        return False
+    times, values, _ = read_curve_csv(path, ("time_s", "loudness_db", "centroid_hz"))
+    if np.any(values[:, 1] <= 0):
+        raise InputError(path, "centroids must be positive numbers of Hz")
+    values = np.stack([values[:, 0], np.log2(values[:, 1])], -1)
+    return resample_curve(times, values, n_frames_per_s)
 
 
 # ------------------------------------------------------------------------------------------------ training

@@ -319,40 +319,20 @@ class SoundStream:
 
 
 def control_curve_csv(path: str | Path, frame_rate: int) -> np.ndarray:
-    """A drawn control: a CSV of `time_s,value` rows (a header line allowed), values in [0, 1], times increasing
-    from 0 or later; interpolated to `frame_rate` values a second.
+    """A drawn control: a CSV of `time_s,value` rows (`cadenza.io.curves`), values in [0, 1]; interpolated to
+    `frame_rate` values a second.
 
     Raises:
         InputError: not such a CSV, a NaN, or a value outside [0, 1] (naming the line).
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "no such file")
-    rows = []
-    for i, line in enumerate(p.read_text().splitlines(), 1):
-        cells = [c.strip() for c in line.split(",")]
-        if not line.strip():
-            continue
-        try:
-            nums = [float(c) for c in cells]
-        except ValueError:
-            if i == 1:
-                continue  # a header
-            raise InputError(p, f"line {i}: expected time_s,value (numbers)") from None
-        if len(nums) != 2:
-            raise InputError(p, f"line {i}: expected two columns time_s,value, got {len(nums)}")
-        if not all(math.isfinite(v) for v in nums):
-            raise InputError(p, f"line {i}: NaN or infinite value")
-        if not 0.0 <= nums[1] <= 1.0:
-            raise InputError(p, f"line {i}: control value {nums[1]:g} is outside [0, 1]")
-        rows.append(nums)
-    if len(rows) < 2:
-        raise InputError(p, "needs at least two rows of time_s,value")
-    arr = np.array(rows)
-    if arr[0, 0] < 0 or np.any(np.diff(arr[:, 0]) <= 0):
-        raise InputError(p, "times must start at 0 or later and increase")
-    t = np.arange(0, arr[-1, 0], 1 / frame_rate)
-    return np.interp(t, arr[:, 0], arr[:, 1]).astype(np.float32)
+    from cadenza.io.curves import read_curve_csv, resample_curve
+
+    times, values, lines = read_curve_csv(path, ("time_s", "value"))
+    bad = np.nonzero((values[:, 0] < 0) | (values[:, 0] > 1))[0]
+    if len(bad):
+        i = int(bad[0])
+        raise InputError(path, f"line {lines[i]}: control value {values[i, 0]:g} is outside [0, 1]")
+    return resample_curve(times, values, frame_rate)[:, 0]
 
 
 def train_texture_gan(data: str | Path, kind: str, out_dir: str | Path, tc: Any, *, cfg: GANSynthConfig | None = None,
