@@ -6,7 +6,7 @@ made from data in four stages.
 2. A self-organizing map is fitted on the GAN's input space (latent and parameter): its nodes are smoothed latents,
    neighbours on the grid sound alike, and the grid direction along which the parameter grows is the control axis.
    The control path runs along that axis; a control value in [0, 1] is a point on it (the paper's "smoothing" of
-   the latent space for perceptually smooth interpolation).
+   the latent space; benchmarks/smf.py measures it against raw latent interpolation, and here it is not smoother).
 3. The GAN makes a densely labelled data set along the path: many short clips at many control values.
 4. A recurrent network learns to make sound from the control alone, frame by frame (NoiseBandNet's GRU driving a
    bank of noise bands at 250 frames/s), so the model answers a moving control at once and plays for any length.

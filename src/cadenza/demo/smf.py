@@ -32,7 +32,7 @@ def build(out_dir: Path) -> Section:
         "Sound Model Factory: a wind made playable",
         "The Sound Model Factory (Wyse, Kamath & Gupta 2022) in four stages, all trained here: a GAN learns 1 s "
         "windows of procedural wind conditioned on its strength; a self-organizing map over what the GAN makes "
-        "gives a smooth path through its latent space along the strength; the GAN makes clips along that path; and "
+        "gives a path through its latent space along the strength; the GAN makes clips along that path; and "
         "a GRU driving 256 noise bands learns to make the sound from the control alone, for any length, live "
         f"(GAN: {f.get('gan_steps', '?')} steps; GRU: held-out multi-resolution STFT distance "
         f"{f.get('rnn_valid_mrstft', float('nan')):.2f}). "
