@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from cadenza.audio.gansynth import GANSynth
 from cadenza.audio.smf import SoundModel, along, gan_play, texture_clips
 from cadenza.evaluate.param_probe import Probe, curve_windows, following, probe_features
 
@@ -110,7 +111,7 @@ def main() -> None:
     for s in range(8):
         g = torch.Generator().manual_seed(100 + s)
         za, zb = torch.randn(2, d, generator=g)
-        z = model_interp(za, zb, len(u))
+        z = GANSynth.interpolate(za, zb, len(u))
         c = torch.from_numpy(path[0, -1] + u * (path[-1, -1] - path[0, -1]))[:, None].float()
         with torch.no_grad():
             w = model.spec.inverse(model.generator(z, c)).numpy()
@@ -154,12 +155,6 @@ def main() -> None:
     print("speed/drift", figures["realtime_factor_offline"], figures["realtime_factor_live"], figures["drift"],
           file=sys.stderr)  # fmt: skip
     write_result("smf", figures, command="python benchmarks/smf.py " + " ".join(sys.argv[1:]))
-
-
-def model_interp(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
-    from cadenza.audio.gansynth import GANSynth
-
-    return GANSynth.interpolate(a, b, steps)
 
 
 def level(x: np.ndarray) -> float:

@@ -149,10 +149,16 @@ class NoiseBandNet(Pretrained, nn.Module):
         self.register_buffer("control_stats", torch.zeros(2, n_controls))  # mean, std of the training controls
         self.control_stats[1] = 1.0
 
-    def forward(self, controls: torch.Tensor, offset: int = 0) -> torch.Tensor:
+    def synth_controls(self, controls: torch.Tensor, state: torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """Controls [B, T, C] (and the GRU's state, to go on from) -> (the synth's raw controls [B, T, bands], the
+        GRU's state after them)."""
         x = (controls - self.control_stats[0]) / self.control_stats[1]
-        h, _ = self.gru(self.in_mlp(x))
-        raw = self.head(self.out_mlp(torch.cat([h, x], -1)))
+        h, state = self.gru(self.in_mlp(x), state)
+        return self.head(self.out_mlp(torch.cat([h, x], -1))), state
+
+    def forward(self, controls: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        raw, _ = self.synth_controls(controls)
         if isinstance(self.synth, NoiseBandSynth):
             return self.synth.get_signal(**self.synth.get_controls(raw), offset=offset)
         g = torch.Generator().manual_seed(offset)

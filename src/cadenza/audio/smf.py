@@ -139,9 +139,6 @@ class SOM:
         d = (data**2).sum(1)[:, None] - 2 * data @ nodes.T + (nodes**2).sum(1)[None]
         return d.argmin(1)
 
-    def winners(self, data: np.ndarray) -> np.ndarray:
-        return self._winners(self.nodes, data)
-
     def grid(self) -> np.ndarray:
         """[rows, cols, dim]."""
         return self.nodes.reshape(self.rows, self.cols, -1)
@@ -157,13 +154,13 @@ def sound_features(feats: torch.Tensor, bands: int = 32) -> np.ndarray:
 
 
 def fit_latent_som(gen: Generator, n: int = 3000, rows: int = 10, cols: int = 10, seed: int = 0
-                   ) -> tuple[SOM, np.ndarray, np.ndarray]:  # fmt: skip
+                   ) -> tuple[SOM, np.ndarray]:  # fmt: skip
     """Stage 2: draw `n` points of the GAN's input space (latent, parameter uniform in [0, 1]), fit a SOM on what
     the generator makes of them (`sound_features`, standardized) and their parameter, and give every node the input
     of the sample nearest to it (its medoid).
 
     Returns:
-        (the SOM, each node's input [nodes, latent + 1], each sample's input [n, latent + 1])."""
+        (the SOM, each node's input [nodes, latent + 1])."""
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, gen.cfg.latent_dim, generator=g)
     c = torch.rand(n, gen.cfg.n_params, generator=g)
@@ -177,7 +174,7 @@ def fit_latent_som(gen: Generator, n: int = 3000, rows: int = 10, cols: int = 10
     som = SOM.fit(x, rows, cols, seed=seed)
     inputs = torch.cat([z, c], 1).numpy()
     d = (x**2).sum(1)[None] - 2 * som.nodes @ x.T + (som.nodes**2).sum(1)[:, None]  # [nodes, samples]
-    return som, inputs[d.argmin(1)], inputs
+    return som, inputs[d.argmin(1)]
 
 
 def parameter_path(som: SOM, node_inputs: np.ndarray) -> np.ndarray:
@@ -305,9 +302,8 @@ class SoundStream:
         if not math.isfinite(value) or not 0.0 <= value <= 1.0:
             raise InputError("control", f"{value} is outside [0, 1]")
         rnn = self.model.rnn
-        x = (torch.full((1, frames, 1), float(value)) - rnn.control_stats[0]) / rnn.control_stats[1]
-        h, self.state = rnn.gru(rnn.in_mlp(x), self.state)
-        amps = rnn.synth.get_controls(rnn.head(rnn.out_mlp(torch.cat([h, x], -1))))["amplitudes"]
+        raw, self.state = rnn.synth_controls(torch.full((1, frames, 1), float(value)), self.state)
+        amps = rnn.synth.get_controls(raw)["amplitudes"]
         seq = amps if self.last is None else torch.cat([self.last, amps], 1)
         y = rnn.synth.get_signal(seq, offset=self.offset)[0, : -rnn.cfg.hop]  # type: ignore[call-arg]
         self.last = amps[:, -1:]
@@ -438,7 +434,7 @@ def build_sound_model(data: str | Path, kind: str, out_dir: str | Path, gan_tc: 
     if som_file.exists():
         path = np.load(som_file)["path"]
     else:
-        som, node_inputs, _ = fit_latent_som(gen, som_samples, som_size, som_size, seed=gan_tc.seed)
+        som, node_inputs = fit_latent_som(gen, som_samples, som_size, som_size, seed=gan_tc.seed)
         path = parameter_path(som, node_inputs)
         np.savez(som_file, path=path, nodes=som.nodes, node_inputs=node_inputs)
     model.path.copy_(torch.from_numpy(path))
