@@ -180,3 +180,58 @@ def test_projection_conditions_the_critic_and_every_generator_stage() -> None:
     assert all(m.weight.grad is not None and float(m.weight.grad.abs().max()) > 0
                for m in trainer.model.generator.cond_bias)  # fmt: skip
     assert not hasattr(GANSynthTrainer(TINY).model.generator, "cond_bias")  # the paper's network is unchanged
+
+
+def test_pitch_maps_mark_each_harmonic_and_reach_both_networks() -> None:
+    from dataclasses import replace
+
+    from cadenza.audio.gansynth import harmonic_maps
+
+    cfg = GANSynthConfig(n_fft=512, hop=256, frames=64, channels=(4,) * 6, pitch_low=57, pitch_high=69)
+    maps = harmonic_maps(cfg)  # [pitches, 2, bins]
+    comb = maps[69 - 57, 0]  # A4: harmonics every 440 Hz, bins of 31.25 Hz
+    peaks = [k for k in range(1, cfg.bins - 1) if comb[k] > 0.5 and comb[k] >= comb[k - 1] and comb[k] >= comb[k + 1]]
+    assert peaks == [round(h * 440 / 31.25) for h in range(1, 19)]  # 18 harmonics below 8 kHz, each where it falls
+    assert maps[0, 1, 0] == 0 and float(maps[0, 1, -1]) == pytest.approx(1, abs=0.01)  # the frequency coordinate
+    # the IF map is what the features' IF reads for an in-tune harmonic note, in each harmonic's bins
+    feats = SpectralIF(cfg)(note(cfg, 440.0) + note(cfg, 880.0) + note(cfg, 1320.0))[0, 1, 10]
+    for k in (14, 28, 42):
+        assert float(maps[69 - 57, 2, k]) == pytest.approx(float(feats[k]), abs=0.02)
+    with pytest.raises(ValueError, match="need a pitch"):
+        replace(TINY, pitch_map=True, n_params=1)
+
+    torch.manual_seed(0)
+    tiny = replace(TINY, pitch_map=True)
+    trainer = GANSynthTrainer(tiny)
+    feats = SpectralIF(tiny)(torch.randn(4, tiny.n_samples) * 0.1)
+    pitch, z = torch.tensor([0, 1, 2, 3]), torch.randn(4, tiny.latent_dim)
+    with torch.no_grad():
+        a, _ = trainer.disc(feats, pitch)
+        b, _ = trainer.disc(feats, pitch.flip(0))
+        two = trainer.model.generator(z[:1].expand(2, -1), pitch[:2])
+    assert not torch.allclose(two[0], two[1])  # one timbre, two pitches: two notes
+    assert not torch.allclose(a, b)  # the critic sees where the asked pitch's harmonics should be
+    trainer(feats, pitch, z)["loss"].backward()
+    assert all(float(m.weight.grad.abs().max()) > 0 for m in trainer.model.generator.map_in)  # type: ignore[union-attr]
+    g = trainer.model.generator
+    with torch.no_grad():  # no deviation drawn: the generated IF is the in-tune IF of each bin's nearest harmonic
+        g.out.weight.zero_()
+        g.out.bias.zero_()
+        made = g(z[:2], pitch[:2])
+    assert torch.allclose(made[:, 1], g.in_tune[pitch[:2]], atol=1e-5)
+
+
+def test_the_in_tune_if_has_the_phase_of_a_real_harmonic_note() -> None:
+    """Integrated over time, the in-tune IF is a real in-tune note's phase up to one constant per harmonic: the
+    main lobe's bins keep their slope of -pi per bin (without it they sum into a buzz, not a note)."""
+    from cadenza.audio.gansynth import in_tune_if
+
+    cfg = GANSynthConfig(n_fft=512, hop=256, frames=64, channels=(4,) * 6, pitch_low=57, pitch_high=69)
+    t = torch.arange(cfg.n_samples) / cfg.sample_rate
+    x = sum(torch.cos(2 * np.pi * 440.0 * h * t + h) / h for h in (1, 2, 3))[None] * 0.3
+    real = torch.cumsum(SpectralIF(cfg)(x)[0, 1] * np.pi, dim=0)
+    made = torch.cumsum(in_tune_if(cfg)[69 - 57] * np.pi, dim=0)
+    for centre in (14, 28, 42):  # 440, 880 and 1320 Hz in 31.25 Hz bins; their main lobes
+        diff = torch.remainder(real[5:, centre - 1 : centre + 2] - made[5:, centre - 1 : centre + 2], 2 * np.pi)
+        diff = torch.remainder(diff - diff[0, 0] + np.pi, 2 * np.pi) - np.pi
+        assert float(diff.abs().max()) < 0.05

@@ -151,6 +151,7 @@ DEMO_SECTIONS: tuple[str, ...] = (
     "cadenza.demo.abc_lm",
     "cadenza.demo.ddsp",
     "cadenza.demo.noisebandnet",
+    "cadenza.demo.gansynth",
     "cadenza.demo.smf",
     "cadenza.demo.codec",
     "cadenza.demo.rave",

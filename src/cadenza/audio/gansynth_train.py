@@ -162,10 +162,11 @@ CARD = """# GANSynth `{name}` (cadenza)
 GANSynth (Engel et al. 2019) at a CPU's size: a generator of a whole note at once from a latent ({latent_dim}-d, the
 timbre) and a one-hot MIDI pitch ({pitches}), as {representation} features of {resolution} ({seconds:.2f} s at
 {sample_rate} Hz, n_fft {n_fft}, hop {hop}); the discriminator (not shipped) has a Wasserstein critic and a pitch
-classifier. WGAN-GP (the gradient penalty every {gp_every} steps, scaled by {gp_every}: lazy regularization) plus
-the auxiliary pitch loss; He-initialized; Adam with betas (0.5, 0.9) for each side (WGAN-GP's). Trained on the
-train split of `{data}` (`cadenza data notes`: instruments split by name, so the valid and test instruments are
-never seen).
+classifier. {conditioning}
+
+WGAN-GP (the gradient penalty every {gp_every} steps, scaled by {gp_every}: lazy regularization) plus the auxiliary
+pitch loss; He-initialized; Adam with betas (0.5, 0.9) for each side (WGAN-GP's). Trained on the train split
+of `{data}` (`cadenza data notes`: instruments split by name, so the valid and test instruments are never seen).
 
 - Config: `{config}`
 - Training segments (each resumed the one before):

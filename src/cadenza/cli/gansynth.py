@@ -24,7 +24,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.gp_every < 1:
         raise InputError("--gp-every", "must be at least 1")
     make = cpu_config if args.size == "cpu" else GANSynthConfig
-    cfg = make(if_channel=not args.magnitude_only, projection=args.projection)
+    cfg = make(if_channel=not args.magnitude_only, projection=args.projection, pitch_map=args.pitch_map)
     if args.pitches:
         lo, hi = args.pitches
         if not 0 <= lo <= hi <= 127:
@@ -38,7 +38,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     common.save_trained(model, args, figures, CARD, name=Path(args.output).name, latent_dim=cfg.latent_dim,
                         pitches=f"MIDI {d['pitches']}", representation=d["representation"], resolution=d["resolution"],
                         seconds=cfg.n_samples / cfg.sample_rate, sample_rate=cfg.sample_rate, n_fft=cfg.n_fft,
-                        hop=cfg.hop, gp_every=args.gp_every, data=args.data,
+                        hop=cfg.hop, gp_every=args.gp_every, data=args.data, conditioning=conditioning(cfg),
                         config=json.dumps(asdict(cfg)))  # fmt: skip
     return 0
 
@@ -101,6 +101,20 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def conditioning(cfg: Any) -> str:
+    """The card's sentence on how the pitch enters beyond the paper's one-hot."""
+    parts = []
+    if cfg.pitch_map:
+        parts.append("The pitch also enters as maps of where its harmonics fall on the frequency axis (`--pitch-map`, "
+                     "not in the paper): at every generator stage and as the discriminator's input channels"
+                     + ("; the generated IF is a deviation from an in-tune harmonic note's IF." if cfg.if_channel
+                        else "."))  # fmt: skip
+    if cfg.projection:
+        parts.append("The pitch also sets a bias per channel at every generator stage and a projection term in the "
+                     "critic (`--projection`, not in the paper).")  # fmt: skip
+    return " ".join(parts)
+
+
 def register(sub: Any) -> None:
     g = sub.add_parser("gansynth", help="GANSynth: whole pitched notes from a latent (timbre) and a pitch")
     gsub = g.add_subparsers(dest="gansynth_command", required=True, metavar="ACTION")
@@ -117,6 +131,8 @@ def register(sub: Any) -> None:
     t.add_argument("--magnitude-only", action="store_true", help="no IF channel (the paper's ablation)")
     t.add_argument("--projection", action="store_true",
                    help="pitch also as a per-stage bias and a projection critic term (not in the paper)")  # fmt: skip
+    t.add_argument("--pitch-map", action="store_true",
+                   help="pitch also as maps of its harmonics, to both networks (not in the paper)")  # fmt: skip
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--gp-every", type=int, default=4, help="gradient penalty every N steps (lazy; default 4)")
     common.add_training(t, steps=2700, lr=1e-4)

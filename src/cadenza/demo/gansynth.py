@@ -1,0 +1,51 @@
+"""Demo section: GANSynth: a chorale played by a GAN-made instrument, and a timbre interpolation at one pitch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cadenza.demo.page import Item, Section, held_out_chorale
+
+
+def build(out_dir: Path) -> Section:
+    import numpy as np
+
+    from cadenza.audio.gansynth import GANSynth
+    from cadenza.core.audio import AudioClip
+    from cadenza.evaluate.plots import spectrograms_png
+    from cadenza.io.audio import write_audio
+
+    model = GANSynth.from_pretrained().eval()
+    sr, f = model.cfg.sample_rate, model.figures
+    chorale = held_out_chorale(0)
+    chorale = chorale.replace(tempo_bpm=72.0)
+    items = []
+    clips = []
+    for seed in (0, 3):
+        audio, moved = model.render(chorale, seed=seed)
+        clip = AudioClip(audio[None], sr).slice_s(0, 16.0)
+        write_audio(clip, out_dir / f"gansynth_chorale_{seed}.wav")
+        clips.append((f"timbre (seed) {seed}", clip))
+        items.append(Item(f"A held-out Bach chorale ({chorale.title}), every note generated at its pitch with one "
+                          f"latent, seed {seed}" + (f" ({moved} notes moved by octaves)" if moved else ""),
+                          audio=f"gansynth_chorale_{seed}.wav"))  # fmt: skip
+    spectrograms_png(clips, out_dir / "gansynth_chorale.png")
+    items[-1] = Item(items[-1].title, audio=items[-1].audio, image="gansynth_chorale.png")
+    z = model.interpolate(model.latents(1, 11)[0], model.latents(1, 12)[0], 5)
+    notes = model.generate([60] * 5, z=z)
+    gap = np.zeros(int(0.15 * sr), dtype=np.float32)
+    morph = AudioClip(np.concatenate([np.concatenate([n, gap]) for n in notes])[None], sr).limit_peak(-1.0)
+    write_audio(morph, out_dir / "gansynth_interpolation.wav")
+    items.append(Item("Timbre interpolation at middle C: five notes on the great circle between two latents",
+                      audio="gansynth_interpolation.wav"))  # fmt: skip
+    return Section(
+        "GANSynth: an instrument made by a GAN",
+        "GANSynth (Engel et al. 2019) at a CPU's size, trained here on the NSynth-like note set "
+        "(`cadenza data notes`: 52 General MIDI instruments through three SoundFonts): a generator makes a whole "
+        "1 s note at once, as the log magnitude and instantaneous frequency of its spectrogram, from a latent (the "
+        "timbre) and a pitch, here also given as a map of where that pitch's harmonics fall (`--pitch-map`, not "
+        "in the paper: without it 64 minutes on this CPU made unpitched noise). "
+        f"CREPE hears the pitch asked for in {100 * f.get('pitch_pitch_accuracy', float('nan')):.0f}% of notes "
+        "(one per pitch, fixed latents). `cadenza gansynth render song.mid -o song.wav` plays any score with it.",
+        items,
+    )
