@@ -7,11 +7,14 @@ The note set is the shipped models' (`cadenza data notes --program 0 4 11 12 19 
 73 80 88 --pitches 36 84`, three SoundFonts, split by instrument), rebuilt in the cache if missing. In one run:
 - generated: for every MIDI pitch 36-84, `--per-pitch` latents (seeds), from the IF model and from the same network
   trained on magnitude only (phase by Griffin-Lim) for the same minutes;
-- the ceiling: real notes of the training instruments, as many per pitch, cut to the model's 1.02 s;
+- the ceiling: real notes of the training instruments, as many per pitch, cut to the model's 1.02 s; and each
+  representation's own: those notes' magnitudes with Griffin-Lim's phase (the magnitude-only network at its best)
+  and with the in-tune IF of their pitch (the IF network's generator drawing no deviation);
 - the reference: every held-out (valid + test) note, instruments never seen in training.
-Figures: pitch accuracy (CREPE-tiny's median pitch of the note, rounded, is the pitch asked), the share with no
-confident pitch, octave errors, pitch entropy (bits; the real notes' is the target), FAD, KAD and NDB/k against the
-held-out notes with the CLAP and sound-classifier embedders, and notes generated per second on one core.
+Figures: pitch accuracy (CREPE-tiny's median pitch of the note, rounded, is the pitch asked; also per octave), the
+share with no confident pitch, octave errors, pitch entropy (bits; the real notes' is the target), FAD, KAD and
+NDB/k against the held-out notes with the CLAP and sound-classifier embedders, the timbre spread (how much notes
+of one pitch differ: near 0 is mode collapse), and notes generated per second on one core.
 
 Both shipped models are trained with `--pitch-map` (the pitch also as maps of its harmonics' frequencies; with the
 paper's one-hot alone, 64 minutes on one core made unpitched noise: README, Measured) for the same minutes.
@@ -35,7 +38,7 @@ from cadenza.audio.gansynth import GANSynth
 from cadenza.audio.gansynth_train import measure_pitch, read_manifest
 from cadenza.audio.notes import build_notes
 from cadenza.core.audio import AudioClip
-from cadenza.evaluate.audio_eval import evaluate_folders
+from cadenza.evaluate.audio_eval import evaluate_folders, median_pitches
 from cadenza.io.audio import read_audio, write_audio
 
 from common import write_result
@@ -71,11 +74,32 @@ def real_notes(data: Path, splits: tuple[str, ...], n_samples: int, sr: int, per
     return audio, [int(r["pitch"]) for r in rows]
 
 
+def timbre_spread(notes: np.ndarray, pitches: np.ndarray, sr: int) -> float:
+    """How much notes of the same pitch differ: the standard deviation across them of each log-magnitude bin
+    (scaled as GANSynth's features, 64 x 256), averaged over bins and pitches. A generator that ignores its latent
+    (mode collapse) scores near 0; real notes of different instruments about 0.2."""
+    from cadenza.audio.gansynth import GANSynthConfig, SpectralIF
+    from cadenza.audio.gansynth_train import cpu_config
+
+    cfg: GANSynthConfig = cpu_config(if_channel=False, sample_rate=sr)
+    mags = SpectralIF(cfg)(torch.from_numpy(notes).float())[:, 0]
+    spreads = [float(mags[pitches == p].std(0).mean()) for p in np.unique(pitches) if (pitches == p).sum() > 1]
+    return float(np.mean(spreads))
+
+
 def arm(name: str, notes: list[np.ndarray] | np.ndarray, pitches: list[int], sr: int, ref: Path, work: Path) -> dict[
         str, Any]:  # fmt: skip
     folder = work / name
     write_notes(folder, notes, pitches, sr)
-    row: dict[str, Any] = {k: round(v, 4) for k, v in measure_pitch(np.stack(notes), np.array(pitches), sr).items()}
+    asked = np.array(pitches)
+    est = median_pitches(np.stack(notes), sr)
+    row: dict[str, Any] = {k: round(v, 4) for k, v in measure_pitch(np.stack(notes), asked, sr, est).items()}
+    row["timbre_spread"] = round(timbre_spread(np.stack(notes), asked, sr), 4)
+    row["pitch_accuracy_by_octave"] = {}  # MIDI 36-47, 48-59, ...: where in the range the pitch is lost
+    for lo in range(36, 85, 12):
+        sel = (asked >= lo) & (asked < lo + 12)
+        hit = np.rint(np.nan_to_num(est[sel], nan=-1)) == asked[sel]
+        row["pitch_accuracy_by_octave"][f"{lo}-{min(lo + 11, 84)}"] = round(float(hit.mean()), 3)
     report = evaluate_folders(folder, ref, embedders=("clap", "classifier"))
     for emb, m in report["metrics"].items():
         row[emb] = {k: round(float(v), 4) for k, v in m.items() if k in ("fad", "kad", "ndb_over_k")}
@@ -106,6 +130,18 @@ def main() -> None:
                                    "arms": {}}  # fmt: skip
         real, real_p = real_notes(data, ("train",), cfg.n_samples, sr, args.per_pitch)
         figures["arms"]["real notes (ceiling)"] = arm("real", real, real_p, sr, work / "reference", work)
+        # each representation's own ceiling: the real notes' magnitudes with Griffin-Lim's phase (what the
+        # magnitude-only network can at best become), and with the in-tune IF of their pitch (the IF network's
+        # generator at zero deviation)
+        mag_model = models["magnitude only (pitch map)"]
+        feats = mag_model.spec(torch.from_numpy(np.stack(real)))
+        figures["arms"]["real magnitudes + Griffin-Lim"] = arm(
+            "real-gl", mag_model.spec.inverse(feats).numpy(), real_p, sr, work / "reference", work)  # fmt: skip
+        if_model = models["GANSynth (IF, pitch map)"]
+        idx = torch.tensor([p - cfg.pitch_low for p in real_p])
+        in_tune = torch.stack([feats[:, 0], if_model.generator.in_tune[idx]], dim=1)
+        figures["arms"]["real magnitudes + in-tune IF"] = arm(
+            "real-if", if_model.spec.inverse(in_tune).numpy(), real_p, sr, work / "reference", work)  # fmt: skip
         for name, model in models.items():
             seeds = torch.cat([model.latents(1, seed=1000 + i) for i in range(len(pitches))])
             t0 = time.perf_counter()

@@ -4,6 +4,7 @@ that trains each side by its own terms only, latent interpolation, the pitch ran
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,16 @@ def test_commands_train_generate_render_and_bad_input(tmp_path: Path) -> None:
     assert_user_error(run("gansynth", "train", "--data", str(data), "--pitches", "30", "40", "-o",
                           str(tmp_path / "y")), "no train notes with pitches 30-40")  # fmt: skip
     assert not (tmp_path / "y" / "model.safetensors").exists()
+    # a kept checkpoint written instead of the last one; a step that was not kept, or other options, refused
+    chosen = tmp_path / "gs-step1"
+    shutil.copytree(model / "run", chosen / "run")
+    base = ["gansynth", "train", "--data", str(data), "--pitches", "60", "62", "--steps", "2", "--batch-size", "2"]
+    p = run(*base, "--eval-every", "1", "--threads", "1", "-o", str(chosen), "--export-step", "2")
+    assert p.returncode == 0, p.stderr
+    assert "checkpoint at step 2" in (chosen / "card.md").read_text()
+    assert_user_error(run(*base, "-o", str(chosen), "--export-step", "7"), "not a kept checkpoint (kept steps: 2)")
+    assert_user_error(run(*base, "--magnitude-only", "-o", str(chosen), "--export-step", "2"),
+                      "another model config")  # fmt: skip
 
 
 def test_the_inverse_of_generated_features_has_no_click_at_the_end() -> None:
@@ -235,3 +246,18 @@ def test_the_in_tune_if_has_the_phase_of_a_real_harmonic_note() -> None:
         diff = torch.remainder(real[5:, centre - 1 : centre + 2] - made[5:, centre - 1 : centre + 2], 2 * np.pi)
         diff = torch.remainder(diff - diff[0, 0] + np.pi, 2 * np.pi) - np.pi
         assert float(diff.abs().max()) < 0.05
+
+
+def test_mode_seeking_penalizes_latents_that_make_the_same_note() -> None:
+    torch.manual_seed(0)
+    plain, seeking = GANSynthTrainer(TINY), GANSynthTrainer(TINY, mode_seeking=1.0)
+    seeking.load_state_dict(plain.state_dict())
+    feats = SpectralIF(TINY)(torch.randn(4, TINY.n_samples) * 0.1)
+    pitch, z = torch.tensor([0, 1, 2, 3]), torch.randn(4, TINY.latent_dim)
+    torch.manual_seed(1)
+    a = plain(feats, pitch, z)["loss"]
+    torch.manual_seed(1)
+    b = seeking(feats, pitch, z)["loss"]
+    assert float(b - a) > 1.0  # 1 / (distance between two notes / distance between their latents): notes nearly alike
+    b.backward()
+    assert float(seeking.model.generator.inp.weight.grad.abs().max()) > 0

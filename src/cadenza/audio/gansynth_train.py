@@ -102,13 +102,15 @@ def gansynth_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Ten
     return model(batch["feats"], batch["pitch"], batch["z"])["loss"]
 
 
-def measure_pitch(notes: np.ndarray, asked: np.ndarray, sample_rate: int) -> dict[str, float]:
+def measure_pitch(notes: np.ndarray, asked: np.ndarray, sample_rate: int,
+                  est: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
     """GANSynth's pitch figures with CREPE: accuracy (the rounded estimate is the pitch asked), the share of notes
-    with no confident pitch at all, the share an octave off, and the entropy (bits) of the estimates."""
+    with no confident pitch at all, the share an octave off, and the entropy (bits) of the estimates (`est`: CREPE's
+    median pitch of each note, if already known; NaN where it has none)."""
     from cadenza.evaluate.audio_eval import median_pitches
     from cadenza.evaluate.audio_metrics import pitch_accuracy, pitch_entropy
 
-    est = median_pitches(notes, sample_rate)
+    est = median_pitches(notes, sample_rate) if est is None else est
     ok = ~np.isnan(est)
     off = np.abs(np.rint(est[ok]) - asked[ok])
     return {"pitch_accuracy": pitch_accuracy(np.where(ok, est, -1), asked),
@@ -127,16 +129,21 @@ def train_gansynth(
     gp_every: int = 4,
     progress: bool = True,
     new_segment: bool = False,
+    export_step: int | None = None,
+    mode_seeking: float = 0.0,
 ) -> tuple[GANSynth, dict[str, Any]]:
     """Train on the train split of a note set; checkpoints (and resume) in `out_dir`. Every evaluation generates one
-    note per pitch from fixed latents and reports CREPE's pitch accuracy on them."""
+    note per pitch from fixed latents and reports CREPE's pitch accuracy on them. With `export_step`, nothing is
+    trained: the generator of that kept checkpoint is measured and returned instead of the last one."""
     from cadenza.train.loop import train
 
+    pitches = np.arange(cfg.pitch_low, cfg.pitch_high + 1)
+    trainer = GANSynthTrainer(cfg, gp_every=gp_every, mode_seeking=mode_seeking)
+    if export_step is not None:
+        return _export(trainer, Path(out_dir), export_step, data_dir, pitches)
     feats, pitch, _ = load_notes(data_dir, "train", cfg, progress=progress)
-    trainer = GANSynthTrainer(cfg, gp_every=gp_every)
     if not any(g.prefix == DISC_GROUP.prefix for g in tc.groups):
         raise ValueError("the training config needs the discriminator's group (DISC_GROUP)")
-    pitches = np.arange(cfg.pitch_low, cfg.pitch_high + 1)
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
         model: GANSynth = m.model  # type: ignore[assignment]
@@ -144,16 +151,41 @@ def train_gansynth(
         return {f"valid/{k}": v for k, v in measure_pitch(notes, pitches, cfg.sample_rate).items()
                 if k in ("pitch_accuracy", "unpitched_share")}  # fmt: skip
 
+    run_config = {"model": asdict(cfg), "batch_size": batch_size, "gp_every": gp_every, "data": str(data_dir)}
+    if mode_seeking:  # only when on, so that runs from before it resume
+        run_config["mode_seeking"] = mode_seeking
     result = train(trainer, NoteBatches(feats, pitch, batch_size, cfg.latent_dim, tc.seed), gansynth_loss, tc,
                    out_dir=out_dir, eval_fn=eval_fn, progress=progress, new_segment=new_segment,
-                   model_config={"model": asdict(cfg), "batch_size": batch_size, "gp_every": gp_every,
-                                 "data": str(data_dir)})  # fmt: skip
+                   model_config=run_config)  # fmt: skip
     model = trainer.model.eval()
     model.extra = {"segments": result.segments}
     notes = model.generate(list(pitches), seed=1234)
     measured = measure_pitch(notes, pitches, cfg.sample_rate)
     figures: dict[str, Any] = {f"pitch_{k}": round(v, 4) for k, v in measured.items()}
     figures.update({"train_notes": len(feats), "train_seconds": round(result.seconds, 1), "steps": result.step})
+    return model, figures
+
+
+def _export(trainer: GANSynthTrainer, out_dir: Path, step: int, data_dir: str | Path,
+            pitches: np.ndarray) -> tuple[GANSynth, dict[str, Any]]:  # fmt: skip
+    from cadenza.train.checkpoint import checkpoint_state, load_checkpoint
+
+    path = out_dir / "checkpoints" / f"step-{step:07d}"
+    if not (path / "state.json").exists():
+        kept = sorted(int(p.name[5:]) for p in (out_dir / "checkpoints").glob("step-*") if (p / "state.json").exists())
+        raise InputError(path, f"is not a kept checkpoint (kept steps: {', '.join(map(str, kept)) or 'none'})")
+    state = checkpoint_state(path)
+    if state.get("model_config", {}).get("model") != json.loads(json.dumps(asdict(trainer.model.cfg))):
+        raise InputError(path, "was trained with another model config than these options make")
+    load_checkpoint(path, trainer)
+    model = trainer.model.eval()
+    model.extra = {"segments": state.get("segments", [])}
+    measured = measure_pitch(model.generate(list(pitches), seed=1234), pitches, model.cfg.sample_rate)
+    figures: dict[str, Any] = {f"pitch_{k}": round(v, 4) for k, v in measured.items()}
+    rows = read_manifest(data_dir)
+    train_notes = int(sum(r["split"] == "train" and pitches[0] <= r["pitch"] <= pitches[-1] for r in rows))
+    figures.update({"train_notes": train_notes, "train_seconds": round(float(state.get("elapsed_s", 0.0)), 1),
+                    "steps": step, "exported_step": step})  # fmt: skip
     return model, figures
 
 
@@ -171,7 +203,7 @@ of `{data}` (`cadenza data notes`: instruments split by name, so the valid and t
 - Config: `{config}`
 - Training segments (each resumed the one before):
 {segments}
-- Wall time: {minutes} on {device}
+- Wall time: {wall:.1f} min in all on {device}
 
 | figure (one note per pitch from fixed latents, CREPE-tiny pitch) | value |
 |---|---|

@@ -32,13 +32,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = replace(cfg, pitch_low=lo, pitch_high=hi)
     tc = common.train_config(args, betas=(0.5, 0.9), weight_decay=0.0, grad_clip=0.0, groups=(DISC_GROUP,))
     model, figures = train_gansynth(args.data, Path(args.output) / "run", cfg, tc, batch_size=args.batch_size,
-                                    gp_every=args.gp_every, new_segment=args.new_segment)  # fmt: skip
+                                    gp_every=args.gp_every, new_segment=args.new_segment,
+                                    export_step=args.export_step, mode_seeking=args.mode_seeking)  # fmt: skip
     print(f"pitch accuracy {figures['pitch_pitch_accuracy']:.2f} on one note per pitch (CREPE)")
     d = describe(model)
     common.save_trained(model, args, figures, CARD, name=Path(args.output).name, latent_dim=cfg.latent_dim,
                         pitches=f"MIDI {d['pitches']}", representation=d["representation"], resolution=d["resolution"],
                         seconds=cfg.n_samples / cfg.sample_rate, sample_rate=cfg.sample_rate, n_fft=cfg.n_fft,
-                        hop=cfg.hop, gp_every=args.gp_every, data=args.data, conditioning=conditioning(cfg),
+                        hop=cfg.hop, gp_every=args.gp_every, data=args.data, conditioning=conditioning(cfg, figures),
                         config=json.dumps(asdict(cfg)))  # fmt: skip
     return 0
 
@@ -101,9 +102,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def conditioning(cfg: Any) -> str:
+def conditioning(cfg: Any, figures: dict[str, Any]) -> str:
     """The card's sentence on how the pitch enters beyond the paper's one-hot."""
     parts = []
+    if figures.get("exported_step") is not None:
+        parts.append(f"The generator of the run's checkpoint at step {figures['exported_step']:,}, written with "
+                     "`--export-step` instead of the last one's.")  # fmt: skip
     if cfg.pitch_map:
         parts.append("The pitch also enters as maps of where its harmonics fall on the frequency axis (`--pitch-map`, "
                      "not in the paper): at every generator stage and as the discriminator's input channels"
@@ -133,6 +137,10 @@ def register(sub: Any) -> None:
                    help="pitch also as a per-stage bias and a projection critic term (not in the paper)")  # fmt: skip
     t.add_argument("--pitch-map", action="store_true",
                    help="pitch also as maps of its harmonics, to both networks (not in the paper)")  # fmt: skip
+    t.add_argument("--export-step", type=int, metavar="STEP",
+                   help="train nothing: write the model of that kept checkpoint instead of the last")  # fmt: skip
+    t.add_argument("--mode-seeking", type=float, default=0.0, metavar="W",
+                   help="weight of a mode-seeking term against timbre collapse (Mao et al. 2019; 0: off)")  # fmt: skip
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--gp-every", type=int, default=4, help="gradient penalty every N steps (lazy; default 4)")
     common.add_training(t, steps=2700, lr=1e-4)

@@ -46,6 +46,8 @@ def build(out_dir: Path) -> Section:
         "timbre) and a pitch, here also given as a map of where that pitch's harmonics fall (`--pitch-map`, not "
         "in the paper: without it 64 minutes on this CPU made unpitched noise). "
         f"CREPE hears the pitch asked for in {100 * f.get('pitch_pitch_accuracy', float('nan')):.0f}% of notes "
-        "(one per pitch, fixed latents). `cadenza gansynth render song.mid -o song.wav` plays any score with it.",
+        "(one per pitch, fixed latents), mostly in the middle of its range; its notes of one pitch barely differ "
+        "from latent to latent (mode collapse: the two timbres below sound nearly alike). "
+        "`cadenza gansynth render song.mid -o song.wav` plays any score with it.",
         items,
     )
