@@ -175,18 +175,24 @@ def test_the_inverse_of_generated_features_has_no_click_at_the_end() -> None:
     assert float(hops[-1]) < 2 * float(hops[1:-1].median())
 
 
-def test_projection_conditions_the_critic_and_every_generator_stage() -> None:
-    from dataclasses import replace
-
+def conditioned(cfg: GANSynthConfig) -> tuple[GANSynthTrainer, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A seeded trainer, a batch of 4 notes (features, pitches, latents), and its critic's scores of those notes under
+    their pitches and under other pitches."""
     torch.manual_seed(0)
-    cfg = replace(TINY, projection=True)
     trainer = GANSynthTrainer(cfg)
     feats = SpectralIF(cfg)(torch.randn(4, cfg.n_samples) * 0.1)
     pitch, z = torch.tensor([0, 1, 2, 3]), torch.randn(4, cfg.latent_dim)
     with torch.no_grad():
         a, _ = trainer.disc(feats, pitch)
         b, _ = trainer.disc(feats, pitch.flip(0))
-    assert not torch.allclose(a, b)  # the same notes scored differently under other pitches
+    return trainer, feats, pitch, z, a - b
+
+
+def test_projection_conditions_the_critic_and_every_generator_stage() -> None:
+    from dataclasses import replace
+
+    trainer, feats, pitch, z, diff = conditioned(replace(TINY, projection=True))
+    assert float(diff.abs().max()) > 0  # the same notes scored differently under other pitches
     trainer(feats, pitch, z)["loss"].backward()
     assert all(m.weight.grad is not None and float(m.weight.grad.abs().max()) > 0
                for m in trainer.model.generator.cond_bias)  # fmt: skip
@@ -211,17 +217,11 @@ def test_pitch_maps_mark_each_harmonic_and_reach_both_networks() -> None:
     with pytest.raises(ValueError, match="need a pitch"):
         replace(TINY, pitch_map=True, n_params=1)
 
-    torch.manual_seed(0)
-    tiny = replace(TINY, pitch_map=True)
-    trainer = GANSynthTrainer(tiny)
-    feats = SpectralIF(tiny)(torch.randn(4, tiny.n_samples) * 0.1)
-    pitch, z = torch.tensor([0, 1, 2, 3]), torch.randn(4, tiny.latent_dim)
+    trainer, feats, pitch, z, diff = conditioned(replace(TINY, pitch_map=True))
+    assert float(diff.abs().max()) > 0  # the critic sees where the asked pitch's harmonics should be
     with torch.no_grad():
-        a, _ = trainer.disc(feats, pitch)
-        b, _ = trainer.disc(feats, pitch.flip(0))
         two = trainer.model.generator(z[:1].expand(2, -1), pitch[:2])
     assert not torch.allclose(two[0], two[1])  # one timbre, two pitches: two notes
-    assert not torch.allclose(a, b)  # the critic sees where the asked pitch's harmonics should be
     trainer(feats, pitch, z)["loss"].backward()
     assert all(float(m.weight.grad.abs().max()) > 0 for m in trainer.model.generator.map_in)  # type: ignore[union-attr]
     g = trainer.model.generator
