@@ -117,6 +117,19 @@ def mel_warp_matrix(bins: int, sample_rate: int) -> torch.Tensor:
     return torch.tensor(m, dtype=torch.float32)
 
 
+def _nearest_harmonics(cfg: GANSynthConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(bin positions [bins], each pitch's f0 in Hz [P], the frequency of each bin's nearest harmonic [P, bins])."""
+    pos = torch.arange(cfg.bins, dtype=torch.float64)
+    f0 = 440.0 * 2.0 ** ((torch.arange(cfg.pitch_low, cfg.pitch_high + 1, dtype=torch.float64) - 69) / 12)
+    nearest = (pos[None] * cfg.sample_rate / cfg.n_fft / f0[:, None]).round().clamp_min(1) * f0[:, None]
+    return pos, f0, nearest
+
+
+def _wrapped(phase: torch.Tensor) -> torch.Tensor:
+    """A phase in radians -> [-1, 1), the features' IF scale."""
+    return torch.remainder(phase + math.pi, 2 * math.pi) / math.pi - 1
+
+
 def harmonic_maps(cfg: GANSynthConfig, harmonics: int = 32) -> torch.Tensor:
     """[n_pitches, n_maps, bins]: for each pitch, where its harmonics fall on the features' frequency axis (a Gaussian
     bump of half a bin's width at each of the first `harmonics` multiples of f0 below Nyquist, at most 1), the
@@ -124,17 +137,13 @@ def harmonic_maps(cfg: GANSynthConfig, harmonics: int = 32) -> torch.Tensor:
     its nearest harmonic, exactly in tune (the same scale as the features' IF); mel-warped as the features are. They
     say where a harmonic note's partials would be, not how loud, how they move or what else sounds: the timbre is
     the generator's to learn."""
-    nyq = cfg.sample_rate / 2
-    pos = torch.arange(cfg.bins, dtype=torch.float64)
-    f0 = 440.0 * 2.0 ** ((torch.arange(cfg.pitch_low, cfg.pitch_high + 1, dtype=torch.float64) - 69) / 12)
-    centres = f0[:, None] * torch.arange(1, harmonics + 1) * cfg.bins / nyq  # [P, H] in bins
+    pos, f0, nearest = _nearest_harmonics(cfg)
+    centres = f0[:, None] * torch.arange(1, harmonics + 1) * cfg.n_fft / cfg.sample_rate  # [P, H] in bins
     centres = torch.where(centres < cfg.bins - 0.5, centres, torch.inf)
     comb = torch.exp(-0.5 * ((pos[None, None] - centres[..., None]) / 0.5) ** 2).amax(1)  # [P, bins]
     maps = [comb, (pos / cfg.bins).expand_as(comb)]
     if cfg.if_channel:
-        nearest = (pos[None] * nyq / cfg.bins / f0[:, None]).round().clamp_min(1) * f0[:, None]  # Hz, [P, bins]
-        advance = 2 * math.pi * nearest * cfg.hop / cfg.sample_rate  # phase per hop
-        maps.append(torch.remainder(advance + math.pi, 2 * math.pi) / math.pi - 1)
+        maps.append(_wrapped(2 * math.pi * nearest * cfg.hop / cfg.sample_rate))  # the phase advance per hop
     out = torch.stack(maps, dim=1).float()
     if cfg.mel:
         out = out @ mel_warp_matrix(cfg.bins, cfg.sample_rate).T
@@ -147,14 +156,11 @@ def in_tune_if(cfg: GANSynthConfig) -> torch.Tensor:
     slope of -pi per bin (the frame's phase reference is its start, not its centre). Drawn without that slope, a
     lobe's bins sum in phase at the frame's edges, where the window is near zero: a buzz at the frame rate that CREPE
     heard no pitch in (96% of notes after 250 steps)."""
-    nyq = cfg.sample_rate / 2
-    pos = torch.arange(cfg.bins, dtype=torch.float64)
-    f0 = 440.0 * 2.0 ** ((torch.arange(cfg.pitch_low, cfg.pitch_high + 1, dtype=torch.float64) - 69) / 12)
-    nearest = (pos[None] * nyq / cfg.bins / f0[:, None]).round().clamp_min(1) * f0[:, None]  # Hz, [P, bins]
+    pos, _, nearest = _nearest_harmonics(cfg)
     advance = 2 * math.pi * nearest * cfg.hop / cfg.sample_rate
     first = -math.pi * (pos[None] - nearest * cfg.n_fft / cfg.sample_rate)
     phase = torch.cat([first[:, None], advance[:, None].expand(-1, cfg.frames - 1, -1)], dim=1)
-    out = (torch.remainder(phase + math.pi, 2 * math.pi) / math.pi - 1).float()
+    out = _wrapped(phase).float()
     return out @ mel_warp_matrix(cfg.bins, cfg.sample_rate).T if cfg.mel else out
 
 

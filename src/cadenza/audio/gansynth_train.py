@@ -159,34 +159,36 @@ def train_gansynth(
                    model_config=run_config)  # fmt: skip
     model = trainer.model.eval()
     model.extra = {"segments": result.segments}
-    notes = model.generate(list(pitches), seed=1234)
-    measured = measure_pitch(notes, pitches, cfg.sample_rate)
+    return model, final_figures(model, pitches, len(feats), result.seconds, result.step)
+
+
+def final_figures(model: GANSynth, pitches: np.ndarray, train_notes: int, seconds: float,
+                  step: int) -> dict[str, Any]:  # fmt: skip
+    """The card's figures: CREPE's pitch figures on one note per pitch from fixed latents, and the run's size."""
+    measured = measure_pitch(model.generate(list(pitches), seed=1234), pitches, model.cfg.sample_rate)
     figures: dict[str, Any] = {f"pitch_{k}": round(v, 4) for k, v in measured.items()}
-    figures.update({"train_notes": len(feats), "train_seconds": round(result.seconds, 1), "steps": result.step})
-    return model, figures
+    figures.update({"train_notes": train_notes, "train_seconds": round(seconds, 1), "steps": step})
+    return figures
 
 
 def _export(trainer: GANSynthTrainer, out_dir: Path, step: int, data_dir: str | Path,
             pitches: np.ndarray) -> tuple[GANSynth, dict[str, Any]]:  # fmt: skip
     from cadenza.train.checkpoint import checkpoint_state, load_checkpoint
+    from cadenza.train.loop import check_model_config
 
     path = out_dir / "checkpoints" / f"step-{step:07d}"
     if not (path / "state.json").exists():
         kept = sorted(int(p.name[5:]) for p in (out_dir / "checkpoints").glob("step-*") if (p / "state.json").exists())
         raise InputError(path, f"is not a kept checkpoint (kept steps: {', '.join(map(str, kept)) or 'none'})")
+    check_model_config(path, {"model": asdict(trainer.model.cfg)})
     state = checkpoint_state(path)
-    if state.get("model_config", {}).get("model") != json.loads(json.dumps(asdict(trainer.model.cfg))):
-        raise InputError(path, "was trained with another model config than these options make")
     load_checkpoint(path, trainer)
     model = trainer.model.eval()
     model.extra = {"segments": state.get("segments", [])}
-    measured = measure_pitch(model.generate(list(pitches), seed=1234), pitches, model.cfg.sample_rate)
-    figures: dict[str, Any] = {f"pitch_{k}": round(v, 4) for k, v in measured.items()}
     rows = read_manifest(data_dir)
     train_notes = int(sum(r["split"] == "train" and pitches[0] <= r["pitch"] <= pitches[-1] for r in rows))
-    figures.update({"train_notes": train_notes, "train_seconds": round(float(state.get("elapsed_s", 0.0)), 1),
-                    "steps": step, "exported_step": step})  # fmt: skip
-    return model, figures
+    figures = final_figures(model, pitches, train_notes, float(state.get("elapsed_s", 0.0)), step)
+    return model, {**figures, "exported_step": step}
 
 
 CARD = """# GANSynth `{name}` (cadenza)

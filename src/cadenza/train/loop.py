@@ -163,7 +163,7 @@ def _normalized(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: json.loads(json.dumps(cfg.get(k))) for k in SCHEDULE_FIELDS}
 
 
-def _check_model_config(ckpt: Path, model_config: dict[str, Any] | None) -> None:
+def check_model_config(ckpt: Path, model_config: dict[str, Any] | None) -> None:
     """A checkpoint resumes only into the model it was trained as: weights of the same shapes can belong to
     another network (a dilation, a causal padding), which loading would not notice."""
     saved = checkpoint_state(ckpt).get("model_config")
@@ -253,7 +253,7 @@ def train(
     segments: list[dict[str, Any]] = [{"start": 0, "end": 0, "train": json.loads(json.dumps(asdict(cfg)))}]
     ckpt = latest_checkpoint(out) if resume else None
     if ckpt is not None:
-        _check_model_config(ckpt, model_config)
+        check_model_config(ckpt, model_config)
         segments = _segments_on_resume(ckpt, cfg, new_segment, out)
         start_step = load_checkpoint(ckpt, model, {k: o.optimizer for k, o in optims.items()})
         resumed_from = start_step
