@@ -3,7 +3,7 @@ prompt (instrument, tempo, key, CLAP score against shuffled prompts), how close 
 does it follow a given melody, how fast does it play.
 
 usage: python benchmarks/text2music.py [--model text2music-small] [--diffusion latent-diffusion-small]
-                                      [--data /work/data/t2m] [--clips 24] [--seconds 8]
+                                      [--data /work/data/t2m-tempo] [--clips 24] [--seconds 8]
 
 Data: the set the model was trained on, rebuilt with the command on its card; its test split gives the prompts
 (each clip's canonical caption: pieces, and so captions, the model never saw) and the `real` clips; its valid split
@@ -13,12 +13,18 @@ Sets:
 - `real`: the test clips themselves (what the measures read on true renders: the trackers' own ceiling);
 - `codec`: the test clips coded and decoded at the model's codebooks (the ceiling of any model over these codes);
 - `cfg_1`, `cfg_3`, `cfg_5`: generations from each caption at classifier-free guidance 1, 3 and 5;
+- `cfg_3_no_attributes` (a model that reads tempo and key from the words): the same prompts with the parsed tempo
+  and key zeroed, so that only the text encoder carries them (what the attribute layer adds, same weights);
+- `baseline_cfg_3` (with `--baseline MODEL`): another text-to-music model on the same prompts, e.g. the one before a
+  fine-tune;
 - `shuffled`: the `cfg_3` outputs scored against another clip's caption (the control: what adherence reads when
   the prompt does not describe the audio);
 - `diffusion_cfg_3`: the latent diffusion model on the same prompts (25 DDIM steps, guidance 3): the other family.
 
+Prompts: each clip's canonical caption with its BPM appended (", 72 bpm"): the tempo word alone spans a range, and
+the tempo is measured against the BPM.
 Adherence: instrument accuracy by cadenza's sound classifier (the clips whose instrument is one of its classes);
-tempo by librosa's beat tracker (share within 8% of the caption's BPM, allowing double and half: the tracker's
+tempo by librosa's beat tracker (share within 8% of the prompt's BPM, allowing double and half: the tracker's
 octave errors are not the model's), key and mode by Krumhansl-Kessler profiles on the summed chromagram; CLAP
 score (cadenza's CLAP) of each output against its prompt.
 Melody: each test clip's melody (dominant chroma bin per frame, MusicGen-melody's condition) given with the caption
@@ -134,9 +140,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="text2music-small")
     ap.add_argument("--diffusion", default="latent-diffusion-small", help="the latent diffusion model ('' for none)")
-    ap.add_argument("--data", default="/work/data/t2m")
+    ap.add_argument("--data", default="/work/data/t2m-tempo")
     ap.add_argument("--clips", type=int, default=24)
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--baseline", default="", help="another text-to-music model to generate from the same prompts")
     ap.add_argument("--result", default="text2music")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -163,7 +170,7 @@ def main() -> None:
 
     real, entries = load("test", args.clips)
     reference, _ = load("valid", 100)
-    prompts = [caption_of(e, None) for e in entries]
+    prompts = [f"{caption_of(e, None)}, {round(float(e['tempo_bpm']))} bpm" for e in entries]
     other = prompts[len(prompts) // 2 :] + prompts[: len(prompts) // 2]  # another clip's caption
 
     def decode(c: torch.Tensor) -> np.ndarray:
@@ -181,6 +188,16 @@ def main() -> None:
         speed[f"audio_s_per_s_cfg_{g:g}"] = round(len(prompts) * args.seconds / (time.perf_counter() - t0), 2)
         print(f"cfg {g:g}: {speed}", flush=True)
 
+    if model.attrs is not None:  # the same weights, tempo and key left to the text encoder
+        plain = [model.text(p)[0] for p in prompts]
+        plain = [t._replace(attrs=torch.zeros_like(t.attrs)) for t in plain]
+        sets["cfg_3_no_attributes"] = [decode(model.generate(t, n, guidance=3.0, seed=i)) for i, t in enumerate(plain)]
+    if args.baseline:
+        base = Text2Music.from_pretrained(args.baseline)
+        if base.cfg.codec_id != cfg.codec_id:
+            raise SystemExit(f"{args.baseline} writes another codec's codes")
+        sets["baseline_cfg_3"] = [decode(base.generate(p, n, guidance=3.0, seed=i)) for i, p in enumerate(prompts)]
+
     diffusion = None
     if args.diffusion:
         from cadenza.audio.latent_diffusion import LatentDiffusion
@@ -191,7 +208,8 @@ def main() -> None:
                                    for i, p in enumerate(prompts)]  # fmt: skip
         speed["audio_s_per_s_diffusion_25_steps"] = round(len(prompts) * args.seconds / (time.perf_counter() - t0), 2)
 
-    figures: dict[str, Any] = {"model": args.model, "diffusion": args.diffusion, "codec_model": cfg.codec,
+    figures: dict[str, Any] = {"model": args.model, "diffusion": args.diffusion, "baseline": args.baseline,
+                               "codec_model": cfg.codec,
                                "codebooks": cfg.n_codebooks,
                                "clips": len(real), "seconds": args.seconds,
                                "reference_clips": len(reference)}  # fmt: skip
@@ -243,6 +261,8 @@ def main() -> None:
         speed[f"steps_per_s_{'cache' if use_cache else 'recompute'}"] = round(rate, 1)
     figures["speed"] = speed
     command = f"python benchmarks/text2music.py --clips {args.clips} --seconds {args.seconds:g}"
+    if args.baseline:
+        command += f" --baseline {args.baseline}"
     write_result(args.result, figures, command=command)
 
 

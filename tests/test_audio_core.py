@@ -239,6 +239,10 @@ def test_render_dataset(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ds.")]  # no temporary folder left
     with pytest.raises(InputError, match="not empty"):
         render_dataset(str(src), "flute", out, minutes=0.1, progress=False)
+    slow = render_dataset(str(src), "flute", tmp_path / "slow", minutes=0.1, bpm_range=(50, 60), progress=False)
+    assert all(50 <= e.tempo_bpm <= 60 for e in slow) and "a slow flute" in slow[0].caption  # not the score's 120
+    with pytest.raises(InputError, match="--bpm"):
+        render_dataset(str(src), "flute", tmp_path / "x", bpm_range=(90, 60), progress=False)
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is installed by `make install`")

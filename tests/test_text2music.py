@@ -18,6 +18,7 @@ from cadenza.audio.text2music import (
     chroma_onehot,
     encode_text,
     melody_bins,
+    prompt_attributes,
 )
 from cadenza.errors import InputError
 
@@ -63,13 +64,13 @@ def test_loss_learns_the_prompt(prompts: TextCondition) -> None:
     assert per.shape == (3,)
     assert float(model.loss(codes, prompts, chroma)[0]) < 0.3 * first
     for i in range(2):  # each prompt, decoded greedily, plays its own sequence from the first frame
-        one = TextCondition(prompts.tokens[i : i + 1], prompts.mask[i : i + 1], prompts.pooled[i : i + 1])
+        one = prompts.row(i)
         assert torch.equal(model.generate(one, 12, guidance=1.0, top_k=1)[0], codes[i])
 
 
 def test_cache_equals_recomputing_the_window(prompts: TextCondition) -> None:
     model = tiny(1)
-    one = TextCondition(prompts.tokens[:1], prompts.mask[:1], prompts.pooled[:1])
+    one = prompts.row(0)
     melody = np.arange(20) % 12
     for guidance in (1.0, 3.0):  # 20 frames + 2 delay steps: past the 6-step band
         a = model.generate(one, 20, melody=melody, guidance=guidance, seed=3)
@@ -80,7 +81,7 @@ def test_cache_equals_recomputing_the_window(prompts: TextCondition) -> None:
 
 def test_prefix_is_kept_and_guidance_matters(prompts: TextCondition) -> None:
     model = tiny(2)
-    one = TextCondition(prompts.tokens[:1], prompts.mask[:1], prompts.pooled[:1])
+    one = prompts.row(0)
     prefix = torch.randint(0, 16, (3, 7))
     out = model.generate(one, 15, prefix=prefix, seed=0)
     assert torch.equal(out[0, :, :7], prefix)
@@ -90,6 +91,63 @@ def test_prefix_is_kept_and_guidance_matters(prompts: TextCondition) -> None:
         model.generate(one, 7, prefix=prefix)
     with pytest.raises(InputError, match="empty"):
         model.text("   ")
+
+
+def test_prompt_attributes_read_tempo_and_key() -> None:
+    def read(text: str) -> tuple[int | None, bool, int | None, int | None]:
+        """(tempo word index, bpm stated, tonic, minor) of a prompt."""
+        v = prompt_attributes(text)
+        word = int(v[:4].argmax()) if v[:4].any() else None
+        tonic = int(v[13:25].argmax()) if v[13:25].any() else None
+        return word, bool(v[4]), tonic, int(v[26]) if v[25:27].any() else None
+
+    assert read("a slow cello melody in D minor") == (0, False, 2, 1)
+    assert read("violin music at 72 bpm in Bb major") == (None, True, 10, 0)
+    assert read("Presto, F sharp Minor") == (3, False, 6, 1)
+    assert read("an adagio in C-sharp minor") == (0, False, 1, 1)
+    assert read("played moderately loud, in a minor key") == (None, False, None, None)  # no tempo, no key
+    assert not prompt_attributes("").any()
+    a, b, c = (prompt_attributes(f"a tune, {bpm} bpm")[5:13] for bpm in (72, 76, 140))
+    assert 0 < np.linalg.norm(a - b) < np.linalg.norm(a - c)  # nearby tempi are near, and still told apart
+
+
+def test_captions_state_the_facts_the_attributes_read() -> None:
+    """Every wording of a rendered clip's caption that names its tempo or key is read back as that tempo and key."""
+    from cadenza.audio.captions import all_captions
+
+    entry = {"instrument": "Violin", "program": 40, "tempo_bpm": 131.6, "key": "Eb minor", "meter": "6/8",
+             "velocity": 80, "mean_pitch": 70.0, "n_parts": 1}  # fmt: skip
+    bpm = prompt_attributes("132 bpm")[4:13]
+    for text in all_captions(entry):
+        v = prompt_attributes(text)
+        if "lively" in text:
+            assert v[2] == 1 and v[:4].sum() == 1, text
+        if "bpm" in text:
+            assert np.allclose(v[4:13], bpm), text
+        if "minor" in text:
+            assert v[13 + 3] == 1 and v[26] == 1 and v[13:27].sum() == 2, text
+
+
+def test_attributes_start_where_the_model_was_and_then_learn(prompts: TextCondition) -> None:
+    """A model given the attribute layer on top of trained weights starts with the same loss (zero layer), and its
+    gradient reaches the layer; the encoded prompts carry the attributes and dropping a prompt drops them."""
+    from dataclasses import replace
+
+    plain = tiny(4)
+    reads = Text2Music(replace(TINY, attributes=True)).eval()
+    missing, unexpected = reads.load_state_dict(plain.state_dict(), strict=False)
+    assert missing == ["attrs.weight"] and not unexpected
+    codes = torch.randint(0, 16, (2, 3, 10))
+    chroma = torch.zeros(2, 10, 13)
+    assert torch.allclose(plain.loss(codes, prompts, chroma)[0], reads.loss(codes, prompts, chroma)[0])
+    reads.loss(codes, prompts, chroma)[0].backward()
+    assert reads.attrs is not None and reads.attrs.weight.grad is not None
+    assert float(reads.attrs.weight.grad.abs().sum()) > 0
+    assert prompts.attrs is not None and prompts.attrs[0, 0] == 1 and prompts.attrs[1, 3] == 1  # slow, fast
+    dropped = prompts.dropped(torch.tensor([True, False]))
+    assert dropped.attrs is not None and not dropped.attrs[0].any() and dropped.attrs[1].any()
+    with pytest.raises(ValueError, match="encode_text"):
+        reads.prepare(TextCondition(prompts.tokens, prompts.mask, prompts.pooled))
 
 
 def test_melody_bins_find_the_pitch_class() -> None:
@@ -174,6 +232,14 @@ def test_fine_tune_resumes_from_a_model(trained: dict[str, Path]) -> None:
             "--window-frames", "16", "--batch-size", "2", "--threads", "1", "--steps", "2", "-o", str(out))  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert Text2Music.from_pretrained(out).cfg == Text2Music.from_pretrained(trained["model"]).cfg
+    out = trained["root"] / "tuned-attributes"  # learning to read tempo and key, from a model that did not
+    p = run("text2music", "train", "--data", str(trained["data"]), "--init-from", str(trained["model"]),
+            "--attributes", "--window-frames", "16", "--batch-size", "2", "--threads", "1", "--steps", "2",
+            "-o", str(out))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    tuned = Text2Music.from_pretrained(out)
+    assert tuned.cfg.attributes and "valid_loss_no_attributes" in tuned.figures
+    assert "Tempo and key are also read" in (out / "card.md").read_text()
 
 
 def test_commands_refuse_bad_input(trained: dict[str, Path], tmp_path: Path) -> None:

@@ -113,6 +113,7 @@ def render_dataset(
     minutes: float = 10.0,
     sample_rate: int = 16000,
     tempo_range: tuple[float, float] = (0.8, 1.25),
+    bpm_range: tuple[float, float] | None = None,
     velocity_range: tuple[int, int] = (55, 110),
     max_piece_s: float = 60.0,
     seed: int = 0,
@@ -129,6 +130,8 @@ def render_dataset(
         out_dir: the dataset folder to create (must not exist, or be empty).
         minutes: total duration to render, over all splits.
         tempo_range: the piece's tempo is scaled by a factor drawn from this range (clamped to 40-200 bpm).
+        bpm_range: instead, a tempo drawn log-uniformly from this range, whatever the piece's own (so that every
+            tempo word is heard with every kind of piece: what a text-to-music model needs to learn tempo).
         velocity_range: a base velocity per piece is drawn from this range.
         max_piece_s: longer pieces are skipped.
         seed: the pieces, instruments, tempi, velocities and transpositions drawn.
@@ -142,6 +145,8 @@ def render_dataset(
     from cadenza.render import GM_PROGRAMS, find_soundfont, program_number, render_score
 
     out = Path(out_dir)
+    if bpm_range is not None and not 20 <= bpm_range[0] <= bpm_range[1] <= 400:
+        raise InputError("--bpm", f"needs 20 <= LOW <= HIGH <= 400, got {bpm_range[0]:g} {bpm_range[1]:g}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):  # before the corpus loads, not after
         raise InputError(out, "already exists and is not empty; choose a new folder")
     programs = [program_number(p) for p in (program if isinstance(program, list) else [program])]
@@ -168,7 +173,10 @@ def render_dataset(
             shift = fit_transposition(min(n.pitch for n in pitched), max(n.pitch for n in pitched), prog, rng)
             if shift is None:
                 continue
-            bpm = float(np.clip(score.tempo_bpm * rng.uniform(*tempo_range), 40, 200))
+            if bpm_range is not None:
+                bpm = float(np.exp(rng.uniform(np.log(bpm_range[0]), np.log(bpm_range[1]))))
+            else:
+                bpm = float(np.clip(score.tempo_bpm * rng.uniform(*tempo_range), 40, 200))
             velocity = int(rng.integers(velocity_range[0], velocity_range[1] + 1))
             piece = vary_velocity(score.transpose(shift), velocity, rng).replace(tempo_bpm=bpm)
             if piece.duration_s > max_piece_s or piece.duration_s < 2:

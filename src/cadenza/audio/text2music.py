@@ -23,6 +23,7 @@ After Copet et al. 2023 (MusicGen, audiocraft), at a laptop's scale and over cad
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, cast
 
@@ -56,6 +57,7 @@ class Text2MusicConfig:
     dropout: float = 0.1
     text_dropout: float = 0.2  # share of training examples without their prompt (for classifier-free guidance)
     melody_dropout: float = 0.5  # share without their melody (the model also plays from the prompt alone)
+    attributes: bool = False  # also read tempo and key from the prompt's words (`prompt_attributes`), not in MusicGen
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:
@@ -68,13 +70,65 @@ class TextCondition(NamedTuple):
     tokens: torch.Tensor  # [B, M, text_dim] token embeddings of the frozen encoder
     mask: torch.Tensor  # [B, M] True for real tokens
     pooled: torch.Tensor  # [B, text_dim] the sentence embedding (unit length; zeros for no prompt)
+    attrs: torch.Tensor | None = None  # [B, ATTR_DIM] tempo and key the words state (`prompt_attributes`)
 
     def to(self, device: torch.device | str) -> TextCondition:
-        return TextCondition(*(t.to(device) for t in self))
+        attrs = None if self.attrs is None else self.attrs.to(device)
+        return TextCondition(self.tokens.to(device), self.mask.to(device), self.pooled.to(device), attrs)
 
     def dropped(self, drop: torch.Tensor) -> TextCondition:
         """The same batch with the prompts of rows where `drop` [B] is True removed."""
-        return TextCondition(self.tokens, self.mask & ~drop[:, None], self.pooled * (~drop)[:, None].float())
+        keep = (~drop)[:, None].float()
+        attrs = None if self.attrs is None else self.attrs * keep
+        return TextCondition(self.tokens, self.mask & ~drop[:, None], self.pooled * keep, attrs)
+
+    def row(self, i: int) -> TextCondition:
+        """The i-th prompt alone."""
+        attrs = None if self.attrs is None else self.attrs[i : i + 1]
+        return TextCondition(self.tokens[i : i + 1], self.mask[i : i + 1], self.pooled[i : i + 1], attrs)
+
+
+# ---- tempo and key, read from the prompt's words
+TEMPO_WORDS = {  # the caption's four tempo words (`captions.tempo_word`) and common synonyms
+    "slow": ("slow", "slowly", "largo", "lento", "adagio", "leisurely"),
+    "moderate": ("moderate", "moderato", "andante", "medium"),
+    "lively": ("lively", "allegretto", "allegro", "brisk", "upbeat"),
+    "fast": ("fast", "quick", "presto", "vivace", "rapid"),
+}
+_WORD = {w: i for i, words in enumerate(TEMPO_WORDS.values()) for w in words}
+_WORD_RE = re.compile(r"\b(" + "|".join(_WORD) + r")\b", re.IGNORECASE)
+_BPM_RE = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute)\b", re.IGNORECASE)
+_KEY_RE = re.compile(r"\b([A-G])(#|♯|b|♭|-flat|-sharp| flat| sharp)?[ -]?((?i:major|minor))\b")
+_BPM_FREQS = (1, 2, 4, 8)  # sinusoids of log2(bpm / 40): 40-200 bpm told apart to a few percent
+ATTR_DIM = 4 + 1 + 2 * len(_BPM_FREQS) + 12 + 2  # tempo word, bpm flag, bpm features, tonic, mode
+
+
+def prompt_attributes(text: str) -> np.ndarray:
+    """The tempo and key a prompt states, as a vector the model adds to every step (zeros where it states none):
+    the tempo word (slow / moderate / lively / fast, or a synonym: "adagio", "quick"), "N bpm", and "D minor",
+    "Bb major", "F sharp minor". Training captions are parsed by the same function, so the words mean to the model
+    what they meant in the data; a prompt without them leaves them to the text encoder alone.
+
+        >>> prompt_attributes("a slow cello melody in D minor").nonzero()[0].tolist()
+        [0, 15, 26]
+    """
+    v = np.zeros(ATTR_DIM, np.float32)
+    if m := _WORD_RE.search(text):
+        v[_WORD[m.group(1).lower()]] = 1.0
+    if m := _BPM_RE.search(text):
+        bpm = float(np.clip(float(m.group(1)), 20, 400))
+        x = np.log2(bpm / 40.0)
+        v[4] = 1.0
+        for j, f in enumerate(_BPM_FREQS):
+            v[5 + 2 * j], v[6 + 2 * j] = np.sin(np.pi * f * x / 2.5), np.cos(np.pi * f * x / 2.5)
+    if m := _KEY_RE.search(text):
+        from cadenza.core.score import Key
+
+        accidental = (m.group(2) or "").strip(" -").replace("sharp", "#").replace("flat", "b")
+        key = Key.parse(f"{m.group(1)}{accidental} {m.group(3)}")
+        v[13 + key.tonic] = 1.0
+        v[25 + (key.mode == "minor")] = 1.0
+    return v
 
 
 @functools.cache
@@ -94,12 +148,14 @@ def encode_text(texts: list[str], max_tokens: int) -> tuple[TextCondition, list[
     feats = {k: v[:, :max_tokens] if isinstance(v, torch.Tensor) else v for k, v in feats.items()}
     out = enc(feats)
     mask = feats["attention_mask"].bool()
-    return TextCondition(out["token_embeddings"].float(), mask, out["sentence_embedding"].float()), truncated
+    attrs = torch.from_numpy(np.stack([prompt_attributes(t) for t in texts]))
+    return TextCondition(out["token_embeddings"].float(), mask, out["sentence_embedding"].float(), attrs), truncated
 
 
 def no_text(batch: int, dim: int) -> TextCondition:
     """An empty prompt (the unconditional branch of guidance)."""
-    return TextCondition(torch.zeros(batch, 1, dim), torch.zeros(batch, 1, dtype=torch.bool), torch.zeros(batch, dim))
+    return TextCondition(torch.zeros(batch, 1, dim), torch.zeros(batch, 1, dtype=torch.bool), torch.zeros(batch, dim),
+                         torch.zeros(batch, ATTR_DIM))  # fmt: skip
 
 
 def chroma_onehot(bins: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -176,10 +232,13 @@ class Text2Music(Pretrained, nn.Module):
         self.pooled_proj = nn.Linear(cfg.text_dim, c)
         self.null = nn.Parameter(torch.zeros(1, 1, c))  # always in the memory: what "no prompt" attends to
         self.chroma = nn.Linear(CHROMA_DIM, c, bias=False)  # no melody (all zeros) adds nothing
+        self.attrs = nn.Linear(ATTR_DIM, c, bias=False) if cfg.attributes else None  # no tempo or key: nothing
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(c)
         self.head = nn.Linear(c, cfg.n_codebooks * cfg.cardinality)
         self.apply(GPT._init)  # nanoGPT's initialization
+        if self.attrs is not None:
+            nn.init.zeros_(self.attrs.weight)  # a model fine-tuned to read them starts where it was
         self._codec: Any = None
 
     # ---- the network
@@ -189,7 +248,12 @@ class Text2Music(Pretrained, nn.Module):
         mem = torch.cat([self.null.expand(b, -1, -1), self.text_proj(text.tokens)], dim=1)
         mask = torch.cat([torch.ones(b, 1, dtype=torch.bool), text.mask], dim=1)
         kv = [cast(Block, blk).cross.memory(mem) for blk in self.blocks]
-        return Prepared(kv, mask, self.pooled_proj(text.pooled))
+        pooled = self.pooled_proj(text.pooled)
+        if self.attrs is not None:
+            if text.attrs is None:
+                raise ValueError("this model reads tempo and key from the prompt: encode it with encode_text")
+            pooled = pooled + self.attrs(text.attrs)
+        return Prepared(kv, mask, pooled)
 
     def forward(self, tokens: torch.Tensor, prep: Prepared, chroma: torch.Tensor, start: int = 0,
                 caches: list[Cache] | None = None) -> tuple[torch.Tensor, list[Cache]]:  # fmt: skip
@@ -330,7 +394,9 @@ def _cat_text(a: TextCondition, b: TextCondition) -> TextCondition:
         return TextCondition(F.pad(t.tokens, (0, 0, 0, extra)), F.pad(t.mask, (0, extra)), t.pooled)
 
     a, b = pad(a), pad(b)
-    return TextCondition(torch.cat([a.tokens, b.tokens]), torch.cat([a.mask, b.mask]), torch.cat([a.pooled, b.pooled]))
+    attrs = None if a.attrs is None or b.attrs is None else torch.cat([a.attrs, b.attrs])
+    return TextCondition(torch.cat([a.tokens, b.tokens]), torch.cat([a.mask, b.mask]), torch.cat([a.pooled, b.pooled]),
+                         attrs)  # fmt: skip
 
 
 def melody_bins(audio: np.ndarray, sample_rate: int, frame_rate: float, n_frames: int | None = None,

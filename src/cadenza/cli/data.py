@@ -17,7 +17,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     program = args.program[0] if len(args.program) == 1 else args.program
     soundfont = args.soundfont[0] if args.soundfont and len(args.soundfont) == 1 else args.soundfont
     entries = render_dataset(corpus, program, args.output, minutes=args.minutes,
-                             sample_rate=args.sample_rate, seed=args.seed, soundfont=soundfont)  # fmt: skip
+                             sample_rate=args.sample_rate, seed=args.seed, soundfont=soundfont,
+                             bpm_range=tuple(args.bpm) if args.bpm else None)  # fmt: skip
     splits = Counter(e.split for e in entries)
     minutes = sum(e.duration_s for e in entries) / 60
     print(f"wrote {args.output}: {len(entries)} clips, {minutes:.1f} min at {args.sample_rate} Hz "
@@ -74,6 +75,9 @@ def register(sub: Any) -> None:
                    help="SoundFont files or names: fluidr3 (default), timgm6mb, musescore; with several, each piece "
                         "draws one")  # fmt: skip
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--bpm", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                   help="draw each piece's tempo log-uniformly in LOW..HIGH bpm "
+                        "(default: its own tempo x 0.8-1.25)")  # fmt: skip
     common.add_output(r, "new dataset folder")
     r.set_defaults(func=cmd_render)
     t = dsub.add_parser("textures", help="procedural sound textures driven by parameters in [0, 1]")

@@ -13,6 +13,7 @@ PROMPTS = (
     "a lively flute melody in G major",
     "a church organ four-part chorale in C major",
 )
+TEMPI = (60, 150)  # the same prompt asked at these tempi
 # Ode to Joy, first phrase (MIDI pitch, quarter lengths): the melody the last item follows
 ODE = ((64, 1), (64, 1), (65, 1), (67, 1), (67, 1), (65, 1), (64, 1), (62, 1), (60, 1), (60, 1), (62, 1), (64, 1),
        (64, 1.5), (62, 0.5), (62, 2))  # fmt: skip
@@ -39,6 +40,14 @@ def build(out_dir: Path) -> Section:
         write_audio(clip, out_dir / f"t2m_{i}.wav")
         spectrograms_png([(f"text2music: {prompt!r}", clip)], out_dir / f"t2m_{i}.png")
         items.append(Item(f"“{prompt}” (guidance 3, seed {i})", audio=f"t2m_{i}.wav", image=f"t2m_{i}.png"))
+    for bpm in TEMPI:  # one prompt at two tempi: the beat tracker's reading beside the one asked
+        prompt = f"a marimba melody in C major, {bpm} bpm"
+        clip = AudioClip(codec.decode_chunked(model.generate(prompt, n, seed=7))[0].numpy(), codec.sample_rate)
+        write_audio(clip, out_dir / f"t2m_{bpm}bpm.wav")
+        spectrograms_png([(f"text2music: {prompt!r}", clip)], out_dir / f"t2m_{bpm}bpm.png")
+        heard = _tempo(clip.samples[0], codec.sample_rate)
+        items.append(Item(f"“{prompt}” (seed 7): librosa's beat tracker hears {heard:.0f} bpm",
+                          audio=f"t2m_{bpm}bpm.wav", image=f"t2m_{bpm}bpm.png"))  # fmt: skip
     notes, t = [], 0.0
     for pitch, d in ODE:
         notes.append(Note(pitch, t, d))
@@ -83,3 +92,10 @@ def build(out_dir: Path) -> Section:
         "family) answers the same prompts and edits a recording towards a new one.",
         items,
     )
+
+
+def _tempo(y: object, sample_rate: int) -> float:
+    import librosa
+    import numpy as np
+
+    return float(np.atleast_1d(librosa.beat.beat_track(y=np.asarray(y), sr=sample_rate)[0])[0])
