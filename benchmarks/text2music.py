@@ -13,8 +13,9 @@ Sets:
 - `real`: the test clips themselves (what the measures read on true renders: the trackers' own ceiling);
 - `codec`: the test clips coded and decoded at the model's codebooks (the ceiling of any model over these codes);
 - `cfg_1`, `cfg_3`, `cfg_5`: generations from each caption at classifier-free guidance 1, 3 and 5;
-- `cfg_3_no_attributes` (a model that reads tempo and key from the words): the same prompts with the parsed tempo
-  and key zeroed, so that only the text encoder carries them (what the attribute layer adds, same weights);
+- `cfg_3_no_beat` (a model with a beat clock): the same prompts without the clock (what the clock adds, same weights);
+- `cfg_3_words_only` (a model that reads tempo and key, or has a beat clock): the same prompts with the parsed tempo
+  and key zeroed and no clock, so that only the text encoder carries them (same weights);
 - `baseline_cfg_3` (with `--baseline MODEL`): another text-to-music model on the same prompts, e.g. the one before a
   fine-tune;
 - `shuffled`: the `cfg_3` outputs scored against another clip's caption (the control: what adherence reads when
@@ -28,11 +29,12 @@ tempo by librosa's beat tracker (share within 8% of the prompt's BPM, allowing d
 octave errors are not the model's), key and mode by Krumhansl-Kessler profiles on the summed chromagram; CLAP
 score (cadenza's CLAP) of each output against its prompt.
 Melody: each test clip's melody (dominant chroma bin per frame, MusicGen-melody's condition) given with the caption
-of another clip; the chroma cosine between the melody's chromagram and the output's, frame by frame (MusicGen-melody
-reports 0.44 on MusicCaps), beside the same prompt without the melody (control) and the codec's reconstruction
-of the melody clip (ceiling).
+of another clip (a model's beat clock at the melody's own tempo); the chroma cosine between the melody's chromagram
+and the output's, frame by frame (MusicGen-melody reports 0.44 on MusicCaps), beside the same prompt without the
+melody (control) and the codec's reconstruction of the melody clip (ceiling).
 "Make it a cello" (Fugatto-style transformation, from the parts above): the test clips not played by a cello, each
-asked to become "{its caption with the instrument a cello}" by the token model following the clip's melody, and by
+asked to become "{its caption with the instrument a cello}" by the token model following the clip's melody (and its
+tempo), and by
 the diffusion model's SDEdit at strengths 0.5 and 0.7; the share the sound classifier calls a cello, and the chroma
 cosine to the input (the tune kept), beside the input itself.
 Speed on one core: seconds of audio per second (generation and decoding) with the key/value cache and recomputing
@@ -122,7 +124,7 @@ def make_it_a_cello(model: Text2Music, diffusion: Any, real: list[np.ndarray], e
     for i, (x, e) in enumerate(picks):
         prompt = caption_of({**e, "instrument": "Cello", "program": 42}, None)
         bins = melody_bins(x, sr, model.cfg.frame_rate, n)
-        codes = model.generate(prompt, n, melody=bins, guidance=3.0, seed=i)
+        codes = model.generate(prompt, n, melody=bins, guidance=3.0, seed=i, bpm=float(e["tempo_bpm"]))
         outputs["token_model_melody"].append(model.codec.decode_chunked(codes)[0, 0, : n * hop].numpy())
         if diffusion is not None:
             for s in (0.5, 0.7):
@@ -188,10 +190,12 @@ def main() -> None:
         speed[f"audio_s_per_s_cfg_{g:g}"] = round(len(prompts) * args.seconds / (time.perf_counter() - t0), 2)
         print(f"cfg {g:g}: {speed}", flush=True)
 
-    if model.attrs is not None:  # the same weights, tempo and key left to the text encoder
-        plain = [model.text(p)[0] for p in prompts]
-        plain = [t._replace(attrs=torch.zeros_like(t.attrs)) for t in plain]
-        sets["cfg_3_no_attributes"] = [decode(model.generate(t, n, guidance=3.0, seed=i)) for i, t in enumerate(plain)]
+    encoded = [model.text(p)[0] for p in prompts]  # an encoded prompt gets no beat clock unless given a bpm
+    if model.beat is not None:  # the same weights without the clock
+        sets["cfg_3_no_beat"] = [decode(model.generate(t, n, guidance=3.0, seed=i)) for i, t in enumerate(encoded)]
+    if model.attrs is not None or model.beat is not None:  # the same weights, tempo and key left to the text encoder
+        plain = [t if t.attrs is None else t._replace(attrs=torch.zeros_like(t.attrs)) for t in encoded]
+        sets["cfg_3_words_only"] = [decode(model.generate(t, n, guidance=3.0, seed=i)) for i, t in enumerate(plain)]
     if args.baseline:
         base = Text2Music.from_pretrained(args.baseline)
         if base.cfg.codec_id != cfg.codec_id:
@@ -237,8 +241,10 @@ def main() -> None:
     with_melody, without = [], []
     for i, (x, p) in enumerate(zip(real, other)):
         bins = melody_bins(x, sr, cfg.frame_rate, n)
-        with_melody.append(chroma_cosine(x, decode(model.generate(p, n, melody=bins, guidance=3.0, seed=i)), sr, hop))
-        without.append(chroma_cosine(x, decode(model.generate(p, n, guidance=3.0, seed=i)), sr, hop))
+        bpm = float(entries[i]["tempo_bpm"])  # a beat clock (models with one) at the melody's own tempo
+        with_melody.append(chroma_cosine(x, decode(model.generate(p, n, melody=bins, guidance=3.0, seed=i, bpm=bpm)),
+                                         sr, hop))  # fmt: skip
+        without.append(chroma_cosine(x, decode(model.generate(p, n, guidance=3.0, seed=i, bpm=bpm)), sr, hop))
     ceiling = [chroma_cosine(x, y, sr, hop) for x, y in zip(real, sets["codec"])]
     figures["melody_chroma_cosine"] = {
         "with_melody": round(float(np.mean(with_melody)), 3),

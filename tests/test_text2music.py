@@ -16,9 +16,13 @@ from cadenza.audio.text2music import (
     Text2MusicConfig,
     TextCondition,
     chroma_onehot,
+    beat_clock,
+    beat_features,
     encode_text,
     melody_bins,
     prompt_attributes,
+    prompt_bpm,
+    tracked_beat_phase,
 )
 from cadenza.errors import InputError
 
@@ -148,6 +152,52 @@ def test_attributes_start_where_the_model_was_and_then_learn(prompts: TextCondit
     assert dropped.attrs is not None and not dropped.attrs[0].any() and dropped.attrs[1].any()
     with pytest.raises(ValueError, match="encode_text"):
         reads.prepare(TextCondition(prompts.tokens, prompts.mask, prompts.pooled))
+    with torch.no_grad():
+        reads.attrs.weight.normal_()
+    slow, fast = (reads.generate(prompts.row(i), 8, guidance=3.0, seed=0) for i in range(2))  # guided: attributes kept
+    assert slow.shape == fast.shape == (1, 3, 8)
+    same_words = prompts.row(0)._replace(attrs=prompts.attrs[1:])  # the first prompt's words, the second's tempo
+    assert not torch.equal(reads.generate(same_words, 8, guidance=3.0, seed=0), slow)
+
+
+def test_beat_clock_from_the_prompt_and_from_a_recording() -> None:
+    assert prompt_bpm("violin music at 72 bpm, slow") == 72.0 and prompt_bpm("a slow air") == 64.0
+    assert prompt_bpm("a cello melody in D minor") is None
+    clock = beat_clock(120.0, 100, 50.0)  # a beat every 25 frames
+    assert clock[0] == 0 and clock[25] == 0 and abs(clock[10] - 0.4) < 1e-9
+    f = beat_features(np.array([0.0, 0.25, np.nan]))
+    assert np.allclose(f[0], [0, 1, 1]) and np.allclose(f[1], [1, 0, 1], atol=1e-6) and not f[2].any()
+    sr, bpm = 16000, 90.0  # clicks at 90 bpm from 0.3 s: the tracked phase is near 0 at each click
+    y = np.zeros(8 * sr, np.float32)
+    clicks = 0.3 + np.arange(11) * 60 / bpm
+    for t in clicks:
+        i = int(t * sr)
+        y[i : i + 400] = np.random.default_rng(0).normal(0, 0.5, 400) * np.exp(-np.arange(400) / 80)
+    phase = tracked_beat_phase(y, sr, bpm, 50.0, 400)
+    at_clicks = phase[np.round(clicks * 50).astype(int)]
+    assert np.all(np.minimum(at_clicks, 1 - at_clicks) < 0.1), at_clicks
+
+
+def test_beat_clock_in_batches_and_sampling(prompts: TextCondition) -> None:
+    """Training gives the clock only where the caption states a tempo and the prompt is kept; a model with a beat
+    layer plays differently at another tempo of the same words."""
+    from dataclasses import replace
+
+    from cadenza.audio.text2music_train import MusicClip, make_batch
+
+    model = Text2Music(replace(TINY, beat=True)).eval()
+    clip = MusicClip(np.zeros((3, 40), np.int16), np.full(40, -1, np.int8), {}, beat_clock(150.0, 40, 50.0))
+    caps = ["a slow cello melody", "a cello melody", "a fast cello melody"]
+    b = make_batch(model, [clip], [(0, 0), (0, 5), (0, 10)], 20, caps, np.array([False, False, True]),
+                   np.ones(3, bool))  # fmt: skip
+    assert b["chroma"].shape == (3, 20, 16)
+    assert b["chroma"][0, :, 15].all() and not b["chroma"][1:, :, 13:].any()  # no tempo word / prompt dropped
+    with torch.no_grad():
+        model.beat.weight.normal_()  # type: ignore[union-attr]
+    one = prompts.row(0)
+    slow, fast = (model.generate(one, 12, guidance=3.0, seed=0, bpm=bpm) for bpm in (60.0, 150.0))
+    assert not torch.equal(slow, fast)
+    assert torch.equal(model.generate(one, 12, guidance=3.0, seed=0), model.generate(one, 12, guidance=3.0, seed=0))
 
 
 def test_melody_bins_find_the_pitch_class() -> None:
@@ -240,6 +290,15 @@ def test_fine_tune_resumes_from_a_model(trained: dict[str, Path]) -> None:
     tuned = Text2Music.from_pretrained(out)
     assert tuned.cfg.attributes and "valid_loss_no_attributes" in tuned.figures
     assert "Tempo and key are also read" in (out / "card.md").read_text()
+    out = trained["root"] / "tuned-beat"  # and a beat clock (the captions file states no tempo: never given)
+    p = run("text2music", "train", "--data", str(trained["data"]), "--init-from", str(trained["model"]),
+            "--beat", "--window-frames", "16", "--batch-size", "2", "--threads", "1", "--steps", "2",
+            "-o", str(out))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert Text2Music.from_pretrained(out).cfg.beat and "valid_loss_no_beat" in Text2Music.from_pretrained(out).figures
+    p = run("text2music", "a high sine tone at 90 bpm", "--model", str(out), "--seconds", "0.5",
+            "-o", str(trained["root"] / "beat.wav"))  # fmt: skip
+    assert p.returncode == 0, p.stderr
 
 
 def test_commands_refuse_bad_input(trained: dict[str, Path], tmp_path: Path) -> None:

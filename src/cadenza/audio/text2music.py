@@ -39,6 +39,7 @@ from cadenza.nn.patterns import Pattern
 from cadenza.pretrained import Pretrained
 
 CHROMA_DIM = 13  # 12 one-hot pitch classes and a flag "a melody is given here"
+BEAT_DIM = 3  # sine and cosine of the beat's phase, and a flag "a beat is given here"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Text2MusicConfig:
     text_dropout: float = 0.2  # share of training examples without their prompt (for classifier-free guidance)
     melody_dropout: float = 0.5  # share without their melody (the model also plays from the prompt alone)
     attributes: bool = False  # also read tempo and key from the prompt's words (`prompt_attributes`), not in MusicGen
+    beat: bool = False  # a beat clock at the prompt's tempo on every frame (`beat_clock`), not in MusicGen
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:
@@ -101,6 +103,52 @@ _BPM_RE = re.compile(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute)\b", re.I
 _KEY_RE = re.compile(r"\b([A-G])(#|♯|b|♭|-flat|-sharp| flat| sharp)?[ -]?((?i:major|minor))\b")
 _BPM_FREQS = (1, 2, 4, 8)  # sinusoids of log2(bpm / 40): 40-200 bpm told apart to a few percent
 ATTR_DIM = 4 + 1 + 2 * len(_BPM_FREQS) + 12 + 2  # tempo word, bpm flag, bpm features, tonic, mode
+
+
+WORD_BPM = {"slow": 64.0, "moderate": 92.0, "lively": 124.0, "fast": 156.0}  # a tempo word's beat clock
+
+
+def prompt_bpm(text: str) -> float | None:
+    """The tempo a prompt asks for: its "N bpm", else its tempo word's middle (`WORD_BPM`), else None."""
+    if m := _BPM_RE.search(text):
+        return float(np.clip(float(m.group(1)), 20, 400))
+    if m := _WORD_RE.search(text):
+        return WORD_BPM[list(TEMPO_WORDS)[_WORD[m.group(1).lower()]]]
+    return None
+
+
+def beat_clock(bpm: float, n_frames: int, frame_rate: float) -> np.ndarray:
+    """The beat's phase in [0, 1) at each frame of a piece at `bpm` that starts on a beat."""
+    return (np.arange(n_frames) / frame_rate * bpm / 60.0) % 1.0
+
+
+def beat_features(phase: np.ndarray) -> torch.Tensor:
+    """Phases per frame (NaN: no beat given there) -> [T, 3]: sine, cosine, flag (zeros where none)."""
+    p = np.asarray(phase, dtype=np.float64)
+    on = np.isfinite(p)
+    out = np.zeros((len(p), BEAT_DIM), np.float32)
+    out[on, 0], out[on, 1], out[on, 2] = np.sin(2 * np.pi * p[on]), np.cos(2 * np.pi * p[on]), 1.0
+    return torch.from_numpy(out)
+
+
+def tracked_beat_phase(audio: np.ndarray, sample_rate: int, bpm: float, frame_rate: float, n_frames: int
+                       ) -> np.ndarray:  # fmt: skip
+    """The beat's phase at each frame of a recording whose tempo is known: librosa's beat tracker placing beats at
+    that tempo (it chooses only where they fall), the phase interpolated between them (what training gives the model,
+    as Music ControlNet's rhythm control takes its beats from a tracker)."""
+    import librosa
+
+    y = np.asarray(audio, dtype=np.float32)
+    _, beats = librosa.beat.beat_track(y=y, sr=sample_rate, bpm=bpm, units="time", tightness=400)
+    t = np.arange(n_frames) / frame_rate
+    period = 60.0 / bpm
+    if len(beats) < 2:
+        return np.full(n_frames, np.nan)
+    idx = np.arange(len(beats), dtype=np.float64)
+    phase = np.interp(t, beats, idx)  # beats counted, between the first and last tracked beat
+    phase = np.where(t < beats[0], (t - beats[0]) / period, phase)  # before and after: at the tempo
+    phase = np.where(t > beats[-1], idx[-1] + (t - beats[-1]) / period, phase)
+    return phase % 1.0
 
 
 def prompt_attributes(text: str) -> np.ndarray:
@@ -233,12 +281,14 @@ class Text2Music(Pretrained, nn.Module):
         self.null = nn.Parameter(torch.zeros(1, 1, c))  # always in the memory: what "no prompt" attends to
         self.chroma = nn.Linear(CHROMA_DIM, c, bias=False)  # no melody (all zeros) adds nothing
         self.attrs = nn.Linear(ATTR_DIM, c, bias=False) if cfg.attributes else None  # no tempo or key: nothing
+        self.beat = nn.Linear(BEAT_DIM, c, bias=False) if cfg.beat else None  # no beat clock (zeros): nothing
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(c)
         self.head = nn.Linear(c, cfg.n_codebooks * cfg.cardinality)
         self.apply(GPT._init)  # nanoGPT's initialization
-        if self.attrs is not None:
-            nn.init.zeros_(self.attrs.weight)  # a model fine-tuned to read them starts where it was
+        for new in (self.attrs, self.beat):
+            if new is not None:
+                nn.init.zeros_(new.weight)  # a model fine-tuned to read them starts where it was
         self._codec: Any = None
 
     # ---- the network
@@ -258,11 +308,13 @@ class Text2Music(Pretrained, nn.Module):
     def forward(self, tokens: torch.Tensor, prep: Prepared, chroma: torch.Tensor, start: int = 0,
                 caches: list[Cache] | None = None) -> tuple[torch.Tensor, list[Cache]]:  # fmt: skip
         """Input tokens [B, K, S] (each step holds the tokens of the step before it), the prompt, the melody of
-        each step [B, S, 13] -> logits [B, K, S, cardinality], the new caches."""
+        each step [B, S, 13] (and its beat clock [B, S, 13 + 3]) -> logits [B, K, S, cardinality], the new caches."""
         b, k, s = tokens.shape
         x = sum(self.embed[i](tokens[:, i]) for i in range(k))
         assert isinstance(x, torch.Tensor)
-        x = x + prep.pooled[:, None] + self.chroma(chroma)
+        x = x + prep.pooled[:, None] + self.chroma(chroma[..., :CHROMA_DIM])
+        if self.beat is not None and chroma.shape[-1] > CHROMA_DIM:
+            x = x + self.beat(chroma[..., CHROMA_DIM:])
         pos = torch.arange(start, start + s, device=tokens.device)
         new: list[Cache] = []
         for i, block in enumerate(self.blocks):
@@ -277,7 +329,8 @@ class Text2Music(Pretrained, nn.Module):
 
     def loss(self, codes: torch.Tensor, text: TextCondition, chroma: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-        """Mean cross-entropy of codes [B, K, T] given the prompts and the melody [B, T, 13]; also per codebook."""
+        """Mean cross-entropy of codes [B, K, T] given the prompts and the melody [B, T, 13] (and the beat clock:
+        [B, T, 16]); also per codebook."""
         steps = self.pattern.build(codes, self.pad)  # [B, K, S]
         s = steps.shape[-1]
         inputs = torch.cat([torch.full_like(steps[..., :1], self.bos), steps[..., :-1]], dim=-1)
@@ -310,6 +363,7 @@ class Text2Music(Pretrained, nn.Module):
         top_k: int = 250,
         top_p: float = 1.0,
         seed: int | None = None,
+        bpm: float | None = None,
         use_cache: bool = True,
         progress: bool = False,
     ) -> torch.Tensor:
@@ -324,6 +378,8 @@ class Text2Music(Pretrained, nn.Module):
                 keeps the melody and drops the prompt).
             temperature, top_k, top_p: sampling of each code (MusicGen's default: top-k 250).
             seed: for repeatable draws.
+            bpm: the beat clock's tempo (models with `beat`; default: the prompt's, `prompt_bpm`; none if it states
+                none). The unconditional branch of guidance has no clock, as it was trained.
             use_cache: False recomputes the last `window` steps at every step (to measure the cache).
         """
         from tqdm.auto import tqdm
@@ -342,6 +398,14 @@ class Text2Music(Pretrained, nn.Module):
             if len(melody) < n_frames:
                 raise ValueError(f"the melody has {len(melody)} frames for {n_frames}")
             chroma = chroma_onehot(melody[:n_frames])
+        if self.beat is not None:
+            if bpm is None and isinstance(prompt, str):
+                bpm = prompt_bpm(prompt)
+            clock = np.full(n_frames, np.nan) if bpm is None else beat_clock(bpm, n_frames, self.cfg.frame_rate)
+            chroma = torch.cat([chroma, beat_features(clock)], dim=1)
+        frame_cond = chroma[None].repeat(b, 1, 1)
+        if guided:
+            frame_cond[1, :, CHROMA_DIM:] = 0.0  # the unconditional branch: the melody, no prompt, no clock
         n_prefix = 0 if prefix is None else int(prefix.shape[-1])
         if n_prefix >= n_frames:
             raise ValueError(f"the prefix ({n_prefix} frames) is not shorter than the piece ({n_frames})")
@@ -352,14 +416,13 @@ class Text2Music(Pretrained, nn.Module):
         prev = torch.full((b, k, 1), self.bos, dtype=torch.long)
         caches: list[Cache] | None = None
         for s in tqdm(range(n_steps), desc="text2music", unit="step", disable=not progress, leave=False):
-            c = chroma[frames_of[s]].expand(b, 1, -1)
+            c = frame_cond[:, frames_of[s]][:, None]
             if use_cache:
                 logits, caches = self(prev, prep, c, start=s, caches=caches)
             else:
                 lo = max(0, s - self.cfg.window + 1)
                 hist = torch.cat([torch.full((k, 1), self.bos, dtype=torch.long), steps[:, :s]], dim=1)[:, lo:]
-                logits, _ = self(hist[None].expand(b, -1, -1), prep, chroma[frames_of[lo : s + 1]].expand(b, -1, -1),
-                                 start=lo)  # fmt: skip
+                logits, _ = self(hist[None].expand(b, -1, -1), prep, frame_cond[:, frames_of[lo : s + 1]], start=lo)
             last = logits[:, :, -1].float().log_softmax(-1)  # [B, K, V]
             scores = last[1] + guidance * (last[0] - last[1]) if guided else last[0]
             tok = sample_next(scores, temperature=temperature, top_k=top_k, top_p=top_p, generator=g)  # [K]
@@ -391,7 +454,7 @@ def _cat_text(a: TextCondition, b: TextCondition) -> TextCondition:
 
     def pad(t: TextCondition) -> TextCondition:
         extra = m - t.tokens.shape[1]
-        return TextCondition(F.pad(t.tokens, (0, 0, 0, extra)), F.pad(t.mask, (0, extra)), t.pooled)
+        return t._replace(tokens=F.pad(t.tokens, (0, 0, 0, extra)), mask=F.pad(t.mask, (0, extra)))
 
     a, b = pad(a), pad(b)
     attrs = None if a.attrs is None or b.attrs is None else torch.cat([a.attrs, b.attrs])

@@ -21,7 +21,17 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cadenza.audio.text2music import Text2Music, Text2MusicConfig, chroma_onehot, encode_text, melody_bins
+from cadenza.audio.text2music import (
+    CHROMA_DIM,
+    Text2Music,
+    Text2MusicConfig,
+    beat_features,
+    chroma_onehot,
+    encode_text,
+    melody_bins,
+    prompt_bpm,
+    tracked_beat_phase,
+)
 from cadenza.errors import InputError
 from cadenza.train.loop import TrainConfig
 
@@ -33,6 +43,7 @@ class MusicClip:
     codes: np.ndarray  # [K, T] int16
     melody: np.ndarray  # [T] int8: dominant pitch class per frame, -1 where silent
     entry: dict[str, Any]  # the manifest entry (facts, or a fixed "caption")
+    beat: np.ndarray | None = None  # [T] float32: the beat's phase per frame (NaN: tempo unknown), models with `beat`
 
 
 def caption_entries(folder: str | Path) -> list[dict[str, Any]]:
@@ -109,11 +120,43 @@ def encode_music(folders: list[str | Path], cfg: Text2MusicConfig, codec: Any, s
     return out
 
 
+def beat_phases(clips: list[MusicClip], frame_rate: float, sample_rate: int, cache: Path | None,
+                progress: bool = True) -> None:  # fmt: skip
+    """Each clip's beat phase per frame (`tracked_beat_phase` at the tempo it was rendered at; NaN for clips of
+    unknown tempo), set on the clips; cached in `cache` (an .npz) when given."""
+    from cadenza.io.audio import read_audio
+
+    if cache is not None and cache.exists():
+        z = np.load(cache, allow_pickle=False)
+        for i, c in enumerate(clips):
+            c.beat = z[f"beat_{i}"]
+        return
+    for c in tqdm(clips, desc="tracking beats", unit="clip", disable=not progress):
+        n = c.codes.shape[-1]
+        bpm = c.entry.get("tempo_bpm")
+        if bpm is None:
+            c.beat = np.full(n, np.nan, np.float32)
+            continue
+        y = read_audio(c.entry["file"], sample_rate=sample_rate, mono=True).samples[0]
+        c.beat = tracked_beat_phase(y, sample_rate, float(bpm), frame_rate, n).astype(np.float32)
+    if cache is not None:
+        tmp = cache.with_name(cache.name + ".tmp.npz")
+        np.savez(tmp, **{f"beat_{i}": c.beat for i, c in enumerate(clips)})  # type: ignore[arg-type]
+        tmp.replace(cache)
+
+
 def make_batch(model: Text2Music, clips: list[MusicClip], picks: list[tuple[int, int]], n: int,
                captions: list[str], drop_text: np.ndarray, drop_melody: np.ndarray) -> dict[str, Any]:  # fmt: skip
     codes = torch.stack([torch.from_numpy(clips[i].codes[:, s : s + n].astype(np.int64)) for i, s in picks])
     chroma = torch.stack([chroma_onehot(clips[i].melody[s : s + n]) for i, s in picks])
     chroma[torch.from_numpy(drop_melody)] = 0.0
+    if model.beat is not None:  # the clock where the caption states a tempo (as at sampling), dropped with it
+        beats = []
+        for (i, s), cap, dropped in zip(picks, captions, drop_text):
+            phase = clips[i].beat
+            given = phase is not None and not dropped and prompt_bpm(cap) is not None
+            beats.append(beat_features(phase[s : s + n] if given else np.full(n, np.nan)))  # type: ignore[index]
+        chroma = torch.cat([chroma, torch.stack(beats)], dim=2)
     text, _ = encode_text(captions, model.cfg.max_text_tokens)
     return {"codes": codes, "text": text.dropped(torch.from_numpy(drop_text)), "chroma": chroma}
 
@@ -171,6 +214,8 @@ def validation_loss(model: Text2Music, clips: list[MusicClip], n: int, per_clip:
                 "loss_shuffled_text": (shuffled, none, everything), "loss_melody": (own, none, none)}  # fmt: skip
     if model.attrs is not None:
         variants["loss_no_attributes"] = (own, none, everything)  # the words, without their parsed tempo and key
+    if model.beat is not None:
+        variants["loss_no_beat"] = (own, none, everything)  # the words, without the beat clock
     out: dict[str, float] = {}
     for name, (caps, drop_text, drop_melody) in variants.items():
         total = 0.0
@@ -179,6 +224,8 @@ def validation_loss(model: Text2Music, clips: list[MusicClip], n: int, per_clip:
             b = make_batch(model, clips, picks[sl], n, caps[sl], drop_text[sl], drop_melody[sl])
             if name == "loss_no_attributes":
                 b["text"] = b["text"]._replace(attrs=torch.zeros_like(b["text"].attrs))
+            if name == "loss_no_beat":
+                b["chroma"][..., CHROMA_DIM:] = 0.0
             total += float(model.loss(b["codes"], b["text"], b["chroma"])[0]) * len(picks[sl])
         out[name] = total / len(picks)
     return out
@@ -197,7 +244,8 @@ def train_text2music(folders: list[str | Path], out_dir: str | Path, base: Text2
     start: Text2Music | None = None
     if init_from is not None:
         start = Text2Music.from_pretrained(init_from)
-        base = replace(start.cfg, attributes=start.cfg.attributes or base.attributes)  # may learn to read them now
+        base = replace(start.cfg, attributes=start.cfg.attributes or base.attributes,
+                       beat=start.cfg.beat or base.beat)  # may learn to read them now  # fmt: skip
     for f in folders:
         caption_entries(f)  # every folder checked before the long coding starts
     codec = Codec.from_pretrained(base.codec)
@@ -210,10 +258,13 @@ def train_text2music(folders: list[str | Path], out_dir: str | Path, base: Text2
     tag = f"{cfg.codec_id}-{cfg.n_codebooks}"
     train_clips = encode_music(folders, cfg, codec, "train", run / f"tokens-train-{tag}.npz", progress)
     valid_clips = encode_music(folders, cfg, codec, "valid", run / f"tokens-valid-{tag}.npz", progress)
+    if cfg.beat:
+        for split, clips in (("train", train_clips), ("valid", valid_clips)):
+            beat_phases(clips, cfg.frame_rate, codec.sample_rate, run / f"beats-{split}-{tag}.npz", progress)
     model = Text2Music(cfg)
     if start is not None:
         missing, _ = model.load_state_dict(start.state_dict(), strict=False)
-        if any(not k.startswith("attrs.") for k in missing):  # only the new (zero) attribute layer may be missing
+        if any(not k.startswith(("attrs.", "beat.")) for k in missing):  # only new (zero) layers may be missing
             raise InputError(init_from or "", f"does not fit this model: no {missing[0]}")
     batches = CaptionBatches(model, train_clips, window_frames, batch_size, tc.seed)
 
@@ -245,6 +296,13 @@ Tempo and key are also read from the prompt's words (`prompt_attributes`: the te
 "D minor"; the same parser reads the training captions) and added to every step, as the pooled embedding is: the
 sentence encoder's embeddings hardly tell "D minor" from "E minor" or 72 from 132 bpm. Not in MusicGen; in the spirit
 of Mustango's beat and chord conditions read from the text. Dropped with the prompt."""
+
+BEAT_NOTE = """
+
+A beat clock runs on every frame (sine and cosine of the beat's phase, `beat_features`) at the prompt's tempo ("N bpm",
+or its tempo word's middle, `prompt_bpm`); in training, at the tempo each clip was rendered at, placed by librosa's beat
+tracker held to that tempo (as Music ControlNet takes its rhythm control from a tracker), and given only where the
+caption states a tempo, as at sampling. Not in MusicGen. Dropped with the prompt (guidance's other branch has none)."""
 
 CARD = """# Text-to-music `{name}` (cadenza)
 

@@ -19,12 +19,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from cadenza.audio.text2music import Text2MusicConfig
-    from cadenza.audio.text2music_train import ATTRIBUTES_NOTE, CARD, train_text2music
+    from cadenza.audio.text2music_train import ATTRIBUTES_NOTE, BEAT_NOTE, CARD, train_text2music
 
     try:
         base = Text2MusicConfig(codec=args.codec, n_codebooks=args.codebooks, n_layer=args.layers, n_head=args.heads,
                                 n_embd=args.width, window=args.window, dropout=args.dropout,
-                                attributes=args.attributes)  # fmt: skip
+                                attributes=args.attributes, beat=args.beat)  # fmt: skip
     except ValueError as e:
         raise InputError("text2music config", str(e)) from None
     if args.window_frames < 8:
@@ -42,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         n_params=sum(p.numel() for p in model.parameters()), data=" + ".join(f"`{d}`" for d in args.data),
         minutes_audio=figures["train_minutes_of_audio"], config=json.dumps(asdict(cfg)),
         window_frames=args.window_frames, batch_size=args.batch_size,
-        attributes=ATTRIBUTES_NOTE if cfg.attributes else "",
+        attributes=(ATTRIBUTES_NOTE if cfg.attributes else "") + (BEAT_NOTE if cfg.beat else ""),
         init=f"\n\nFine-tuned from `{args.init_from}` (its card lists its own training)." if args.init_from else "",
     )  # fmt: skip
     return 0
@@ -166,5 +166,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--attributes", action="store_true",
                    help="also read tempo (word, N bpm) and key from the prompt's words "
                         "(with --init-from: learn to)")  # fmt: skip
+    t.add_argument("--beat", action="store_true",
+                   help="also give every frame a beat clock at the prompt's tempo (with --init-from: learn to)")  # fmt: skip
     common.add_training(t, steps=3000, lr=6e-4, eval_every=250)
     t.set_defaults(func=cmd_train)
