@@ -167,6 +167,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also read tempo (word, N bpm) and key from the prompt's words "
                         "(with --init-from: learn to)")  # fmt: skip
     t.add_argument("--beat", action="store_true",
-                   help="also give every frame a beat clock at the prompt's tempo (with --init-from: learn to)")  # fmt: skip
+                   help="also give every frame a beat clock at the prompt's tempo "
+                        "(with --init-from: learn to)")  # fmt: skip
     common.add_training(t, steps=3000, lr=6e-4, eval_every=250)
     t.set_defaults(func=cmd_train)
