@@ -190,10 +190,11 @@ def main() -> None:
         speed[f"audio_s_per_s_cfg_{g:g}"] = round(len(prompts) * args.seconds / (time.perf_counter() - t0), 2)
         print(f"cfg {g:g}: {speed}", flush=True)
 
-    encoded = [model.text(p)[0] for p in prompts]  # an encoded prompt gets no beat clock unless given a bpm
+    reads_tempo = model.attrs is not None or model.beat is not None
+    encoded = [model.text(p)[0] for p in prompts] if reads_tempo else []  # encoded: no clock unless given a bpm
     if model.beat is not None:  # the same weights without the clock
         sets["cfg_3_no_beat"] = [decode(model.generate(t, n, guidance=3.0, seed=i)) for i, t in enumerate(encoded)]
-    if model.attrs is not None or model.beat is not None:  # the same weights, tempo and key left to the text encoder
+    if reads_tempo:  # the same weights, tempo and key left to the text encoder
         plain = [t if t.attrs is None else t._replace(attrs=torch.zeros_like(t.attrs)) for t in encoded]
         sets["cfg_3_words_only"] = [decode(model.generate(t, n, guidance=3.0, seed=i)) for i, t in enumerate(plain)]
     if args.baseline:

@@ -108,10 +108,16 @@ ATTR_DIM = 4 + 1 + 2 * len(_BPM_FREQS) + 12 + 2  # tempo word, bpm flag, bpm fea
 WORD_BPM = {"slow": 64.0, "moderate": 92.0, "lively": 124.0, "fast": 156.0}  # a tempo word's beat clock
 
 
+def _stated_bpm(text: str) -> float | None:
+    """The prompt's "N bpm" (clamped to 20-400), or None."""
+    m = _BPM_RE.search(text)
+    return float(np.clip(float(m.group(1)), 20, 400)) if m else None
+
+
 def prompt_bpm(text: str) -> float | None:
     """The tempo a prompt asks for: its "N bpm", else its tempo word's middle (`WORD_BPM`), else None."""
-    if m := _BPM_RE.search(text):
-        return float(np.clip(float(m.group(1)), 20, 400))
+    if (bpm := _stated_bpm(text)) is not None:
+        return bpm
     if m := _WORD_RE.search(text):
         return WORD_BPM[list(TEMPO_WORDS)[_WORD[m.group(1).lower()]]]
     return None
@@ -163,8 +169,7 @@ def prompt_attributes(text: str) -> np.ndarray:
     v = np.zeros(ATTR_DIM, np.float32)
     if m := _WORD_RE.search(text):
         v[_WORD[m.group(1).lower()]] = 1.0
-    if m := _BPM_RE.search(text):
-        bpm = float(np.clip(float(m.group(1)), 20, 400))
+    if (bpm := _stated_bpm(text)) is not None:
         x = np.log2(bpm / 40.0)
         v[4] = 1.0
         for j, f in enumerate(_BPM_FREQS):
