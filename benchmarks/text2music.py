@@ -14,6 +14,8 @@ Sets:
 - `codec`: the test clips coded and decoded at the model's codebooks (the ceiling of any model over these codes);
 - `cfg_1`, `cfg_3`, `cfg_5`: generations from each caption at classifier-free guidance 1, 3 and 5;
 - `cfg_3_no_beat` (a model with a beat clock): the same prompts without the clock (what the clock adds, same weights);
+- `cfg_3_beat_guidance_B` (a model with a beat clock): the clock guided on its own at `--beat-guidance` B (a third
+  branch, the prompt without the clock: u + 3 (c - u) + B (c_clock - c), InstructPix2Pix's two coefficients);
 - `cfg_3_words_only` (a model that reads tempo and key, or has a beat clock): the same prompts with the parsed tempo
   and key zeroed and no clock, so that only the text encoder carries them (same weights);
 - `baseline_cfg_3` (with `--baseline MODEL`): another text-to-music model on the same prompts, e.g. the one before a
@@ -26,8 +28,9 @@ Prompts: each clip's canonical caption with its BPM appended (", 72 bpm"): the t
 the tempo is measured against the BPM.
 Adherence: instrument accuracy by cadenza's sound classifier (the clips whose instrument is one of its classes);
 tempo by librosa's beat tracker (share within 8% of the prompt's BPM, allowing double and half: the tracker's
-octave errors are not the model's), key and mode by Krumhansl-Kessler profiles on the summed chromagram; CLAP
-score (cadenza's CLAP) of each output against its prompt.
+octave errors are not the model's; and the correlation of the log tempo heard with the log tempo asked), key and
+mode by Krumhansl-Kessler profiles on the summed chromagram; CLAP score (cadenza's CLAP) of each output against its
+prompt.
 Melody: each test clip's melody (dominant chroma bin per frame, MusicGen-melody's condition) given with the caption
 of another clip (a model's beat clock at the melody's own tempo); the chroma cosine between the melody's chromagram
 and the output's, frame by frame (MusicGen-melody reports 0.44 on MusicCaps), beside the same prompt without the
@@ -72,15 +75,20 @@ def chroma_cosine(a: np.ndarray, b: np.ndarray, sr: int, hop: int) -> float:
     return float((ca[:, :n] * cb[:, :n]).sum(0).mean())
 
 
-def tempo_ok(y: np.ndarray, sr: int, bpm: float) -> tuple[bool, float]:
-    """(within 8% of `bpm` at the tempo, double or half; relative error at the tempo itself)."""
-    import librosa
-
-    est = float(np.atleast_1d(librosa.beat.beat_track(y=y, sr=sr)[0])[0])
+def tempo_ok(est: float, bpm: float) -> tuple[bool, float]:
+    """A tracked tempo against the one asked: (within 8% of `bpm` at the tempo, double or half; relative error at the
+    tempo itself)."""
     if est <= 0:
         return False, 1.0
     ok = any(abs(est * f - bpm) <= 0.08 * bpm for f in (0.5, 1.0, 2.0))
     return ok, abs(est - bpm) / bpm
+
+
+def tracked_bpm(y: np.ndarray, sr: int) -> float:
+    """librosa's beat tracker's tempo of a clip (its defaults)."""
+    import librosa
+
+    return float(np.atleast_1d(librosa.beat.beat_track(y=y, sr=sr)[0])[0])
 
 
 def key_of(y: np.ndarray, sr: int) -> tuple[int, str]:
@@ -103,12 +111,16 @@ def adherence(clips: list[np.ndarray], entries: list[dict[str, Any]], sr: int, c
     labelled = [(i, c) for i, c in labelled if c is not None]
     probs = classifier.probabilities([clips[i] for i, _ in labelled])
     inst = float(np.mean([classes[int(p.argmax())] == c for p, (_, c) in zip(probs, labelled)]))
-    tempos = [tempo_ok(y, sr, float(e["tempo_bpm"])) for y, e in zip(clips, entries)]
+    asked = np.array([float(e["tempo_bpm"]) for e in entries])
+    heard = np.array([tracked_bpm(y, sr) for y in clips])
+    tempos = [tempo_ok(h, b) for h, b in zip(heard, asked)]
+    corr = float(np.corrcoef(np.log(asked), np.log(np.maximum(heard, 1.0)))[0, 1])
     keys = [key_of(y, sr) for y in clips]
     truth = [Key.parse(e["key"]) for e in entries]
     return {"instrument_accuracy": round(inst, 3), "instrument_clips": len(labelled),
             "tempo_accuracy_8pct_octave": round(float(np.mean([t[0] for t in tempos])), 3),
             "tempo_rel_error_median": round(float(np.median([t[1] for t in tempos])), 3),
+            "tempo_log_correlation": round(corr, 3),
             "key_accuracy": round(float(np.mean([k == (t.tonic, t.mode) for k, t in zip(keys, truth)])), 3),
             "mode_accuracy": round(float(np.mean([k[1] == t.mode for k, t in zip(keys, truth)])), 3)}  # fmt: skip
 
@@ -146,6 +158,8 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=24)
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--baseline", default="", help="another text-to-music model to generate from the same prompts")
+    ap.add_argument("--beat-guidance", type=float, default=8.0,
+                    help="the beat clock's own guidance coefficient in the arm that has one (default 8)")  # fmt: skip
     ap.add_argument("--result", default="text2music")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -192,8 +206,14 @@ def main() -> None:
 
     reads_tempo = model.attrs is not None or model.beat is not None
     encoded = [model.text(p)[0] for p in prompts] if reads_tempo else []  # encoded: no clock unless given a bpm
-    if model.beat is not None:  # the same weights without the clock
+    if model.beat is not None:  # the same weights without the clock; and with the clock guided on its own
         sets["cfg_3_no_beat"] = [decode(model.generate(t, n, guidance=3.0, seed=i)) for i, t in enumerate(encoded)]
+        bg = args.beat_guidance
+        t0 = time.perf_counter()
+        sets[f"cfg_3_beat_guidance_{bg:g}"] = [decode(model.generate(p, n, guidance=3.0, seed=i, beat_guidance=bg))
+                                               for i, p in enumerate(prompts)]  # fmt: skip
+        speed[f"audio_s_per_s_cfg_3_beat_guidance_{bg:g}"] = round(len(prompts) * args.seconds
+                                                                   / (time.perf_counter() - t0), 2)  # fmt: skip
     if reads_tempo:  # the same weights, tempo and key left to the text encoder
         plain = [t if t.attrs is None else t._replace(attrs=torch.zeros_like(t.attrs)) for t in encoded]
         sets["cfg_3_words_only"] = [decode(model.generate(t, n, guidance=3.0, seed=i)) for i, t in enumerate(plain)]
@@ -270,6 +290,8 @@ def main() -> None:
     command = f"python benchmarks/text2music.py --clips {args.clips} --seconds {args.seconds:g}"
     if args.baseline:
         command += f" --baseline {args.baseline}"
+    if model.beat is not None:
+        command += f" --beat-guidance {args.beat_guidance:g}"
     write_result(args.result, figures, command=command)
 
 

@@ -198,6 +198,12 @@ def test_beat_clock_in_batches_and_sampling(prompts: TextCondition) -> None:
     slow, fast = (model.generate(one, 12, guidance=3.0, seed=0, bpm=bpm) for bpm in (60.0, 150.0))
     assert not torch.equal(slow, fast)
     assert torch.equal(model.generate(one, 12, guidance=3.0, seed=0), model.generate(one, 12, guidance=3.0, seed=0))
+    # the clock's own guidance: a third branch only where it differs and a clock is given
+    same = model.generate(one, 12, guidance=3.0, seed=0, bpm=150.0, beat_guidance=3.0)
+    assert torch.equal(same, fast)
+    assert not torch.equal(model.generate(one, 12, guidance=3.0, seed=0, bpm=150.0, beat_guidance=8.0), fast)
+    unclocked = model.generate(one, 12, guidance=3.0, seed=0)
+    assert torch.equal(model.generate(one, 12, guidance=3.0, seed=0, beat_guidance=8.0), unclocked)
 
 
 def test_melody_bins_find_the_pitch_class() -> None:
@@ -297,8 +303,12 @@ def test_fine_tune_resumes_from_a_model(trained: dict[str, Path]) -> None:
     assert p.returncode == 0, p.stderr
     assert Text2Music.from_pretrained(out).cfg.beat and "valid_loss_no_beat" in Text2Music.from_pretrained(out).figures
     p = run("text2music", "a high sine tone at 90 bpm", "--model", str(out), "--seconds", "0.5",
-            "-o", str(trained["root"] / "beat.wav"))  # fmt: skip
-    assert p.returncode == 0, p.stderr
+            "--beat-guidance", "8", "-o", str(trained["root"] / "beat.wav"))  # fmt: skip
+    assert p.returncode == 0 and "a beat clock at 90 bpm guided at 8" in p.stdout, p.stderr
+    p = run("text2music", "a high sine tone at 90 bpm", "--model", str(out), "--seconds", "0.5",
+            "--beat-guidance", "-1", "-o", str(trained["root"] / "beat2.wav"))  # fmt: skip
+    assert_user_error(p, "--beat-guidance", ">= 0")
+    assert not (trained["root"] / "beat2.wav").exists()
 
 
 def test_commands_refuse_bad_input(trained: dict[str, Path], tmp_path: Path) -> None:

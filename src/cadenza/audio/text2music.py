@@ -369,6 +369,7 @@ class Text2Music(Pretrained, nn.Module):
         top_p: float = 1.0,
         seed: int | None = None,
         bpm: float | None = None,
+        beat_guidance: float | None = None,
         use_cache: bool = True,
         progress: bool = False,
     ) -> torch.Tensor:
@@ -385,6 +386,9 @@ class Text2Music(Pretrained, nn.Module):
             seed: for repeatable draws.
             bpm: the beat clock's tempo (models with `beat`; default: the prompt's, `prompt_bpm`; none if it states
                 none). The unconditional branch of guidance has no clock, as it was trained.
+            beat_guidance: the clock's own guidance coefficient (default: `guidance`, two branches). Otherwise a third
+                branch, the prompt without the clock, and scores u + guidance (c - u) + beat_guidance (c_clock - c)
+                (InstructPix2Pix's two coefficients): a clock the model heeds only a little is heard more.
             use_cache: False recomputes the last `window` steps at every step (to measure the cache).
         """
         from tqdm.auto import tqdm
@@ -393,9 +397,15 @@ class Text2Music(Pretrained, nn.Module):
 
         self.eval()
         text = prompt if isinstance(prompt, TextCondition) else self.text(prompt)[0]
-        guided = guidance != 1.0
+        if self.beat is not None and bpm is None and isinstance(prompt, str):
+            bpm = prompt_bpm(prompt)
+        clocked = self.beat is not None and bpm is not None
+        split = clocked and beat_guidance is not None and beat_guidance != guidance  # a branch without the clock
+        guided = guidance != 1.0 or split
         if guided:
             text = _cat_text(text, no_text(1, self.cfg.text_dim))
+        if split:
+            text = _cat_text(text, text.row(0))
         prep = self.prepare(text)
         b, k = text.tokens.shape[0], self.cfg.n_codebooks
         chroma = torch.zeros(n_frames, CHROMA_DIM)
@@ -404,13 +414,11 @@ class Text2Music(Pretrained, nn.Module):
                 raise ValueError(f"the melody has {len(melody)} frames for {n_frames}")
             chroma = chroma_onehot(melody[:n_frames])
         if self.beat is not None:
-            if bpm is None and isinstance(prompt, str):
-                bpm = prompt_bpm(prompt)
             clock = np.full(n_frames, np.nan) if bpm is None else beat_clock(bpm, n_frames, self.cfg.frame_rate)
             chroma = torch.cat([chroma, beat_features(clock)], dim=1)
         frame_cond = chroma[None].repeat(b, 1, 1)
         if guided:
-            frame_cond[1, :, CHROMA_DIM:] = 0.0  # the unconditional branch: the melody, no prompt, no clock
+            frame_cond[1:, :, CHROMA_DIM:] = 0.0  # the unconditional branch: the melody, no prompt, no clock
         n_prefix = 0 if prefix is None else int(prefix.shape[-1])
         if n_prefix >= n_frames:
             raise ValueError(f"the prefix ({n_prefix} frames) is not shorter than the piece ({n_frames})")
@@ -429,7 +437,11 @@ class Text2Music(Pretrained, nn.Module):
                 hist = torch.cat([torch.full((k, 1), self.bos, dtype=torch.long), steps[:, :s]], dim=1)[:, lo:]
                 logits, _ = self(hist[None].expand(b, -1, -1), prep, frame_cond[:, frames_of[lo : s + 1]], start=lo)
             last = logits[:, :, -1].float().log_softmax(-1)  # [B, K, V]
-            scores = last[1] + guidance * (last[0] - last[1]) if guided else last[0]
+            if split:  # [with the clock, unconditional, the prompt without the clock]
+                assert beat_guidance is not None
+                scores = last[1] + guidance * (last[2] - last[1]) + beat_guidance * (last[0] - last[2])
+            else:
+                scores = last[1] + guidance * (last[0] - last[1]) if guided else last[0]
             tok = sample_next(scores, temperature=temperature, top_k=top_k, top_p=top_p, generator=g)  # [K]
             for i in range(k):
                 f = s - i  # the frame codebook i writes at this step

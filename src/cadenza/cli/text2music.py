@@ -82,7 +82,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from cadenza.audio.text2music import Text2Music
+    from cadenza.audio.text2music import Text2Music, prompt_bpm
     from cadenza.core.audio import AudioClip
     from cadenza.io.audio import write_audio
 
@@ -91,6 +91,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise InputError("prompt", "is empty: describe the music (e.g. 'a slow cello melody in D minor')")
     if not 0 < args.seconds <= MAX_SECONDS:
         raise InputError("--seconds", f"must be in (0, {MAX_SECONDS:g}], got {args.seconds:g}")
+    if args.beat_guidance is not None and args.beat_guidance < 0:
+        raise InputError("--beat-guidance", f"must be >= 0, got {args.beat_guidance:g}")
     if args.guidance < 0 or args.top_k < 0 or not 0 < args.top_p <= 1 or args.temperature <= 0:
         raise InputError("sampling", "--guidance >= 0, --top-k >= 0, 0 < --top-p <= 1 and --temperature > 0")
     model = Text2Music.from_pretrained(args.model)
@@ -109,13 +111,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if truncated:
         print(f"note: the prompt was cut to its first {model.cfg.max_text_tokens} tokens", file=sys.stderr)
     t0 = time.perf_counter()
+    bpm = prompt_bpm(args.prompt) if model.beat is not None else None  # the clock's tempo (a model with one)
     codes = model.generate(text, n_frames, melody=melody, prefix=prefix, guidance=args.guidance,
                            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                           progress=True)  # fmt: skip
+                           bpm=bpm, beat_guidance=args.beat_guidance, progress=True)  # fmt: skip
     y = codec.decode_chunked(codes)[0, 0].numpy()
     seconds = time.perf_counter() - t0
     out = write_audio(AudioClip(y.astype(np.float32), codec.sample_rate), args.output)
     how = [f"guidance {args.guidance:g}"]
+    if bpm is not None:
+        beat = f"a beat clock at {bpm:g} bpm"
+        how.append(beat if args.beat_guidance is None else f"{beat} guided at {args.beat_guidance:g}")
     if melody is not None:
         how.append(f"following the melody of {args.melody}")
     if prefix is not None:
@@ -144,6 +150,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--guidance", type=float, default=3.0,
                    help="classifier-free guidance coefficient "
                         "(default 3; 1 = the conditional model alone)")  # fmt: skip
+    g.add_argument("--beat-guidance", type=float, default=None,
+                   help="the beat clock's own guidance coefficient (models with a clock; default: --guidance); "
+                        "higher holds the prompt's tempo harder, at one more forward pass per step")  # fmt: skip
     g.add_argument("--codes", help="also write the codes (.codes) to this file")
     common.add_sampling(g)
     g.set_defaults(top_k=250)
