@@ -14,8 +14,9 @@ Sets:
 - `codec`: the test clips coded and decoded at the model's codebooks (the ceiling of any model over these codes);
 - `cfg_1`, `cfg_3`, `cfg_5`: generations from each caption at classifier-free guidance 1, 3 and 5;
 - `cfg_3_no_beat` (a model with a beat clock): the same prompts without the clock (what the clock adds, same weights);
-- `cfg_3_beat_guidance_B` (a model with a beat clock): the clock guided on its own at `--beat-guidance` B (a third
-  branch, the prompt without the clock: u + 3 (c - u) + B (c_clock - c), InstructPix2Pix's two coefficients);
+- `cfg_3_beat_guidance_B` (a model with a beat clock): the clock guided on its own at each `--beat-guidance` B (a
+  third branch, the prompt without the clock: u + 3 (c - u) + B (c_clock - c), InstructPix2Pix's two coefficients):
+  how much tempo is bought, and at what cost in instrument, CLAP score and FAD;
 - `cfg_3_words_only` (a model that reads tempo and key, or has a beat clock): the same prompts with the parsed tempo
   and key zeroed and no clock, so that only the text encoder carries them (same weights);
 - `baseline_cfg_3` (with `--baseline MODEL`): another text-to-music model on the same prompts, e.g. the one before a
@@ -28,7 +29,8 @@ Prompts: each clip's canonical caption with its BPM appended (", 72 bpm"): the t
 the tempo is measured against the BPM.
 Adherence: instrument accuracy by cadenza's sound classifier (the clips whose instrument is one of its classes);
 tempo by librosa's beat tracker (share within 8% of the prompt's BPM, allowing double and half: the tracker's
-octave errors are not the model's; and the correlation of the log tempo heard with the log tempo asked), key and
+octave errors are not the model's; and the correlation of the log tempo heard with the log tempo asked, raw, so
+that the tracker's octave errors weigh: real clips read only about 0.3 on it), key and
 mode by Krumhansl-Kessler profiles on the summed chromagram; CLAP score (cadenza's CLAP) of each output against its
 prompt.
 Melody: each test clip's melody (dominant chroma bin per frame, MusicGen-melody's condition) given with the caption
@@ -158,8 +160,8 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=24)
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--baseline", default="", help="another text-to-music model to generate from the same prompts")
-    ap.add_argument("--beat-guidance", type=float, default=8.0,
-                    help="the beat clock's own guidance coefficient in the arm that has one (default 8)")  # fmt: skip
+    ap.add_argument("--beat-guidance", type=float, nargs="+", default=[16.0, 32.0, 64.0],
+                    help="the beat clock's own guidance coefficients, an arm each (default 16 32 64)")  # fmt: skip
     ap.add_argument("--result", default="text2music")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -208,12 +210,12 @@ def main() -> None:
     encoded = [model.text(p)[0] for p in prompts] if reads_tempo else []  # encoded: no clock unless given a bpm
     if model.beat is not None:  # the same weights without the clock; and with the clock guided on its own
         sets["cfg_3_no_beat"] = [decode(model.generate(t, n, guidance=3.0, seed=i)) for i, t in enumerate(encoded)]
-        bg = args.beat_guidance
-        t0 = time.perf_counter()
-        sets[f"cfg_3_beat_guidance_{bg:g}"] = [decode(model.generate(p, n, guidance=3.0, seed=i, beat_guidance=bg))
-                                               for i, p in enumerate(prompts)]  # fmt: skip
-        speed[f"audio_s_per_s_cfg_3_beat_guidance_{bg:g}"] = round(len(prompts) * args.seconds
-                                                                   / (time.perf_counter() - t0), 2)  # fmt: skip
+        for bg in args.beat_guidance:
+            t0 = time.perf_counter()
+            sets[f"cfg_3_beat_guidance_{bg:g}"] = [decode(model.generate(p, n, guidance=3.0, seed=i, beat_guidance=bg))
+                                                   for i, p in enumerate(prompts)]  # fmt: skip
+            speed[f"audio_s_per_s_cfg_3_beat_guidance_{bg:g}"] = round(len(prompts) * args.seconds
+                                                                       / (time.perf_counter() - t0), 2)  # fmt: skip
     if reads_tempo:  # the same weights, tempo and key left to the text encoder
         plain = [t if t.attrs is None else t._replace(attrs=torch.zeros_like(t.attrs)) for t in encoded]
         sets["cfg_3_words_only"] = [decode(model.generate(t, n, guidance=3.0, seed=i)) for i, t in enumerate(plain)]
@@ -291,7 +293,7 @@ def main() -> None:
     if args.baseline:
         command += f" --baseline {args.baseline}"
     if model.beat is not None:
-        command += f" --beat-guidance {args.beat_guidance:g}"
+        command += " --beat-guidance " + " ".join(f"{b:g}" for b in args.beat_guidance)
     write_result(args.result, figures, command=command)
 
 

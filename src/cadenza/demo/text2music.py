@@ -13,7 +13,8 @@ PROMPTS = (
     "a lively flute melody in G major",
     "a church organ four-part chorale in C major",
 )
-TEMPI = (60, 150)  # the same prompt asked at these tempi
+TEMPI = (60, 150)  # the same prompt asked at these tempi, without and with the clock's own guidance
+BEAT_GUIDANCE = 32.0
 # Ode to Joy, first phrase (MIDI pitch, quarter lengths): the melody the last item follows
 ODE = ((64, 1), (64, 1), (65, 1), (67, 1), (67, 1), (65, 1), (64, 1), (62, 1), (60, 1), (60, 1), (62, 1), (64, 1),
        (64, 1.5), (62, 0.5), (62, 2))  # fmt: skip
@@ -42,12 +43,15 @@ def build(out_dir: Path) -> Section:
         items.append(Item(f"“{prompt}” (guidance 3, seed {i})", audio=f"t2m_{i}.wav", image=f"t2m_{i}.png"))
     for bpm in TEMPI:  # one prompt at two tempi: the beat tracker's reading beside the one asked
         prompt = f"a marimba melody in C major, {bpm} bpm"
-        clip = AudioClip(codec.decode_chunked(model.generate(prompt, n, seed=7))[0].numpy(), codec.sample_rate)
-        write_audio(clip, out_dir / f"t2m_{bpm}bpm.wav")
-        spectrograms_png([(f"text2music: {prompt!r}", clip)], out_dir / f"t2m_{bpm}bpm.png")
-        heard = _tempo(clip.samples[0], codec.sample_rate)
-        items.append(Item(f"“{prompt}” (seed 7): librosa's beat tracker hears {heard:.0f} bpm",
-                          audio=f"t2m_{bpm}bpm.wav", image=f"t2m_{bpm}bpm.png"))  # fmt: skip
+        for bg, tag in ((None, ""), (BEAT_GUIDANCE, "_bg")):
+            codes = model.generate(prompt, n, seed=7, beat_guidance=bg)
+            clip = AudioClip(codec.decode_chunked(codes)[0].numpy(), codec.sample_rate)
+            write_audio(clip, out_dir / f"t2m_{bpm}bpm{tag}.wav")
+            how = "guidance 3" if bg is None else f"guidance 3, beat guidance {bg:g}"
+            spectrograms_png([(f"text2music: {prompt!r} ({how})", clip)], out_dir / f"t2m_{bpm}bpm{tag}.png")
+            heard = _tempo(clip.samples[0], codec.sample_rate)
+            items.append(Item(f"“{prompt}” ({how}, seed 7): librosa's beat tracker hears {heard:.0f} bpm",
+                              audio=f"t2m_{bpm}bpm{tag}.wav", image=f"t2m_{bpm}bpm{tag}.png"))  # fmt: skip
     notes, t = [], 0.0
     for pitch, d in ODE:
         notes.append(Note(pitch, t, d))
@@ -88,7 +92,9 @@ def build(out_dir: Path) -> Section:
         f"{f['valid_loss']:.2f} nats each with their own caption, {f['valid_loss_shuffled_text']:.2f} with another "
         f"clip's and {f['valid_loss_no_text']:.2f} with none: the words carry information. "
         '`cadenza text2music "a slow cello melody in D minor" --seconds 10 -o cello.wav`; `--melody tune.mid` to '
-        "follow a tune, `--continue intro.wav` to go on from a recording. The latent diffusion model (the other "
+        "follow a tune, `--continue intro.wav` to go on from a recording. A prompt's tempo (150 bpm, or a word "
+        "such as slow) drives a beat clock; `--beat-guidance 32` guides the clock on its own and holds the tempo "
+        "much better, at a cost in timbre (BENCHMARKS.md measures both). The latent diffusion model (the other "
         "family) answers the same prompts and edits a recording towards a new one.",
         items,
     )
