@@ -229,8 +229,8 @@ def text2music(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
     if not s["prompt"]:
         raise InputError("prompt", "is empty: describe the music (e.g. 'a slow cello melody in D minor')")
     model = Text2Music.from_pretrained()
-    text, _ = model.text(s["prompt"])
-    codes = model.generate(text, max(1, round(s["seconds"] * model.cfg.frame_rate)), guidance=s["guidance"],
+    # the prompt as words: `generate` encodes it and reads its tempo for the beat clock (an encoded prompt has none)
+    codes = model.generate(s["prompt"], max(1, round(s["seconds"] * model.cfg.frame_rate)), guidance=s["guidance"],
                            temperature=s["temperature"], seed=s["seed"], progress=True)  # fmt: skip
     y = model.codec.decode_chunked(codes)[0, 0].numpy().astype(np.float32)
     return AudioClip(y, model.codec.sample_rate), [f"{s['seconds']:g} s of {s['prompt']!r}, guidance {s['guidance']:g}"]
