@@ -152,7 +152,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default 3; 1 = the conditional model alone)")  # fmt: skip
     g.add_argument("--beat-guidance", type=float, default=None,
                    help="the beat clock's own guidance coefficient (models with a clock; default: --guidance); "
-                        "higher holds the prompt's tempo harder, at one more forward pass per step")  # fmt: skip
+                        "higher holds the prompt's tempo harder, at a cost in timbre (16-32: BENCHMARKS.md) and one "
+                        "more forward pass per step")  # fmt: skip
     g.add_argument("--codes", help="also write the codes (.codes) to this file")
     common.add_sampling(g)
     g.set_defaults(top_k=250)
