@@ -30,9 +30,8 @@ the tempo is measured against the BPM.
 Adherence: instrument accuracy by cadenza's sound classifier (the clips whose instrument is one of its classes);
 tempo by librosa's beat tracker (share within 8% of the prompt's BPM, allowing double and half: the tracker's
 octave errors are not the model's; and the correlation of the log tempo heard with the log tempo asked, raw, so
-that the tracker's octave errors weigh: real clips read only about 0.3 on it), key and
-mode by Krumhansl-Kessler profiles on the summed chromagram; CLAP score (cadenza's CLAP) of each output against its
-prompt.
+that the tracker's octave errors weigh: real clips read only about 0.3 on it), key and mode by Krumhansl-Kessler
+profiles on the summed chromagram; CLAP score (cadenza's CLAP) of each output against its prompt.
 Melody: each test clip's melody (dominant chroma bin per frame, MusicGen-melody's condition) given with the caption
 of another clip (a model's beat clock at the melody's own tempo); the chroma cosine between the melody's chromagram
 and the output's, frame by frame (MusicGen-melody reports 0.44 on MusicCaps), beside the same prompt without the
