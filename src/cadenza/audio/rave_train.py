@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from cadenza.audio.codec_train import WaveBatches
 from cadenza.audio.discriminators import ScaleDiscriminators, adversarial_terms
-from cadenza.audio.dsp import mel_distance, multiscale_spectral_distance
+from cadenza.audio.dsp import mel_distance, multiscale_spectral_distance, relative_spectral_distance
 from cadenza.audio.rave import RAVE, RAVEConfig
 from cadenza.errors import InputError
 from cadenza.pretrained import TRAINING_BLOCK
@@ -43,6 +43,14 @@ class RAVELossConfig:
     feature_weight: float = 10.0
     disc_channels: int = 16
     disc_scales: int = 3  # MelGAN's discriminators at 1, 1/2 and 1/4 of the sample rate
+    distance: str = "ddsp"  # "ddsp": multiscale_spectral_distance; "rave": relative_spectral_distance (RAVE's own)
+
+    def __post_init__(self) -> None:
+        if self.distance not in DISTANCES:
+            raise ValueError(f"unknown distance {self.distance!r} (choose from {', '.join(DISTANCES)})")
+
+
+DISTANCES = {"ddsp": multiscale_spectral_distance, "rave": relative_spectral_distance}
 
 
 class RAVETrainer(nn.Module):
@@ -62,7 +70,7 @@ class RAVETrainer(nn.Module):
         cfg, rave = self.loss_cfg, self.rave
         if step < cfg.phase1_steps:
             recon, kl = rave(audio)
-            terms = {"distance": multiscale_spectral_distance(recon, audio), "kl": kl}
+            terms = {"distance": DISTANCES[cfg.distance](recon, audio), "kl": kl}
             terms["loss"] = terms["distance"] + self.beta(step) * kl
             return terms
         with torch.no_grad():  # phase 2: the encoder is frozen
@@ -72,7 +80,7 @@ class RAVETrainer(nn.Module):
         if rave.delay:  # a causal model's last `delay` samples would need input past the excerpt
             n = audio.shape[-1] - rave.delay
             recon, audio = recon[..., :n], audio[..., :n]
-        terms = {"distance": multiscale_spectral_distance(recon, audio)}
+        terms = {"distance": DISTANCES[cfg.distance](recon, audio)}
         terms.update(adversarial_terms(self.disc, audio, recon, hinge=True))
         terms["loss"] = terms["distance"] + terms["disc"] + terms["adversarial"] + cfg.feature_weight * terms["feature"]
         return terms

@@ -25,7 +25,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise InputError("rave config", str(e)) from None
     phase1 = args.phase1_steps if args.phase1_steps is not None else round(0.8 * args.steps)
-    loss = RAVELossConfig(phase1_steps=phase1, beta=args.beta, batch_size=args.batch_size)
+    loss = RAVELossConfig(phase1_steps=phase1, beta=args.beta, batch_size=args.batch_size, distance=args.distance)
     groups = (ParamGroup("discriminator", "disc."),)
     tc = common.train_config(args, warmup_steps=min(200, args.steps // 10), betas=(0.5, 0.9), groups=groups)
     print(f"phase 1 (VAE: spectral distance + KL): steps 0-{phase1}; phase 2 (GAN, encoder frozen): "
@@ -213,6 +213,9 @@ def register(sub: Any) -> None:
                    help="steps of phase 1 (VAE) before phase 2 (GAN) (default: 80%% of --steps)")  # fmt: skip
     t.add_argument("--beta", type=float, default=0.01, help="KL weight after its warm-up (default 0.01)")
     t.add_argument("--batch-size", type=int, default=8)
+    t.add_argument("--distance", choices=("ddsp", "rave"), default="ddsp",
+                   help="spectral distance: ddsp (mean L1 of magnitudes and logs) or rave (RAVE's: L2 of magnitudes "
+                        "relative to the input's energy, and L1 of logs) (default ddsp)")  # fmt: skip
     common.add_training(t, steps=10000, lr=1e-3, eval_every=500)
     t.set_defaults(func=cmd_train)
 
