@@ -16,7 +16,8 @@ Sets:
 - `cfg_3_no_beat` (a model with a beat clock): the same prompts without the clock (what the clock adds, same weights);
 - `cfg_3_beat_guidance_B` (a model with a beat clock): the clock guided on its own at each `--beat-guidance` B (a
   third branch, the prompt without the clock: u + 3 (c - u) + B (c_clock - c), InstructPix2Pix's two coefficients):
-  how much tempo is bought, and at what cost in instrument, CLAP score and FAD;
+  how much tempo is bought, and at what cost in instrument, CLAP score and FAD; `..._codebooks_K`: the same on the
+  first `--beat-codebooks` K codebooks only (the coarse codes place the onsets; the finer keep the two-branch scores);
 - `cfg_3_words_only` (a model that reads tempo and key, or has a beat clock): the same prompts with the parsed tempo
   and key zeroed and no clock, so that only the text encoder carries them (same weights);
 - `baseline_cfg_3` (with `--baseline MODEL`): another text-to-music model on the same prompts, e.g. the one before a
@@ -161,6 +162,8 @@ def main() -> None:
     ap.add_argument("--baseline", default="", help="another text-to-music model to generate from the same prompts")
     ap.add_argument("--beat-guidance", type=float, nargs="+", default=[16.0, 32.0, 64.0],
                     help="the beat clock's own guidance coefficients, an arm each (default 16 32 64)")  # fmt: skip
+    ap.add_argument("--beat-codebooks", type=int, default=1,
+                    help="also each --beat-guidance on the first K codebooks only (default 1)")  # fmt: skip
     ap.add_argument("--result", default="text2music")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -210,11 +213,12 @@ def main() -> None:
     if model.beat is not None:  # the same weights without the clock; and with the clock guided on its own
         sets["cfg_3_no_beat"] = [decode(model.generate(t, n, guidance=3.0, seed=i)) for i, t in enumerate(encoded)]
         for bg in args.beat_guidance:
-            t0 = time.perf_counter()
-            sets[f"cfg_3_beat_guidance_{bg:g}"] = [decode(model.generate(p, n, guidance=3.0, seed=i, beat_guidance=bg))
-                                                   for i, p in enumerate(prompts)]  # fmt: skip
-            speed[f"audio_s_per_s_cfg_3_beat_guidance_{bg:g}"] = round(len(prompts) * args.seconds
-                                                                       / (time.perf_counter() - t0), 2)  # fmt: skip
+            for ks in (None, args.beat_codebooks):
+                arm = f"cfg_3_beat_guidance_{bg:g}" + ("" if ks is None else f"_codebooks_{ks}")
+                t0 = time.perf_counter()
+                sets[arm] = [decode(model.generate(p, n, guidance=3.0, seed=i, beat_guidance=bg, beat_codebooks=ks))
+                             for i, p in enumerate(prompts)]  # fmt: skip
+                speed[f"audio_s_per_s_{arm}"] = round(len(prompts) * args.seconds / (time.perf_counter() - t0), 2)
     if reads_tempo:  # the same weights, tempo and key left to the text encoder
         plain = [t if t.attrs is None else t._replace(attrs=torch.zeros_like(t.attrs)) for t in encoded]
         sets["cfg_3_words_only"] = [decode(model.generate(t, n, guidance=3.0, seed=i)) for i, t in enumerate(plain)]

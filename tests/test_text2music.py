@@ -206,6 +206,20 @@ def test_beat_clock_in_batches_and_sampling(prompts: TextCondition) -> None:
     assert torch.equal(model.generate(one, 12, guidance=3.0, seed=0, beat_guidance=8.0), unclocked)
 
 
+def test_guided_scores_apply_the_clock_to_the_codebooks_asked() -> None:
+    from cadenza.audio.text2music import guided_scores
+
+    last = torch.randn(3, 4, 10, generator=torch.Generator().manual_seed(0))  # [clocked, unconditional, unclocked]
+    c, u, nc = last
+    two = u + 3.0 * (c - u)
+    assert torch.allclose(guided_scores(last[:2], 3.0), two)
+    three = u + 3.0 * (nc - u) + 8.0 * (c - nc)
+    assert torch.allclose(guided_scores(last, 3.0, 8.0), three)
+    part = guided_scores(last, 3.0, 8.0, beat_codebooks=1)
+    assert torch.allclose(part[:1], three[:1]) and torch.allclose(part[1:], two[1:])
+    assert torch.allclose(guided_scores(last, 3.0, 3.0), two)  # one coefficient: the two-branch scores
+
+
 def test_melody_bins_find_the_pitch_class() -> None:
     sr = 16000
     t = np.arange(sr) / sr
@@ -304,7 +318,10 @@ def test_fine_tune_resumes_from_a_model(trained: dict[str, Path]) -> None:
     assert Text2Music.from_pretrained(out).cfg.beat and "valid_loss_no_beat" in Text2Music.from_pretrained(out).figures
     p = run("text2music", "a high sine tone at 90 bpm", "--model", str(out), "--seconds", "0.5",
             "--beat-guidance", "8", "-o", str(trained["root"] / "beat.wav"))  # fmt: skip
-    assert p.returncode == 0 and "a beat clock at 90 bpm guided at 8" in p.stdout, p.stderr
+    assert p.returncode == 0 and "a beat clock at 90 bpm guided at 8 on the first codebook" in p.stdout, p.stderr
+    p = run("text2music", "a high sine tone at 90 bpm", "--model", str(out), "--seconds", "0.5",
+            "--beat-guidance", "8", "--beat-codebooks", "0", "-o", str(trained["root"] / "beat2.wav"))  # fmt: skip
+    assert_user_error(p, "--beat-codebooks", ">= 1")
     p = run("text2music", "a high sine tone at 90 bpm", "--model", str(out), "--seconds", "0.5",
             "--beat-guidance", "-1", "-o", str(trained["root"] / "beat2.wav"))  # fmt: skip
     assert_user_error(p, "--beat-guidance", ">= 0")

@@ -370,6 +370,7 @@ class Text2Music(Pretrained, nn.Module):
         seed: int | None = None,
         bpm: float | None = None,
         beat_guidance: float | None = None,
+        beat_codebooks: int | None = None,
         use_cache: bool = True,
         progress: bool = False,
     ) -> torch.Tensor:
@@ -389,6 +390,8 @@ class Text2Music(Pretrained, nn.Module):
             beat_guidance: the clock's own guidance coefficient (default: `guidance`, two branches). Otherwise a third
                 branch, the prompt without the clock, and scores u + guidance (c - u) + beat_guidance (c_clock - c)
                 (InstructPix2Pix's two coefficients): a clock the model heeds only a little is heard more.
+            beat_codebooks: apply `beat_guidance` to the first this many codebooks only (default: all); the finer
+                ones, which carry more of the timbre than of the onsets, keep the two-branch scores.
             use_cache: False recomputes the last `window` steps at every step (to measure the cache).
         """
         from tqdm.auto import tqdm
@@ -437,11 +440,8 @@ class Text2Music(Pretrained, nn.Module):
                 hist = torch.cat([torch.full((k, 1), self.bos, dtype=torch.long), steps[:, :s]], dim=1)[:, lo:]
                 logits, _ = self(hist[None].expand(b, -1, -1), prep, frame_cond[:, frames_of[lo : s + 1]], start=lo)
             last = logits[:, :, -1].float().log_softmax(-1)  # [B, K, V]
-            if split:  # [with the clock, unconditional, the prompt without the clock]
-                assert beat_guidance is not None
-                scores = last[1] + guidance * (last[2] - last[1]) + beat_guidance * (last[0] - last[2])
-            else:
-                scores = last[1] + guidance * (last[0] - last[1]) if guided else last[0]
+            scores = last[0] if not guided else guided_scores(last, guidance, beat_guidance if split else None,
+                                                                beat_codebooks)  # fmt: skip
             tok = sample_next(scores, temperature=temperature, top_k=top_k, top_p=top_p, generator=g)  # [K]
             for i in range(k):
                 f = s - i  # the frame codebook i writes at this step
@@ -463,6 +463,23 @@ class Text2Music(Pretrained, nn.Module):
 
             self._codec = codec_for(self.cfg.codec, self.cfg.codec_id)
         return self._codec
+
+
+def guided_scores(last: torch.Tensor, guidance: float, beat_guidance: float | None = None,
+                  beat_codebooks: int | None = None) -> torch.Tensor:  # fmt: skip
+    """Classifier-free guidance of one step's log-probabilities `last` [B, K, V] -> scores [K, V].
+
+    Rows: [conditional (with the clock, if any), unconditional] and, with `beat_guidance`, a third, the prompt without
+    the clock: u + guidance (c - u) + beat_guidance (c_clock - c), on the first `beat_codebooks` codebooks (default:
+    all); the others keep u + guidance (c_clock - u).
+    """
+    two = last[1] + guidance * (last[0] - last[1])
+    if beat_guidance is None:
+        return two
+    three = last[1] + guidance * (last[2] - last[1]) + beat_guidance * (last[0] - last[2])
+    if beat_codebooks is not None:
+        three[beat_codebooks:] = two[beat_codebooks:]
+    return three
 
 
 def _cat_text(a: TextCondition, b: TextCondition) -> TextCondition:

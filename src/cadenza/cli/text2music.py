@@ -93,6 +93,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise InputError("--seconds", f"must be in (0, {MAX_SECONDS:g}], got {args.seconds:g}")
     if args.beat_guidance is not None and args.beat_guidance < 0:
         raise InputError("--beat-guidance", f"must be >= 0, got {args.beat_guidance:g}")
+    if args.beat_codebooks is not None and args.beat_codebooks < 1:
+        raise InputError("--beat-codebooks", f"must be >= 1, got {args.beat_codebooks}")
     if args.guidance < 0 or args.top_k < 0 or not 0 < args.top_p <= 1 or args.temperature <= 0:
         raise InputError("sampling", "--guidance >= 0, --top-k >= 0, 0 < --top-p <= 1 and --temperature > 0")
     model = Text2Music.from_pretrained(args.model)
@@ -114,14 +116,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
     bpm = prompt_bpm(args.prompt) if model.beat is not None else None  # the clock's tempo (a model with one)
     codes = model.generate(text, n_frames, melody=melody, prefix=prefix, guidance=args.guidance,
                            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                           bpm=bpm, beat_guidance=args.beat_guidance, progress=True)  # fmt: skip
+                           bpm=bpm, beat_guidance=args.beat_guidance, beat_codebooks=args.beat_codebooks,
+                           progress=True)  # fmt: skip
     y = codec.decode_chunked(codes)[0, 0].numpy()
     seconds = time.perf_counter() - t0
     out = write_audio(AudioClip(y.astype(np.float32), codec.sample_rate), args.output)
     how = [f"guidance {args.guidance:g}"]
     if bpm is not None:
         beat = f"a beat clock at {bpm:g} bpm"
-        how.append(beat if args.beat_guidance is None else f"{beat} guided at {args.beat_guidance:g}")
+        if args.beat_guidance is not None:
+            k = min(args.beat_codebooks, model.cfg.n_codebooks)
+            where = ("every codebook" if k == model.cfg.n_codebooks
+                     else "the first codebook" if k == 1 else f"the first {k} codebooks")  # fmt: skip
+            beat += f" guided at {args.beat_guidance:g} on {where}"
+        how.append(beat)
     if melody is not None:
         how.append(f"following the melody of {args.melody}")
     if prefix is not None:
@@ -152,8 +160,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default 3; 1 = the conditional model alone)")  # fmt: skip
     g.add_argument("--beat-guidance", type=float, default=None,
                    help="the beat clock's own guidance coefficient (models with a clock; default: --guidance); "
-                        "higher holds the prompt's tempo harder, at a cost in timbre (16-32: BENCHMARKS.md) and one "
-                        "more forward pass per step")  # fmt: skip
+                        "higher holds the prompt's tempo harder, at a cost in timbre (BENCHMARKS.md) and one more "
+                        "forward pass per step")  # fmt: skip
+    g.add_argument("--beat-codebooks", type=int, default=1,
+                   help="guide the clock on the first N codebooks only (default 1: the coarsest, which places the "
+                        "onsets; the finer ones carry the timbre)")  # fmt: skip
     g.add_argument("--codes", help="also write the codes (.codes) to this file")
     common.add_sampling(g)
     g.set_defaults(top_k=250)
