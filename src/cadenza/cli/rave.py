@@ -219,7 +219,8 @@ def register(sub: Any) -> None:
     t.add_argument("--batch-size", type=int, default=8)
     t.add_argument("--distance", choices=("ddsp", "rave"), default="ddsp",
                    help="spectral distance: ddsp (mean L1 of magnitudes and logs) or rave (RAVE's: L2 of magnitudes "
-                        "relative to the input's energy, and L1 of logs) (default ddsp)")  # fmt: skip
+                        "relative to the input's energy, and L1 of logs) (default ddsp: in 4,000 steps on a violin "
+                        "set neither learned pitch, and rave's resynthesis was further from the input)")  # fmt: skip
     common.add_training(t, steps=10000, lr=1e-3, eval_every=500)
     t.set_defaults(func=cmd_train)
 
