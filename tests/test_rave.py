@@ -52,11 +52,11 @@ def test_impulse_response_is_the_asked_magnitude() -> None:
     assert mag[0] > mag[2] > mag[4] - 1e-6  # windowed: a smoothed version of the low-pass asked
 
 
-@pytest.mark.parametrize(("seed", "upsample"), [(0, "transposed"), (1, "transposed"), (2, "resize"), (3, "resize")])
-def test_stream_equals_the_whole_file_over_random_blocks(seed: int, upsample: str) -> None:
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_stream_equals_the_whole_file_over_random_blocks(seed: int) -> None:
     """Block by block (random sizes) the output is the whole file's, sample for sample, lagging by `delay`: no
     clicks at block edges."""
-    model = tiny_model(cfg=RAVEConfig(**{**TINY.__dict__, "upsample": upsample}))
+    model = tiny_model()
     x = torch.randn(1, 1, 40 * HOP) * 0.1
     with torch.no_grad():
         whole = model.synthesis(model.posterior(x)[0])
@@ -71,21 +71,6 @@ def test_stream_equals_the_whole_file_over_random_blocks(seed: int, upsample: st
     d = model.delay
     assert d == 128  # the 8-band PQMF's taps
     assert torch.allclose(streamed[..., d:], whole[..., : streamed.shape[-1] - d], atol=1e-6)
-
-
-def test_resize_upsampling_has_no_tone_at_the_stride() -> None:
-    """A steady input up-sampled by a transposed convolution comes out rippling with the stride's period (a tone at
-    the output rate / stride, which the untrained RAVE decodes as a 500 Hz drone); repeated and convolved, it is
-    steady."""
-    from cadenza.audio.codec import decoder_block
-
-    torch.manual_seed(0)
-    x = torch.ones(1, 8, 32)
-    for resize, rippled in ((False, True), (True, False)):
-        up = decoder_block(8, 4, 4, causal=True, resize=resize)[1]
-        with torch.no_grad():
-            y = up(x)[..., 16:]  # past the causal warm-up at the start
-        assert (y.std(-1).max() > 1e-3) == rippled
 
 
 def test_non_causal_model_refuses_to_stream() -> None:

@@ -166,29 +166,9 @@ def encoder_block(c_in: int, c_out: int, stride: int, causal: bool = False, dila
     return nn.Sequential(*units, Snake(c_in), down)
 
 
-class RepeatUpsample(nn.Module):
-    """Each frame repeated `factor` times (nearest-neighbour up-sampling: causal, and nothing to carry in a stream)."""
-
-    def __init__(self, factor: int) -> None:
-        super().__init__()
-        self.factor = factor
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.repeat_interleave(x, self.factor, dim=-1)
-
-
-def decoder_block(c_in: int, c_out: int, stride: int, causal: bool = False, resize: bool = False) -> nn.Sequential:
-    """Snake, up-sampling by `stride`, then three dilated residual units (DAC's decoder block).
-
-    The up-sampling is a transposed convolution of 2 x stride taps, or with `resize` a repetition of each frame
-    followed by a convolution of 2 x stride + 1 taps (Odena et al. 2016's resize-convolution): a transposed
-    convolution's overlapping taps repeat with the stride, a tone at the output rate / stride (and its harmonics)
-    that training must learn away; a resize-convolution has no such pattern to begin with.
-    """
+def decoder_block(c_in: int, c_out: int, stride: int, causal: bool = False) -> nn.Sequential:
     up: nn.Module
-    if resize:
-        up = nn.Sequential(RepeatUpsample(stride), conv(c_in, c_out, 2 * stride + 1, causal=causal))
-    elif causal:
+    if causal:
         up = CausalUpsample(c_in, c_out, stride)
         up.conv = weight_norm(up.conv)
     else:

@@ -50,11 +50,8 @@ class RAVEConfig:
     noise_bands: int = 5  # spectral envelope points of the filtered noise, per PQMF band (the paper's 5)
     noise_strides: tuple[int, ...] = (4, 4)  # the noise envelope changes every prod(...) band samples (8 ms)
     causal: bool = True  # no look-ahead: streams block by block and exports for live use
-    upsample: str = "transposed"  # the decoder's up-sampling: "transposed" convolutions or "resize" (repeat + conv)
 
     def __post_init__(self) -> None:
-        if self.upsample not in ("transposed", "resize"):
-            raise ValueError(f"upsample must be 'transposed' or 'resize', not {self.upsample!r}")
         if self.n_bands < 2 or self.n_bands & (self.n_bands - 1):
             raise ValueError(f"n_bands must be a power of two >= 2, not {self.n_bands}")
         if 2 * (self.noise_bands - 1) > self.noise_frame:
@@ -153,7 +150,7 @@ class Decoder(nn.Module):
         c, k = cfg.decoder_channels, cfg.causal
         layers: list[nn.Module] = [conv(cfg.latent_dim, c, 7, causal=k)]
         for s in reversed(cfg.strides):
-            layers.append(decoder_block(c, c // 2, s, causal=k, resize=cfg.upsample == "resize"))
+            layers.append(decoder_block(c, c // 2, s, causal=k))
             c //= 2
         layers.append(Snake(c))
         self.net = nn.Sequential(*layers)

@@ -21,8 +21,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         cfg = RAVEConfig(latent_dim=args.latent_dim, channels=args.channels, decoder_channels=args.decoder_channels,
-                         n_bands=args.bands, strides=tuple(args.strides), causal=not args.non_causal,
-                         upsample=args.upsample)  # fmt: skip
+                         n_bands=args.bands, strides=tuple(args.strides), causal=not args.non_causal)  # fmt: skip
     except ValueError as e:
         raise InputError("rave config", str(e)) from None
     phase1 = args.phase1_steps if args.phase1_steps is not None else round(0.8 * args.steps)
@@ -210,9 +209,6 @@ def register(sub: Any) -> None:
     t.add_argument("--strides", type=int, nargs="+", default=[4, 4, 4],
                    help="encoder strides; the hop is bands x their product (default 4 4 4: 512 samples)")  # fmt: skip
     t.add_argument("--non-causal", action="store_true", help="look ahead (no streaming, no export)")
-    t.add_argument("--upsample", choices=("transposed", "resize"), default="transposed",
-                   help="the decoder's up-sampling: transposed convolutions, or resize (repeat each frame, then "
-                        "convolve), which has no built-in tone at the stride (default transposed)")  # fmt: skip
     t.add_argument("--phase1-steps", type=int,
                    help="steps of phase 1 (VAE) before phase 2 (GAN) (default: 80%% of --steps)")  # fmt: skip
     t.add_argument("--beta", type=float, default=0.01, help="KL weight after its warm-up (default 0.01)")
