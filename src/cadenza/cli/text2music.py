@@ -93,7 +93,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise InputError("--seconds", f"must be in (0, {MAX_SECONDS:g}], got {args.seconds:g}")
     if args.beat_guidance is not None and args.beat_guidance < 0:
         raise InputError("--beat-guidance", f"must be >= 0, got {args.beat_guidance:g}")
-    if args.beat_codebooks is not None and args.beat_codebooks < 1:
+    if args.beat_codebooks < 1:
         raise InputError("--beat-codebooks", f"must be >= 1, got {args.beat_codebooks}")
     if args.guidance < 0 or args.top_k < 0 or not 0 < args.top_p <= 1 or args.temperature <= 0:
         raise InputError("sampling", "--guidance >= 0, --top-k >= 0, 0 < --top-p <= 1 and --temperature > 0")
