@@ -297,6 +297,7 @@ def main() -> None:
         command += f" --baseline {args.baseline}"
     if model.beat is not None:
         command += " --beat-guidance " + " ".join(f"{b:g}" for b in args.beat_guidance)
+        command += f" --beat-codebooks {args.beat_codebooks}"
     write_result(args.result, figures, command=command)
 
 

@@ -103,6 +103,11 @@ def mel_spectrogram(x: torch.Tensor, sample_rate: int, n_fft: int = 1024, hop: i
     return torch.einsum("mf,...ft->...mt", fb, mag)
 
 
+def _log_l1(sx: torch.Tensor, sy: torch.Tensor) -> torch.Tensor:
+    """Mean L1 distance of two magnitude spectrograms' logs (floored at 1e-7): each spectral distance's log term."""
+    return (torch.log(sx + 1e-7) - torch.log(sy + 1e-7)).abs().mean()
+
+
 def multiscale_spectral_distance(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -125,7 +130,7 @@ def multiscale_spectral_distance(
         sx, sy = stft_magnitude(x, n), stft_magnitude(y, n)
         total = total + (sx - sy).abs().mean()
         if log_weight:
-            total = total + log_weight * (torch.log(sx + 1e-7) - torch.log(sy + 1e-7)).abs().mean()
+            total = total + log_weight * _log_l1(sx, sy)
     return total
 
 
@@ -141,7 +146,7 @@ def multiresolution_stft_distance(
     for n in fft_sizes:
         sx, sy = stft_magnitude(x, n), stft_magnitude(y, n)
         sc = torch.linalg.vector_norm(sy - sx) / torch.linalg.vector_norm(sy).clamp_min(1e-7)
-        total = total + sc + (torch.log(sx + 1e-7) - torch.log(sy + 1e-7)).abs().mean()
+        total = total + sc + _log_l1(sx, sy)
     return total / len(fft_sizes)
 
 
@@ -164,7 +169,7 @@ def relative_spectral_distance(
     for n in fft_sizes:
         sx, sy = stft_magnitude(x, n), stft_magnitude(y, n)
         total = total + (sy - sx).square().mean() / sy.square().mean().clamp_min(1e-12)
-        total = total + (torch.log(sx + 1e-7) - torch.log(sy + 1e-7)).abs().mean()
+        total = total + _log_l1(sx, sy)
     return total
 
 
