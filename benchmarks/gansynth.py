@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from cadenza.audio.gansynth import GANSynth
-from cadenza.audio.gansynth_train import measure_pitch, read_manifest
+from cadenza.audio.gansynth_train import measure_pitch, read_manifest, timbre_spread
 from cadenza.audio.notes import build_notes
 from cadenza.core.audio import AudioClip
 from cadenza.evaluate.audio_eval import evaluate_folders, median_pitches
@@ -72,19 +72,6 @@ def real_notes(data: Path, splits: tuple[str, ...], n_samples: int, sr: int, per
         rows = [r for p in sorted(by_pitch) for r in rng.permutation(np.array(by_pitch[p], dtype=object))[:per_pitch]]
     audio = [read_audio(data / r["file"], sample_rate=sr, mono=True).samples[0, :n_samples] for r in rows]
     return audio, [int(r["pitch"]) for r in rows]
-
-
-def timbre_spread(notes: np.ndarray, pitches: np.ndarray, sr: int) -> float:
-    """How much notes of the same pitch differ: the standard deviation across them of each log-magnitude bin
-    (scaled as GANSynth's features, 64 x 256), averaged over bins and pitches. A generator that ignores its latent
-    (mode collapse) scores near 0; real notes of different instruments about 0.2."""
-    from cadenza.audio.gansynth import GANSynthConfig, SpectralIF
-    from cadenza.audio.gansynth_train import cpu_config
-
-    cfg: GANSynthConfig = cpu_config(if_channel=False, sample_rate=sr)
-    mags = SpectralIF(cfg)(torch.from_numpy(notes).float())[:, 0]
-    spreads = [float(mags[pitches == p].std(0).mean()) for p in np.unique(pitches) if (pitches == p).sum() > 1]
-    return float(np.mean(spreads))
 
 
 def arm(name: str, notes: list[np.ndarray] | np.ndarray, pitches: list[int], sr: int, ref: Path, work: Path) -> dict[

@@ -261,3 +261,17 @@ def test_mode_seeking_penalizes_latents_that_make_the_same_note() -> None:
     assert float((b - a).detach()) > 1.0  # 1 / (note distance / latent distance): notes nearly alike
     b.backward()
     assert float(seeking.model.generator.inp.weight.grad.abs().max()) > 0
+
+
+def test_timbre_spread_is_zero_for_one_timbre_and_grows_with_different_ones() -> None:
+    from cadenza.audio.gansynth_train import timbre_spread
+
+    sr, n = 16000, 16384
+    t = np.arange(n) / sr
+    sine = 0.5 * np.sin(2 * np.pi * 220 * t)
+    bright = sine + 0.3 * np.sin(2 * np.pi * 660 * t) + 0.2 * np.sin(2 * np.pi * 1100 * t)
+    pitches = np.array([57, 57, 69, 69])
+    same = np.stack([sine, sine, bright, bright]).astype(np.float32)  # one timbre per pitch
+    assert timbre_spread(same, pitches, sr) < 1e-6
+    mixed = np.stack([sine, bright, sine, bright]).astype(np.float32)  # two timbres at each pitch
+    assert timbre_spread(mixed, pitches, sr) > 0.05

@@ -34,7 +34,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     model, figures = train_gansynth(args.data, Path(args.output) / "run", cfg, tc, batch_size=args.batch_size,
                                     gp_every=args.gp_every, new_segment=args.new_segment,
                                     export_step=args.export_step, mode_seeking=args.mode_seeking)  # fmt: skip
-    print(f"pitch accuracy {figures['pitch_pitch_accuracy']:.2f} on one note per pitch (CREPE)")
+    print(f"pitch accuracy {figures['pitch_pitch_accuracy']:.2f} on one note per pitch (CREPE), "
+          f"timbre spread {figures['timbre_spread']:.3f} across 8 latents (real instruments: about 0.17)")  # fmt: skip
     d = describe(model)
     common.save_trained(model, args, figures, CARD, name=Path(args.output).name, latent_dim=cfg.latent_dim,
                         pitches=f"MIDI {d['pitches']}", representation=d["representation"], resolution=d["resolution"],
