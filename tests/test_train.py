@@ -80,6 +80,29 @@ def test_overfits_one_batch(tmp_path: Path) -> None:
     assert longer.seconds >= checkpoint_state(tmp_path / "checkpoints" / "step-0000060")["elapsed_s"] > 0
 
 
+def test_keep_best_keeps_the_checkpoint_of_the_best_evaluation_across_a_resume(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=16, block_size=16, n_layer=1, n_head=2, n_embd=32))
+    data = Windows(tiny_run.tokens(), 16, 4)
+    scores = iter([0.2, 0.9, 0.5, 0.1, 0.3, 0.4])  # a wandering metric: best at the second evaluation (step 4)
+    cfg = TrainConfig(max_steps=8, lr=1e-3, warmup_steps=1, eval_every=2, checkpoint_every=2, log_every=2,
+                      keep_best="valid/score")  # fmt: skip
+
+    def score(m: torch.nn.Module) -> dict[str, float]:
+        return {"valid/score": next(scores)}
+
+    train(model, data, lm_loss, replace(cfg, max_steps=6), out_dir=tmp_path, progress=False, eval_fn=score)
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*"))
+    assert kept == ["step-0000004", "step-0000006"]
+    train(model, data, lm_loss, cfg, out_dir=tmp_path, progress=False, eval_fn=score, new_segment=True)
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*"))
+    assert kept == ["step-0000004", "step-0000006", "step-0000008"]  # the best (read back from metrics) survives
+    plain = tmp_path / "plain"
+    scores = iter([0.2, 0.9, 0.5, 0.1])
+    train(model, data, lm_loss, replace(cfg, keep_best=""), out_dir=plain, progress=False, eval_fn=score)
+    assert sorted(p.name for p in (plain / "checkpoints").glob("step-*")) == ["step-0000006", "step-0000008"]
+
+
 class FakeClock:
     """A clock that advances `tick` seconds each time it is read: time budgets tested without the machine's speed."""
 

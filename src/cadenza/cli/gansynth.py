@@ -30,7 +30,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not 0 <= lo <= hi <= 127:
             raise InputError("--pitches", f"{lo} {hi} is not a MIDI pitch range (LOW <= HIGH, 0-127)")
         cfg = replace(cfg, pitch_low=lo, pitch_high=hi)
-    tc = common.train_config(args, betas=(0.5, 0.9), weight_decay=0.0, grad_clip=0.0, groups=(DISC_GROUP,))
+    # a GAN's quality wanders from checkpoint to checkpoint: the one of its best pitch accuracy is kept
+    tc = common.train_config(args, betas=(0.5, 0.9), weight_decay=0.0, grad_clip=0.0, groups=(DISC_GROUP,),
+                             keep_best="valid/pitch_accuracy")  # fmt: skip
     model, figures = train_gansynth(args.data, Path(args.output) / "run", cfg, tc, batch_size=args.batch_size,
                                     gp_every=args.gp_every, new_segment=args.new_segment,
                                     export_step=args.export_step, mode_seeking=args.mode_seeking)  # fmt: skip

@@ -62,8 +62,10 @@ def save_checkpoint(
     train_config: dict[str, Any],
     elapsed_s: float = 0.0,
     segments: list[dict[str, Any]] | None = None,
+    keep: int | None = None,
 ) -> Path:
-    """Write a complete checkpoint for `step` and point `latest` at it; keep the newest two.
+    """Write a complete checkpoint for `step` and point `latest` at it; keep the newest two, and the checkpoint of
+    step `keep` if there is one (a GAN's best evaluation: its quality wanders, so the newest is not the best).
 
     `optimizers` maps a name ("model" for the main one) to its optimizer. `elapsed_s` is the training wall time
     up to this step over every run that led here (resumes included); `segments` the schedules of those runs."""
@@ -94,8 +96,10 @@ def save_checkpoint(
         shutil.rmtree(final)
     os.replace(tmp, final)
     write_text_atomic(root / "latest", name)
+    kept = {f"step-{keep:07d}"} if keep is not None else set()
     for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-KEEP_CHECKPOINTS]:
-        shutil.rmtree(old, ignore_errors=True)
+        if old.name not in kept:
+            shutil.rmtree(old, ignore_errors=True)
     return final
 
 

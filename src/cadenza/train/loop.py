@@ -66,6 +66,7 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 leaves torch's default
     max_seconds: float = 0.0  # stop (with a checkpoint) once this run has trained this long; 0: no limit
     groups: tuple[ParamGroup, ...] = field(default_factory=tuple)  # parameters with optimizers of their own
+    keep_best: str = ""  # an evaluation metric (higher is better): the checkpoint of its best step is never pruned
 
 
 # Fields that change what a step computes: a resumed run that changes one starts a new segment.
@@ -272,6 +273,7 @@ def train(
     t0 = clock()
     t_log, loss_acc, n_acc = t0, 0.0, 0
     last_loss, last_eval = float("nan"), {}
+    best = _best_step(read_metrics(out), cfg.keep_best)
     done = start_step  # steps trained, this run and the ones it resumes
     for step in range(start_step, cfg.max_steps):
         if describe is not None:
@@ -314,13 +316,15 @@ def train(
             last_eval = _evaluate(accelerator.unwrap_model(model), eval_fn, accelerator)
             _append_metrics(out / "metrics.jsonl", {"step": done, **last_eval})
             bar.write(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in last_eval.items()))
+            if cfg.keep_best in last_eval and (best is None or last_eval[cfg.keep_best] > best[1]):
+                best = (done, last_eval[cfg.keep_best])
         out_of_time = _out_of_time(cfg, clock() - t0, accelerator)
         if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or out_of_time:
             accelerator.wait_for_everyone()
             if main:
                 save_checkpoint(out, done, accelerator.unwrap_model(model), {k: o.optimizer for k, o in optims.items()},
                                 model_config or {}, asdict(cfg), elapsed_s=prior_s + clock() - t0,
-                                segments=segments)  # fmt: skip
+                                segments=segments, keep=best[0] if best else None)  # fmt: skip
         if out_of_time:
             bar.write(f"stopping at step {done}: the {cfg.max_seconds:g} s budget is spent")
             break
@@ -370,6 +374,12 @@ def _truncate_metrics(path: Path, step: int) -> None:
         return
     keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
     path.write_text("".join(line + "\n" for line in keep))
+
+
+def _best_step(metrics: list[dict[str, Any]], name: str) -> tuple[int, float] | None:
+    """The step and value of the highest `name` logged so far (a resumed run keeps the best of its earlier part)."""
+    scored = [(int(m["step"]), float(m[name])) for m in metrics if name and name in m]
+    return max(scored, key=lambda s: s[1]) if scored else None
 
 
 def read_metrics(out_dir: str | Path) -> list[dict[str, Any]]:
