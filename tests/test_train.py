@@ -120,8 +120,10 @@ def test_time_budget_stops_with_a_checkpoint(tmp_path: Path) -> None:
     data = Windows(tiny_run.tokens(), 16, 4)
     cfg = TrainConfig(max_steps=10_000, lr=1e-3, checkpoint_every=10_000, eval_every=10_000, max_seconds=5.0,
                       log_every=10_000)  # fmt: skip
-    result = train(model, data, lm_loss, cfg, out_dir=tmp_path, progress=False, clock=FakeClock(1.0))
+    result = train(model, data, lm_loss, cfg, out_dir=tmp_path, progress=False, clock=FakeClock(1.0),
+                   eval_fn=lambda m: {"valid/score": 1.0})  # fmt: skip
     assert result.step == 6  # one second a step: after step 6 the run has spent 6 s > 5 s
+    assert [m["step"] for m in read_metrics(tmp_path) if "valid/score" in m] == [6]  # evaluated where it stopped
     ck = latest_checkpoint(tmp_path)
     assert ck is not None and ck.name == "step-0000006"
     first = checkpoint_state(ck)["elapsed_s"]

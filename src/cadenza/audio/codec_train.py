@@ -181,6 +181,7 @@ def train_codec(
     folders = data_dir if isinstance(data_dir, list) else [data_dir]
     train_clips = load_dataset_audio(folders, "train", cfg.sample_rate, progress)
     valid_clips = [c[: 5 * cfg.sample_rate] for c in load_dataset_audio(folders, "valid", cfg.sample_rate, progress)]
+    torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     model = CodecGAN(cfg, loss)
     if init_from is not None:
         model.codec.load_state_dict(Codec.from_pretrained(init_from).state_dict())

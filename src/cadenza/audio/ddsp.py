@@ -314,6 +314,7 @@ def train_ddsp(
     out = Path(out_dir)
     train_feats = dataset_features(data_dir, "train", cfg, out / "features", progress=progress)
     valid_feats = dataset_features(data_dir, "valid", cfg, out / "features", progress=progress)
+    torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     model = DDSP(cfg)
     loud = np.concatenate([f.loudness_db for f in train_feats])
     model.decoder.loudness_stats.copy_(torch.tensor([loud.mean(), loud.std() + 1e-3]))

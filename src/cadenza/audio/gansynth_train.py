@@ -155,6 +155,7 @@ def train_gansynth(
     from cadenza.train.loop import train
 
     pitches = np.arange(cfg.pitch_low, cfg.pitch_high + 1)
+    torch.manual_seed(tc.seed)  # the networks' initial weights: a run is repeatable from its seed
     trainer = GANSynthTrainer(cfg, gp_every=gp_every, mode_seeking=mode_seeking)
     if export_step is not None:
         return _export(trainer, Path(out_dir), export_step, data_dir, pitches)

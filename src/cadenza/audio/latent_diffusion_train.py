@@ -136,6 +136,7 @@ def train_latent_diffusion(folders: list[str | Path], out_dir: str | Path, base:
     if start is None:
         mean, std = latent_stats(train_clips)
         cfg = replace(cfg, latent_mean=mean, latent_std=std)
+    torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     model = LatentDiffusion(cfg)
     if start is not None:
         model.load_state_dict(start.state_dict())

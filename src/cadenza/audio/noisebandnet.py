@@ -263,6 +263,7 @@ def train_noiseband(
 
     train_clips = load_texture_clips(data_dir, "train", cfg, kind, progress)
     valid_clips = load_texture_clips(data_dir, "valid", cfg, kind, progress)
+    torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     model = NoiseBandNet(cfg)
     ctl = np.concatenate([c for c, _ in train_clips])
     model.control_stats.copy_(torch.tensor(np.stack([ctl.mean(0), ctl.std(0) + 1e-3])))

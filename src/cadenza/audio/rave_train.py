@@ -172,6 +172,7 @@ def train_rave(
                                  f"{10 * n / cfg.sample_rate:g} s: ten training excerpts)")  # fmt: skip
     if max((float(np.abs(c).max()) for c in train_clips if len(c)), default=0.0) < 1e-4:
         raise InputError(source, "the training audio is silent")
+    torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     model = RAVETrainer(cfg, loss)
     batches = PhaseBatches(WaveBatches(train_clips, n, loss.batch_size, tc.seed, source))
 

@@ -349,6 +349,7 @@ def train_texture_gan(data: str | Path, kind: str, out_dir: str | Path, tc: Any,
         np.concatenate(probe_x),
         np.concatenate([curve_windows(c, rate, len(f)) for c, f in zip(curves, probe_x, strict=False)]),
     )
+    torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     trainer = GANSynthTrainer(cfg, gp_every=gp_every)
     if not any(g.prefix == DISC_GROUP.prefix for g in tc.groups):
         raise ValueError("the training config needs the discriminator's group (DISC_GROUP)")

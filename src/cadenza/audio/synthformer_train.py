@@ -156,6 +156,7 @@ def train_synthformer(folders: list[str | Path], out_dir: str | Path, base: Synt
     tag = f"{cfg.codec_id}-{cfg.n_codebooks}"
     train_clips = encode_textures(folders, cfg, codec, "train", run / f"tokens-train-{tag}.npz", progress)
     valid_clips = encode_textures(folders, cfg, codec, "valid", run / f"tokens-valid-{tag}.npz", progress)
+    torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     model = Synthformer(cfg)
     trainer = SynthformerTrainer(model)
     batches = FrameBatches(model, train_clips, window_frames, batch_size, tc.seed)

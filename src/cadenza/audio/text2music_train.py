@@ -261,6 +261,7 @@ def train_text2music(folders: list[str | Path], out_dir: str | Path, base: Text2
     if cfg.beat:
         for split, clips in (("train", train_clips), ("valid", valid_clips)):
             beat_phases(clips, cfg.frame_rate, codec.sample_rate, run / f"beats-{split}-{tag}.npz", progress)
+    torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     model = Text2Music(cfg)
     if start is not None:
         missing, _ = model.load_state_dict(start.state_dict(), strict=False)

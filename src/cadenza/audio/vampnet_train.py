@@ -132,6 +132,7 @@ def train_vampnet(folders: list[str | Path], out_dir: str | Path, base: VampNetC
                                               run / f"tokens-{cfg.codec_id}-{cfg.n_codebooks}.npz", progress,
                                               min_seconds=4 * cfg.context / cfg.frame_rate)  # fmt: skip
     frames = sum(c.shape[-1] for c in train_codes)
+    torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     model = VampNet(cfg)
     if start is not None:
         model.load_state_dict(start.state_dict())

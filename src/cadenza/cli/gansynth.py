@@ -42,7 +42,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     common.save_trained(model, args, figures, CARD, name=Path(args.output).name, latent_dim=cfg.latent_dim,
                         pitches=f"MIDI {d['pitches']}", representation=d["representation"], resolution=d["resolution"],
                         seconds=cfg.n_samples / cfg.sample_rate, sample_rate=cfg.sample_rate, n_fft=cfg.n_fft,
-                        hop=cfg.hop, gp_every=args.gp_every, data=args.data, conditioning=conditioning(cfg, figures),
+                        hop=cfg.hop, gp_every=args.gp_every, data=args.data,
+                        conditioning=conditioning(cfg, figures, args.mode_seeking),
                         config=json.dumps(asdict(cfg)))  # fmt: skip
     return 0
 
@@ -105,12 +106,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def conditioning(cfg: Any, figures: dict[str, Any]) -> str:
-    """The card's sentence on how the pitch enters beyond the paper's one-hot."""
+def conditioning(cfg: Any, figures: dict[str, Any], mode_seeking: float = 0.0) -> str:
+    """The card's sentences on what the run adds to the paper: the kept checkpoint, how the pitch enters beyond the
+    paper's one-hot, and the mode-seeking term."""
     parts = []
     if figures.get("exported_step") is not None:
-        parts.append(f"The generator of the run's checkpoint at step {figures['exported_step']:,}, written with "
-                     "`--export-step` instead of the last one's.")  # fmt: skip
+        parts.append(f"The generator of the run's checkpoint at step {figures['exported_step']:,}, chosen with "
+                     "`--export-step`.")  # fmt: skip
     if cfg.pitch_map:
         parts.append("The pitch also enters as maps of where its harmonics fall on the frequency axis (`--pitch-map`, "
                      "not in the paper): at every generator stage and as the discriminator's input channels"
@@ -119,6 +121,10 @@ def conditioning(cfg: Any, figures: dict[str, Any]) -> str:
     if cfg.projection:
         parts.append("The pitch also sets a bias per channel at every generator stage and a projection term in the "
                      "critic (`--projection`, not in the paper).")  # fmt: skip
+    if mode_seeking:
+        parts.append(f"Against mode collapse, a mode-seeking term (Mao et al. 2019; `--mode-seeking "
+                     f"{mode_seeking:g}`, not in the paper): the generator is penalized when two latents make nearly "
+                     "the same note.")  # fmt: skip
     return " ".join(parts)
 
 

@@ -226,7 +226,8 @@ def train(
         loss_fn: computes the training loss of one batch.
         cfg: optimization settings.
         out_dir: checkpoints (`checkpoints/`), `metrics.jsonl` and `train_config.json` go here.
-        eval_fn: returns metrics named like "valid/loss"; run every `cfg.eval_every` steps and at the end.
+        eval_fn: returns metrics named like "valid/loss"; run every `cfg.eval_every` steps and at the end (the last
+            step, or where the time budget stops the run).
         model_config: the model's config as a dict, stored with every checkpoint.
         resume: continue from the latest checkpoint in `out_dir` if there is one.
         new_segment: allow resuming with a changed schedule (recorded as a new segment).
@@ -312,13 +313,13 @@ def train(
             if main:
                 _append_metrics(out / "metrics.jsonl", record)
             t_log, loss_acc, n_acc = now, 0.0, 0
-        if eval_fn is not None and (done % cfg.eval_every == 0 or done == cfg.max_steps) and main:
+        out_of_time = _out_of_time(cfg, clock() - t0, accelerator)
+        if eval_fn is not None and (done % cfg.eval_every == 0 or done == cfg.max_steps or out_of_time) and main:
             last_eval = _evaluate(accelerator.unwrap_model(model), eval_fn, accelerator)
             _append_metrics(out / "metrics.jsonl", {"step": done, **last_eval})
             bar.write(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in last_eval.items()))
             if cfg.keep_best in last_eval and (best is None or last_eval[cfg.keep_best] > best[1]):
                 best = (done, last_eval[cfg.keep_best])
-        out_of_time = _out_of_time(cfg, clock() - t0, accelerator)
         if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or out_of_time:
             accelerator.wait_for_everyone()
             if main:
