@@ -46,8 +46,9 @@ def build(out_dir: Path) -> Section:
         "timbre) and a pitch, here also given as a map of where that pitch's harmonics fall (`--pitch-map`, not "
         "in the paper: without it 64 minutes on this CPU made unpitched noise). "
         f"CREPE hears the pitch asked for in {100 * f.get('pitch_pitch_accuracy', float('nan')):.0f}% of notes "
-        "(one per pitch, fixed latents), mostly in the middle of its range; its notes of one pitch barely differ "
-        "from latent to latent (mode collapse: the two timbres below sound nearly alike). "
+        "(one per pitch, fixed latents), mostly in the middle of its range; notes of one pitch differ from latent "
+        f"to latent by a timbre spread of {f.get('timbre_spread', float('nan')):.2f} (real instruments: about 0.17; "
+        "near 0 is mode collapse, where every latent makes the same note). "
         "`cadenza gansynth render song.mid -o song.wav` plays any score with it.",
         items,
     )
