@@ -150,8 +150,9 @@ def train_gansynth(
     mode_seeking: float = 0.0,
 ) -> tuple[GANSynth, dict[str, Any]]:
     """Train on the train split of a note set; checkpoints (and resume) in `out_dir`. Every evaluation generates one
-    note per pitch from fixed latents and reports CREPE's pitch accuracy on them. With `export_step`, nothing is
-    trained: the generator of that kept checkpoint is measured and returned instead of the last one."""
+    note per pitch from fixed latents and reports CREPE's pitch figures on them and the timbre spread (`note_figures`);
+    the card's figures are the last evaluation's. With `export_step`, nothing is trained: the generator of that kept
+    checkpoint is measured and returned instead of the last one."""
     from cadenza.train.loop import train
 
     pitches = np.arange(cfg.pitch_low, cfg.pitch_high + 1)
@@ -164,12 +165,7 @@ def train_gansynth(
         raise ValueError("the training config needs the discriminator's group (DISC_GROUP)")
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
-        model: GANSynth = m.model  # type: ignore[assignment]
-        notes = model.generate(list(pitches), seed=1234)
-        figures = {f"valid/{k}": v for k, v in measure_pitch(notes, pitches, cfg.sample_rate).items()
-                   if k in ("pitch_accuracy", "unpitched_share")}  # fmt: skip
-        figures["valid/timbre_spread"] = latent_spread(model)
-        return figures
+        return {f"valid/{k}": v for k, v in note_figures(m.model, pitches).items()}  # type: ignore[arg-type]
 
     run_config = {"model": asdict(cfg), "batch_size": batch_size, "gp_every": gp_every, "data": str(data_dir)}
     if mode_seeking:  # only when on, so that runs from before it resume
@@ -179,16 +175,22 @@ def train_gansynth(
                    model_config=run_config)  # fmt: skip
     model = trainer.model.eval()
     model.extra = {"segments": result.segments}
-    return model, final_figures(model, pitches, len(feats), result.seconds, result.step)
+    last = {k.removeprefix("valid/"): v for k, v in result.eval.items()}  # the loop evaluates its last step
+    return model, final_figures(model, pitches, len(feats), result.seconds, result.step, last or None)
 
 
-def final_figures(model: GANSynth, pitches: np.ndarray, train_notes: int, seconds: float,
-                  step: int) -> dict[str, Any]:  # fmt: skip
-    """The card's figures: CREPE's pitch figures on one note per pitch from fixed latents, the timbre spread of 8
-    latents at each of three pitches, and the run's size."""
-    measured = measure_pitch(model.generate(list(pitches), seed=1234), pitches, model.cfg.sample_rate)
-    figures: dict[str, Any] = {f"pitch_{k}": round(v, 4) for k, v in measured.items()}
-    figures["timbre_spread"] = round(latent_spread(model), 4)
+def note_figures(model: GANSynth, pitches: np.ndarray) -> dict[str, float]:
+    """What an evaluation measures: CREPE's pitch figures on one note per pitch from fixed latents, and the timbre
+    spread of 8 latents at each of three pitches."""
+    notes = model.generate(list(pitches), seed=1234)
+    return {**measure_pitch(notes, pitches, model.cfg.sample_rate), "timbre_spread": latent_spread(model)}
+
+
+def final_figures(model: GANSynth, pitches: np.ndarray, train_notes: int, seconds: float, step: int,
+                  measured: dict[str, float] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The card's figures: `note_figures` (measured here unless given) and the run's size."""
+    measured = note_figures(model, pitches) if measured is None else measured
+    figures: dict[str, Any] = {k if k == "timbre_spread" else f"pitch_{k}": round(v, 4) for k, v in measured.items()}
     figures.update({"train_notes": train_notes, "train_seconds": round(seconds, 1), "steps": step})
     return figures
 
