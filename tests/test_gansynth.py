@@ -291,3 +291,32 @@ def test_a_run_is_repeatable_from_its_seed(tmp_path: Path) -> None:
         model, _ = train_gansynth(tmp_path / "notes", tmp_path / run, cfg, tc, batch_size=2, progress=False)
         weights.append(model.generator.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_held_out_pitches_are_never_trained_and_play_from_their_neighbours(tmp_path: Path) -> None:
+    from tests.test_cli import assert_user_error, run
+
+    from cadenza.audio.gansynth import pitch_code
+    from cadenza.audio.gansynth_train import DISC_GROUP, cpu_config, train_gansynth
+    from cadenza.train.loop import TrainConfig
+
+    code = pitch_code(GANSynthConfig(**{**TINY.__dict__, "held_out": (61, 62)}))
+    assert torch.equal(code[0], torch.eye(4)[0]) and torch.equal(code[3], torch.eye(4)[3])
+    assert torch.equal(code[1], torch.tensor([0.5, 0, 0, 0.5])) and torch.equal(code[2], code[1])
+    with pytest.raises(ValueError, match="not at its ends"):
+        GANSynthConfig(**{**TINY.__dict__, "held_out": (60,)})
+
+    _sine_notes(tmp_path / "notes", range(60, 63))
+    cfg = cpu_config(pitch_low=60, pitch_high=62, channels=(8, 8, 8, 8, 8, 8), latent_dim=4, held_out=(61,))
+    tc = TrainConfig(max_steps=3, lr=1e-2, warmup_steps=1, eval_every=100, checkpoint_every=100, seed=3, weight_decay=0,
+                     groups=(DISC_GROUP,))  # fmt: skip
+    torch.manual_seed(tc.seed)
+    start = GANSynthTrainer(cfg).model.generator.inp.weight.detach().clone()
+    model, figures = train_gansynth(tmp_path / "notes", tmp_path / "run", cfg, tc, batch_size=2, progress=False)
+    trained = model.generator.inp.weight.detach()
+    column = cfg.latent_dim + 1  # the one-hot input of MIDI 61: no note of it, nor its code, ever reached it
+    assert torch.equal(trained[:, column], start[:, column]) and not torch.equal(trained, start)
+    assert figures["train_notes"] == 2 and 0.0 <= figures["held_out_pitch_accuracy"] <= 1.0
+    assert_user_error(run("gansynth", "train", "--data", str(tmp_path / "notes"), "--pitches", "60", "62",
+                          "--hold-out-pitches", "62", "-o", str(tmp_path / "x")),
+                      "--hold-out-pitches", "62 is not inside the pitch range 60-62 (ends are trained)")  # fmt: skip

@@ -67,6 +67,9 @@ class GANSynthConfig:
     # otherwise tell where a pitch's harmonics go on a linear frequency axis (their spacing changes with the pitch);
     # see `harmonic_maps`. Not in the paper
     pitch_map: bool = False
+    # MIDI pitches left out of training (`--hold-out-pitches`), to measure whether the model plays pitches it never
+    # heard: the generator's one-hot of such a pitch is the mean of its two nearest trained pitches' (`pitch_code`)
+    held_out: tuple[int, ...] = ()
 
     @property
     def bins(self) -> int:
@@ -95,6 +98,21 @@ class GANSynthConfig:
             raise ValueError(f"{len(self.channels)} stages make {size[0]} x {size[1]}, not {self.frames} x {self.bins}")
         if self.pitch_map and self.n_params:
             raise ValueError("pitch maps need a pitch, not continuous parameters")
+        if any(not self.pitch_low < p < self.pitch_high for p in self.held_out):
+            raise ValueError(f"held-out pitches must lie inside {self.pitch_low}-{self.pitch_high}, not at its ends")
+
+
+def pitch_code(cfg: GANSynthConfig) -> torch.Tensor:
+    """[n_pitches, n_pitches]: the generator's pitch input, one row per pitch. The one-hot, except for a held-out
+    pitch: its one-hot's weights are never trained, so it takes the mean of the nearest trained pitches' (below and
+    above)."""
+    code = torch.eye(cfg.n_pitches)
+    held = {p - cfg.pitch_low for p in cfg.held_out}
+    for i in sorted(held):
+        lo = max(j for j in range(i) if j not in held)
+        hi = min(j for j in range(i + 1, cfg.n_pitches) if j not in held)
+        code[i] = (code[lo] + code[hi]) / 2
+    return code
 
 
 def mel_warp_matrix(bins: int, sample_rate: int) -> torch.Tensor:
@@ -273,6 +291,7 @@ def he_init(module: nn.Module) -> None:
 class Generator(nn.Module):
     maps: torch.Tensor
     in_tune: torch.Tensor
+    code: torch.Tensor
 
     def __init__(self, cfg: GANSynthConfig) -> None:
         super().__init__()
@@ -285,6 +304,8 @@ class Generator(nn.Module):
         self.body = nn.Sequential(*layers)
         he_init(self)
         self.out = nn.Conv2d(c[-1], 2 if cfg.if_channel else 1, 1)  # PyTorch's init: a small start for the tanh
+        if not cfg.n_params:
+            self.register_buffer("code", pitch_code(cfg), persistent=False)
         if cfg.projected:
             # the condition also sets a bias per channel at every stage (after each up-sampling), so it does not
             # have to survive a dozen pixel-normed layers from the input; zero at the start
@@ -313,7 +334,7 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """z [B, latent] and the condition: pitch indices [B] (0..n_pitches-1), or parameters [B, n_params] in
         [0, 1] -> features [B, C, frames, bins] in [-1, 1]."""
-        c = F.one_hot(cond, self.cfg.n_pitches).float() if not cond.is_floating_point() else cond
+        c = self.code[cond] if not cond.is_floating_point() else cond
         x = torch.cat([PixelNorm()(z[..., None])[..., 0], c], dim=1)
         x = self.inp(x).view(len(z), self.cfg.channels[0], 2, 8)
         if not (self.cfg.projected or self.cfg.pitch_map):

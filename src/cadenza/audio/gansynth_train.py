@@ -161,13 +161,16 @@ def train_gansynth(
     if export_step is not None:
         return _export(trainer, Path(out_dir), export_step, data_dir, pitches)
     feats, pitch, _ = load_notes(data_dir, "train", cfg, progress=progress)
+    if cfg.held_out:  # those pitches are never seen: the evaluation measures them apart
+        keep = ~torch.isin(pitch + cfg.pitch_low, torch.tensor(cfg.held_out))
+        feats, pitch = feats[keep], pitch[keep]
     if not any(g.prefix == DISC_GROUP.prefix for g in tc.groups):
         raise ValueError("the training config needs the discriminator's group (DISC_GROUP)")
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
         return {f"valid/{k}": v for k, v in note_figures(m.model, pitches).items()}  # type: ignore[arg-type]
 
-    run_config = {"model": asdict(cfg), "batch_size": batch_size, "gp_every": gp_every, "data": str(data_dir)}
+    run_config = {"model": model_config(cfg), "batch_size": batch_size, "gp_every": gp_every, "data": str(data_dir)}
     if mode_seeking:  # only when on, so that runs from before it resume
         run_config["mode_seeking"] = mode_seeking
     result = train(trainer, NoteBatches(feats, pitch, batch_size, cfg.latent_dim, tc.seed), gansynth_loss, tc,
@@ -179,18 +182,30 @@ def train_gansynth(
     return model, final_figures(model, pitches, len(feats), result.seconds, result.step, last or None)
 
 
+def model_config(cfg: GANSynthConfig) -> dict[str, Any]:
+    """The architecture a checkpoint records; `held_out` only when set, so that runs from before it resume."""
+    return {k: v for k, v in asdict(cfg).items() if k != "held_out" or v}
+
+
 def note_figures(model: GANSynth, pitches: np.ndarray) -> dict[str, float]:
     """What an evaluation measures: CREPE's pitch figures on one note per pitch from fixed latents, and the timbre
-    spread of 8 latents at each of three pitches."""
+    spread of 8 latents at each of three pitches; with held-out pitches, also the pitch accuracy of 4 latents at
+    each of them (never heard in training)."""
     notes = model.generate(list(pitches), seed=1234)
-    return {**measure_pitch(notes, pitches, model.cfg.sample_rate), "timbre_spread": latent_spread(model)}
+    figures = {**measure_pitch(notes, pitches, model.cfg.sample_rate), "timbre_spread": latent_spread(model)}
+    if model.cfg.held_out:
+        held = np.repeat(model.cfg.held_out, 4)
+        notes = model.generate(list(held), seed=1234)
+        figures["held_out_pitch_accuracy"] = measure_pitch(notes, held, model.cfg.sample_rate)["pitch_accuracy"]
+    return figures
 
 
 def final_figures(model: GANSynth, pitches: np.ndarray, train_notes: int, seconds: float, step: int,
                   measured: dict[str, float] | None = None) -> dict[str, Any]:  # fmt: skip
     """The card's figures: `note_figures` (measured here unless given) and the run's size."""
     measured = note_figures(model, pitches) if measured is None else measured
-    figures: dict[str, Any] = {k if k == "timbre_spread" else f"pitch_{k}": round(v, 4) for k, v in measured.items()}
+    figures: dict[str, Any] = {k if k in ("timbre_spread", "held_out_pitch_accuracy") else f"pitch_{k}": round(v, 4)
+                               for k, v in measured.items()}  # fmt: skip
     figures.update({"train_notes": train_notes, "train_seconds": round(seconds, 1), "steps": step})
     return figures
 
@@ -204,7 +219,7 @@ def _export(trainer: GANSynthTrainer, out_dir: Path, step: int, data_dir: str | 
     if not (path / "state.json").exists():
         kept = sorted(int(p.name[5:]) for p in (out_dir / "checkpoints").glob("step-*") if (p / "state.json").exists())
         raise InputError(path, f"is not a kept checkpoint (kept steps: {', '.join(map(str, kept)) or 'none'})")
-    check_model_config(path, {"model": asdict(trainer.model.cfg)})
+    check_model_config(path, {"model": model_config(trainer.model.cfg)})
     state = checkpoint_state(path)
     load_checkpoint(path, trainer)
     model = trainer.model.eval()

@@ -30,6 +30,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not 0 <= lo <= hi <= 127:
             raise InputError("--pitches", f"{lo} {hi} is not a MIDI pitch range (LOW <= HIGH, 0-127)")
         cfg = replace(cfg, pitch_low=lo, pitch_high=hi)
+    if args.hold_out_pitches:
+        held = sorted(set(args.hold_out_pitches))
+        if bad := [p for p in held if not cfg.pitch_low < p < cfg.pitch_high]:
+            span = f"{cfg.pitch_low}-{cfg.pitch_high}"
+            raise InputError("--hold-out-pitches", f"{bad[0]} is not inside the pitch range {span} (ends are trained)")
+        cfg = replace(cfg, held_out=tuple(held))
     # a GAN's quality wanders from checkpoint to checkpoint: the one of its best pitch accuracy is kept
     tc = common.train_config(args, betas=(0.5, 0.9), weight_decay=0.0, grad_clip=0.0, groups=(DISC_GROUP,),
                              keep_best="valid/pitch_accuracy")  # fmt: skip
@@ -38,6 +44,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                                     export_step=args.export_step, mode_seeking=args.mode_seeking)  # fmt: skip
     print(f"pitch accuracy {figures['pitch_pitch_accuracy']:.2f} on one note per pitch (CREPE), "
           f"timbre spread {figures['timbre_spread']:.3f} across 8 latents (real instruments: about 0.17)")  # fmt: skip
+    if cfg.held_out:
+        print(f"pitch accuracy {figures['held_out_pitch_accuracy']:.2f} at the held-out pitches "
+              f"{' '.join(map(str, cfg.held_out))} (4 latents each)")  # fmt: skip
     d = describe(model)
     common.save_trained(model, args, figures, CARD, name=Path(args.output).name, latent_dim=cfg.latent_dim,
                         pitches=f"MIDI {d['pitches']}", representation=d["representation"], resolution=d["resolution"],
@@ -121,6 +130,11 @@ def conditioning(cfg: Any, figures: dict[str, Any], mode_seeking: float = 0.0) -
     if cfg.projection:
         parts.append("The pitch also sets a bias per channel at every generator stage and a projection term in the "
                      "critic (`--projection`, not in the paper).")  # fmt: skip
+    if cfg.held_out:
+        parts.append(
+            f"MIDI {', '.join(map(str, cfg.held_out))} were held out of training (`--hold-out-pitches`): "
+            "the generator plays them from the mean of their neighbours' one-hots and the pitch maps."
+        )
     if mode_seeking:
         parts.append(f"Against mode collapse, a mode-seeking term (Mao et al. 2019; `--mode-seeking "
                      f"{mode_seeking:g}`, not in the paper): the generator is penalized when two latents make nearly "
@@ -146,6 +160,8 @@ def register(sub: Any) -> None:
                    help="pitch also as a per-stage bias and a projection critic term (not in the paper)")  # fmt: skip
     t.add_argument("--pitch-map", action="store_true",
                    help="pitch also as maps of its harmonics, to both networks (not in the paper)")  # fmt: skip
+    t.add_argument("--hold-out-pitches", type=int, nargs="+", metavar="PITCH",
+                   help="MIDI pitches never trained: to measure how it plays pitches it never heard")  # fmt: skip
     t.add_argument("--export-step", type=int, metavar="STEP",
                    help="train nothing: write the model of that kept checkpoint instead of the last")  # fmt: skip
     t.add_argument("--mode-seeking", type=float, default=0.0, metavar="W",
