@@ -2,11 +2,14 @@
 
 usage: python benchmarks/gansynth.py [--per-pitch 4] [--if-model gansynth-notes]
                                      [--magnitude-model gansynth-notes-magnitude] [--data NOTES]
+                                     [--held-out-model RUN]
 
 The note set is the shipped models' (`cadenza data notes --program 0 4 11 12 19 24 27 33 40 42 48 56 57 60 65 68 71
 73 80 88 --pitches 36 84`, three SoundFonts, split by instrument), rebuilt in the cache if missing. In one run:
 - generated: for every MIDI pitch 36-84, `--per-pitch` latents (seeds), from the IF model and from the same network
-  trained on magnitude only (phase by Griffin-Lim) for the same minutes;
+  trained on magnitude only for the same minutes, each with every phase it can take (`GANSynth.phases`): the IF
+  model's drawn IF (the paper's), an in-tune harmonic note's IF at the pitch asked (the generated magnitude only),
+  Griffin-Lim's;
 - the ceiling: real notes of the training instruments, as many per pitch, cut to the model's 1.02 s; and each
   representation's own: those notes' magnitudes with Griffin-Lim's phase (the magnitude-only network at its best)
   and with the in-tune IF of their pitch (the IF network's generator drawing no deviation);
@@ -15,6 +18,8 @@ Figures: pitch accuracy (CREPE-tiny's median pitch of the note, rounded, is the 
 share with no confident pitch, octave errors, pitch entropy (bits; the real notes' is the target), FAD, KAD and
 NDB/k against the held-out notes with the CLAP and sound-classifier embedders, the timbre spread (how much notes
 of one pitch differ: near 0 is mode collapse), and notes generated per second on one core.
+With `--held-out-model` (the IF recipe trained with `--hold-out-pitches`): its pitch figures at the pitches it never
+heard, beside its own at the pitches it trained on and the IF model's at the held-out pitches, same latents.
 
 Both shipped models are trained with `--pitch-map` (the pitch also as maps of its harmonics' frequencies; with the
 paper's one-hot alone, 64 minutes on one core made unpitched noise: README, Measured) and `--mode-seeking 0.1`, side
@@ -97,12 +102,33 @@ def arm(name: str, notes: list[np.ndarray] | np.ndarray, pitches: list[int], sr:
     return row
 
 
+def held_out_pitches(model: GANSynth, baseline: GANSynth, per_pitch: int) -> dict[str, Any]:
+    """Pitch figures of a model trained without some pitches: at those pitches, at the ones it trained on, and the
+    baseline's (trained on every pitch) at the held-out ones; the latents of seeds 1000+ for each, with the drawn IF
+    and the in-tune one."""
+    cfg = model.cfg
+    held = [p for p in cfg.held_out for _ in range(per_pitch)]
+    trained = [p for p in range(cfg.pitch_low, cfg.pitch_high + 1) if p not in cfg.held_out for _ in range(per_pitch)]
+    out: dict[str, Any] = {"held_out": list(cfg.held_out), "notes_per_pitch": per_pitch}
+    for phase in ("drawn", "in-tune"):
+        for name, m, asked in (("held-out pitches", model, held), ("trained pitches", model, trained),
+                               ("held-out pitches, model trained on them", baseline, held)):  # fmt: skip
+            z = torch.cat([m.latents(1, seed=1000 + i) for i in range(len(asked))])
+            notes = m.generate(asked, z=z, phase=phase)
+            figures = measure_pitch(notes, np.array(asked), cfg.sample_rate)
+            row = {k: round(v, 4) for k, v in figures.items() if k != "pitch_entropy_bits"}
+            out[f"{name}, {phase} phase"] = row
+            print(name, phase, json.dumps(row), flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-pitch", type=int, default=4)
     ap.add_argument("--if-model", default="gansynth-notes")
     ap.add_argument("--magnitude-model", default="gansynth-notes-magnitude")
     ap.add_argument("--data", help="the note set, if already rendered (default: rebuilt in the cache)")
+    ap.add_argument("--held-out-model", help="the IF recipe trained with --hold-out-pitches (default: not measured)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     data = Path(args.data) if args.data else note_set()
@@ -133,12 +159,16 @@ def main() -> None:
             "real-if", if_model.spec.inverse(in_tune).numpy(), real_p, sr, work / "reference", work)  # fmt: skip
         for name, model in models.items():
             seeds = torch.cat([model.latents(1, seed=1000 + i) for i in range(len(pitches))])
-            t0 = time.perf_counter()
-            notes = model.generate(pitches, z=seeds)
-            seconds = time.perf_counter() - t0
-            row = arm(name.split()[0].lower(), notes, pitches, sr, work / "reference", work)
-            row["notes_per_s_1_core"] = round(len(pitches) / seconds, 1)
-            figures["arms"][name] = row
+            for phase in model.phases:  # the same magnitudes, each way of getting their phase
+                t0 = time.perf_counter()
+                notes = model.generate(pitches, z=seeds, phase=phase)
+                seconds = time.perf_counter() - t0
+                row = arm(f"{name.split()[0].lower()}-{phase}", notes, pitches, sr, work / "reference", work)
+                row["notes_per_s_1_core"] = round(len(pitches) / seconds, 1)
+                figures["arms"][f"{name}, {phase} phase"] = row
+        if args.held_out_model:
+            held_model = GANSynth.from_pretrained(args.held_out_model).eval()
+            figures["held_out_pitches"] = held_out_pitches(held_model, if_model, args.per_pitch)
         figures["train_notes"] = sum(r["split"] == "train" and 36 <= r["pitch"] <= 84 for r in read_manifest(data))
         figures["note_seconds"] = round(cfg.n_samples / sr, 3)
     finally:

@@ -320,3 +320,26 @@ def test_held_out_pitches_are_never_trained_and_play_from_their_neighbours(tmp_p
     assert_user_error(run("gansynth", "train", "--data", str(tmp_path / "notes"), "--pitches", "60", "62",
                           "--hold-out-pitches", "62", "-o", str(tmp_path / "x")),
                       "--hold-out-pitches", "62 is not inside the pitch range 60-62 (ends are trained)")  # fmt: skip
+
+
+def test_notes_take_their_phase_from_the_drawn_if_an_in_tune_note_or_griffin_lim() -> None:
+    from cadenza.audio.gansynth_train import cpu_config
+
+    cfg = cpu_config(channels=(8, 8, 8, 8, 8, 8), latent_dim=4)
+    model = GANSynth(cfg).eval()
+    sr, n = cfg.sample_rate, cfg.n_samples
+    t = torch.arange(n) / sr
+    real = sum(0.3 / k * torch.sin(2 * np.pi * 440.0 * k * t) for k in (1, 2, 3))[None] * torch.exp(-2 * t)
+    feats, idx = model.spec(real), torch.tensor([69 - cfg.pitch_low])
+    inside = slice(0, n - cfg.n_fft)  # (the last hop is faded: `edge_gain`)
+    assert torch.allclose(model.invert(feats, idx, "drawn")[:, inside], real[:, inside], atol=1e-3)  # the note itself
+    for phase, cents in (("in-tune", 10), ("griffin-lim", 50)):  # the magnitude only: the pitch survives
+        y = model.invert(feats, idx, phase)[0].numpy()
+        peak = np.argmax(np.abs(np.fft.rfft(y * np.hanning(n)))) * sr / n
+        assert abs(1200 * np.log2(peak / 440.0)) < cents, (phase, peak)
+    assert model.phases[0] == "drawn" and len(model.generate([60, 61], phase="in-tune")) == 2
+    magnitude = GANSynth(cpu_config(channels=(8, 8, 8, 8, 8, 8), latent_dim=4, if_channel=False)).eval()
+    assert magnitude.phases == ("griffin-lim", "in-tune")
+    assert np.isfinite(magnitude.generate([48], phase="in-tune")).all()
+    with pytest.raises(InputError, match="must be one of griffin-lim, in-tune"):
+        magnitude.generate([48], phase="drawn")

@@ -24,7 +24,7 @@ The default size is the paper's scale and a GPU's work: one training step of 8 n
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -416,6 +416,7 @@ class GANSynth(Pretrained, nn.Module):
         self.cfg = cfg
         self.generator = Generator(cfg)
         self.spec = SpectralIF(cfg)
+        self._harmonic: tuple[SpectralIF, torch.Tensor] | None = None
 
     def pitch_index(self, pitch: int) -> int:
         if not self.cfg.pitch_low <= pitch <= self.cfg.pitch_high:
@@ -427,18 +428,43 @@ class GANSynth(Pretrained, nn.Module):
         g = torch.Generator().manual_seed(seed) if seed is not None else None
         return torch.randn(n, self.cfg.latent_dim, generator=g)
 
+    @property
+    def phases(self) -> tuple[str, ...]:
+        """How this model's notes can get their phase (`generate(phase=...)`), its default first."""
+        return ("drawn", "in-tune", "griffin-lim") if self.cfg.if_channel else ("griffin-lim", "in-tune")
+
     @torch.no_grad()
     def generate(self, pitches: list[int], z: torch.Tensor | None = None, seed: int | None = 0,
-                 batch: int = 16) -> np.ndarray:  # fmt: skip
+                 batch: int = 16, phase: str | None = None) -> np.ndarray:  # fmt: skip
         """Notes [len(pitches), samples] at the given MIDI pitches; one latent each (`z` [n or 1, latent], default
-        drawn from `seed`; a single latent plays every pitch with the same timbre)."""
+        drawn from `seed`; a single latent plays every pitch with the same timbre).
+
+        `phase`: where the notes' phase comes from (default: the first of `phases`): "drawn", the IF the generator
+        drew (the paper's); "in-tune", the IF of an in-tune harmonic note at the pitch asked (the generated magnitude
+        only: every bin follows its nearest harmonic exactly; `in_tune_if`); "griffin-lim", estimated from the
+        magnitude alone."""
+        phase = phase or self.phases[0]
+        if phase not in self.phases:
+            raise InputError("--phase", f"must be one of {', '.join(self.phases)} for this model, not {phase!r}")
         idx = torch.tensor([self.pitch_index(p) for p in pitches])
         if z is None:
             z = self.latents(len(pitches), seed)
         z = z.expand(len(pitches), -1) if len(z) == 1 else z
-        out = [self.spec.inverse(self.generator(z[i : i + batch], idx[i : i + batch]))
+        out = [self.invert(self.generator(z[i : i + batch], idx[i : i + batch]), idx[i : i + batch], phase)
                for i in range(0, len(idx), batch)]  # fmt: skip
         return torch.cat(out).numpy()
+
+    def invert(self, feats: torch.Tensor, idx: torch.Tensor, phase: str) -> torch.Tensor:
+        """Features [B, C, frames, bins] of pitch indices [B] -> audio [B, N], with the phase from `phase`."""
+        if phase == "drawn":
+            return self.spec.inverse(feats)
+        if phase == "griffin-lim":
+            return self.spec.inverse(feats[:, :1])
+        if self._harmonic is None:  # built on first use: a spectral front end with an IF channel, and its table
+            cfg = replace(self.cfg, if_channel=True)
+            self._harmonic = (SpectralIF(cfg), in_tune_if(cfg))
+        spec, in_tune = self._harmonic
+        return spec.inverse(torch.stack([feats[:, 0], in_tune[idx]], dim=1))
 
     def fold_pitch(self, pitch: int) -> int:
         """The pitch moved by octaves into the trained range (for scores that go beyond it)."""
@@ -448,7 +474,8 @@ class GANSynth(Pretrained, nn.Module):
             pitch -= 12
         return pitch
 
-    def render(self, score: Score, seed: int = 0, release_s: float = 0.05) -> tuple[np.ndarray, int]:
+    def render(self, score: Score, seed: int = 0, release_s: float = 0.05,
+               phase: str | None = None) -> tuple[np.ndarray, int]:  # fmt: skip
         """A score played with the model as its instrument, as the paper's demo: one latent (one timbre) for every
         note, each pitch generated once, each note cut to its written length (at most the model's note length) with a
         short fade, scaled by its velocity. Pitches outside the trained range are moved by octaves.
@@ -461,7 +488,7 @@ class GANSynth(Pretrained, nn.Module):
         sr, spq = self.cfg.sample_rate, 60.0 / score.tempo_bpm
         folded = [self.fold_pitch(n.pitch) for n in notes]
         distinct = sorted(set(folded))
-        audio = dict(zip(distinct, self.generate(distinct, z=self.latents(1, seed)), strict=True))
+        audio = dict(zip(distinct, self.generate(distinct, z=self.latents(1, seed), phase=phase), strict=True))
         total = int(max(n.onset + n.duration for n in notes) * spq * sr) + int(release_s * sr) + 1
         out = np.zeros(total, dtype=np.float32)
         fade = int(release_s * sr)

@@ -80,12 +80,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
             raise InputError("--steps", "an interpolation needs at least 2 steps")
         a, b = (model.latents(1, s)[0] for s in args.interpolate)
         z = model.interpolate(a, b, args.steps)
-        notes = model.generate([pitches[0]] * args.steps, z=z)
+        notes = model.generate([pitches[0]] * args.steps, z=z, phase=args.phase)
         sa, sb = args.interpolate
         what = f"{args.steps} notes at MIDI {pitches[0]} from seed {sa}'s timbre to seed {sb}'s"
     else:
         one = model.latents(1, args.seed) if args.same_timbre else None
-        notes = model.generate(pitches, z=one, seed=args.seed)
+        notes = model.generate(pitches, z=one, seed=args.seed, phase=args.phase)
         what = f"{len(pitches)} note(s) at MIDI {' '.join(map(str, pitches))}"
     gap = np.zeros(int(args.gap * model.cfg.sample_rate), dtype=np.float32)
     audio = np.concatenate([np.concatenate([n, gap]) for n in notes]).astype(np.float32)
@@ -104,7 +104,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     common.set_threads(args)
     score = read_score(args.input)
     model = GANSynth.from_pretrained(args.model)
-    audio, moved = model.render(score, seed=args.seed)
+    audio, moved = model.render(score, seed=args.seed, phase=args.phase)
     write_audio(AudioClip(audio[None], model.cfg.sample_rate), args.output)
     lo, hi = model.cfg.pitch_low, model.cfg.pitch_high
     extra = f"; {moved} note(s) moved by octaves into MIDI {lo}-{hi}" if moved else ""
@@ -140,6 +140,12 @@ def conditioning(cfg: Any, figures: dict[str, Any], mode_seeking: float = 0.0) -
                      f"{mode_seeking:g}`, not in the paper): the generator is penalized when two latents make nearly "
                      "the same note.")  # fmt: skip
     return " ".join(parts)
+
+
+def _add_phase(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--phase", choices=("drawn", "in-tune", "griffin-lim"),
+                   help="the notes' phase: the IF the generator drew, an in-tune harmonic note's at the pitch, or "
+                        "Griffin-Lim's from the magnitude (default: the model's first; see its card)")  # fmt: skip
 
 
 def register(sub: Any) -> None:
@@ -179,6 +185,7 @@ def register(sub: Any) -> None:
     gen.add_argument("--interpolate", type=int, nargs=2, metavar=("SEED_A", "SEED_B"),
                      help="morph between two seeds' timbres at the first pitch")  # fmt: skip
     gen.add_argument("--steps", type=int, default=5, help="notes in the interpolation (default 5)")
+    _add_phase(gen)
     gen.add_argument("--gap", type=float, default=0.1, help="seconds of silence between notes")
     common.add_threads(gen)
     common.add_output(gen, "output .wav")
@@ -188,6 +195,7 @@ def register(sub: Any) -> None:
     r.add_argument("input", help="a score file")
     common.add_model(r, "gansynth-notes")
     r.add_argument("--seed", type=int, default=0, help="the latent: one timbre for every note")
+    _add_phase(r)
     common.add_threads(r)
     common.add_output(r, "output .wav")
     r.set_defaults(func=cmd_render)
