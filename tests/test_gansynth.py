@@ -134,6 +134,7 @@ def test_commands_train_generate_render_and_bad_input(tmp_path: Path) -> None:
     assert "pitch accuracy" in p.stdout and (model / "card.md").is_file()
     card = (model / "card.md").read_text()
     assert "IF" in card and "64 frames x 256 bins" in card and "MIDI 60-62" in card
+    assert "phase the `in-tune` way" in card and "other phases: drawn " in card and "griffin-lim " in card
     out = tmp_path / "n.wav"
     p = run("gansynth", "generate", "--model", str(model), "--pitch", "60", "62", "-o", str(out))
     assert p.returncode == 0, p.stderr
@@ -337,9 +338,9 @@ def test_notes_take_their_phase_from_the_drawn_if_an_in_tune_note_or_griffin_lim
         y = model.invert(feats, idx, phase)[0].numpy()
         peak = np.argmax(np.abs(np.fft.rfft(y * np.hanning(n)))) * sr / n
         assert abs(1200 * np.log2(peak / 440.0)) < cents, (phase, peak)
-    assert model.phases[0] == "drawn" and len(model.generate([60, 61], phase="in-tune")) == 2
+    assert model.phases[0] == "in-tune" and len(model.generate([60, 61], phase="drawn")) == 2
     magnitude = GANSynth(cpu_config(channels=(8, 8, 8, 8, 8, 8), latent_dim=4, if_channel=False)).eval()
-    assert magnitude.phases == ("griffin-lim", "in-tune")
-    assert np.isfinite(magnitude.generate([48], phase="in-tune")).all()
-    with pytest.raises(InputError, match="must be one of griffin-lim, in-tune"):
+    assert magnitude.phases == ("in-tune", "griffin-lim")
+    assert np.isfinite(magnitude.generate([48], phase="griffin-lim")).all()
+    with pytest.raises(InputError, match="must be one of in-tune, griffin-lim"):
         magnitude.generate([48], phase="drawn")

@@ -42,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model, figures = train_gansynth(args.data, Path(args.output) / "run", cfg, tc, batch_size=args.batch_size,
                                     gp_every=args.gp_every, new_segment=args.new_segment,
                                     export_step=args.export_step, mode_seeking=args.mode_seeking)  # fmt: skip
-    print(f"pitch accuracy {figures['pitch_pitch_accuracy']:.2f} on one note per pitch (CREPE), "
+    print(f"pitch accuracy {figures['pitch_pitch_accuracy']:.2f} (CREPE, one note per pitch, {model.phases[0]} phase), "
           f"timbre spread {figures['timbre_spread']:.3f} across 8 latents (real instruments: about 0.17)")  # fmt: skip
     if cfg.held_out:
         print(f"pitch accuracy {figures['held_out_pitch_accuracy']:.2f} at the held-out pitches "
@@ -52,7 +52,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                         pitches=f"MIDI {d['pitches']}", representation=d["representation"], resolution=d["resolution"],
                         seconds=cfg.n_samples / cfg.sample_rate, sample_rate=cfg.sample_rate, n_fft=cfg.n_fft,
                         hop=cfg.hop, gp_every=args.gp_every, data=args.data,
-                        conditioning=conditioning(cfg, figures, args.mode_seeking),
+                        conditioning=conditioning(cfg, figures, args.mode_seeking), phase=model.phases[0],
+                        other_phases=", ".join(f"{p} {100 * figures[f'pitch_accuracy_{p}_phase']:.0f}%"
+                                               for p in model.phases[1:]),
                         config=json.dumps(asdict(cfg)))  # fmt: skip
     return 0
 
