@@ -144,6 +144,9 @@ def conditioning(cfg: Any, figures: dict[str, Any], mode_seeking: float = 0.0) -
     return " ".join(parts)
 
 
+DEFAULT_MODEL = "gansynth-notes-magnitude"  # GANSynth.shipped (not imported here: `cadenza --help` stays light)
+
+
 def _add_phase(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phase", choices=("drawn", "in-tune", "griffin-lim"),
                    help="the notes' phase: the IF the generator drew, an in-tune harmonic note's at the pitch, or "
@@ -180,7 +183,7 @@ def register(sub: Any) -> None:
     t.set_defaults(func=cmd_train)
 
     gen = gsub.add_parser("generate", help="notes at MIDI pitches, or a timbre interpolation at one pitch")
-    common.add_model(gen, "gansynth-notes")
+    common.add_model(gen, DEFAULT_MODEL)
     gen.add_argument("--pitch", type=int, nargs="+", help="MIDI pitches, played one after another")
     gen.add_argument("--seed", type=int, default=0, help="the latent(s) (timbre)")
     gen.add_argument("--same-timbre", action="store_true", help="one latent for every pitch")
@@ -195,7 +198,7 @@ def register(sub: Any) -> None:
 
     r = gsub.add_parser("render", help="a MIDI / MusicXML / ABC file played with the model as the instrument")
     r.add_argument("input", help="a score file")
-    common.add_model(r, "gansynth-notes")
+    common.add_model(r, DEFAULT_MODEL)
     r.add_argument("--seed", type=int, default=0, help="the latent: one timbre for every note")
     _add_phase(r)
     common.add_threads(r)

@@ -38,17 +38,50 @@ def build(out_dir: Path) -> Section:
     write_audio(morph, out_dir / "gansynth_interpolation.wav")
     items.append(Item("Timbre interpolation at middle C: five notes on the great circle between two latents",
                       audio="gansynth_interpolation.wav"))  # fmt: skip
+    items += _phases(out_dir)
+    kind = ("the IF network (the paper's)" if model.cfg.if_channel else
+            "the magnitude-only network (the paper's ablation), which measured better here than the IF")  # fmt: skip
     return Section(
         "GANSynth: an instrument made by a GAN",
         "GANSynth (Engel et al. 2019) at a CPU's size, trained here on the NSynth-like note set "
         "(`cadenza data notes`: 52 General MIDI instruments through three SoundFonts): a generator makes a whole "
-        "1 s note at once, as the log magnitude and instantaneous frequency of its spectrogram, from a latent (the "
-        "timbre) and a pitch, here also given as a map of where that pitch's harmonics fall (`--pitch-map`, not "
-        "in the paper: without it 64 minutes on this CPU made unpitched noise). "
+        "1 s note at once, as the log magnitude (and, in the paper, the instantaneous frequency) of its spectrogram, "
+        "from a latent (the timbre) and a pitch, here also given as a map of where that pitch's harmonics fall "
+        "(`--pitch-map`, not in the paper: without it 64 minutes on this CPU made unpitched noise). "
+        f"Played here: {kind}, its notes given the phase of an in-tune harmonic note at their pitch "
+        f"(`--phase {model.phases[0]}`). "
         f"CREPE hears the pitch asked for in {100 * f.get('pitch_pitch_accuracy', float('nan')):.0f}% of notes "
-        "(one per pitch, fixed latents), mostly in the middle of its range; notes of one pitch differ from latent "
+        "(one per pitch, fixed latents); notes of one pitch differ from latent "
         f"to latent by a timbre spread of {f.get('timbre_spread', float('nan')):.2f} (real instruments: about 0.17; "
         "near 0 is mode collapse, where every latent makes the same note). "
         "`cadenza gansynth render song.mid -o song.wav` plays any score with it.",
         items,
     )
+
+
+def _phases(out_dir: Path) -> list[Item]:
+    """The same notes from both shipped networks, each way of getting their phase, as sound and spectrograms."""
+    import numpy as np
+
+    from cadenza.audio.gansynth import GANSynth
+    from cadenza.core.audio import AudioClip
+    from cadenza.evaluate.plots import spectrograms_png
+    from cadenza.io.audio import write_audio
+
+    clips, pitches = [], [40, 52, 64, 76]
+    for name in ("gansynth-notes", "gansynth-notes-magnitude"):
+        model = GANSynth.from_pretrained(name).eval()
+        gap = np.zeros(int(0.1 * model.cfg.sample_rate), dtype=np.float32)
+        for phase in ("drawn", "in-tune") if model.cfg.if_channel else ("griffin-lim", "in-tune"):
+            notes = model.generate(pitches, seed=7, phase=phase)
+            audio = np.concatenate([np.concatenate([n, gap]) for n in notes])
+            clips.append((f"{name}, {phase} phase", AudioClip(audio[None], model.cfg.sample_rate).limit_peak(-1.0)))
+    items = []
+    for title, clip in clips:
+        name = title.replace(", ", "_").replace(" phase", "").replace("-", "_") + ".wav"
+        write_audio(clip, out_dir / name)
+        items.append(Item(f"MIDI 40, 52, 64, 76 from one latent: {title}", audio=name))
+    spectrograms_png(clips, out_dir / "gansynth_phases.png")
+    items[-1] = Item(items[-1].title + " (the default: the best measured)", audio=items[-1].audio,
+                     image="gansynth_phases.png")  # fmt: skip
+    return items
