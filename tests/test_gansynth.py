@@ -339,6 +339,8 @@ def test_notes_take_their_phase_from_the_drawn_if_an_in_tune_note_or_griffin_lim
         peak = np.argmax(np.abs(np.fft.rfft(y * np.hanning(n)))) * sr / n
         assert abs(1200 * np.log2(peak / 440.0)) < cents, (phase, peak)
     assert model.phases[0] == "in-tune" and len(model.generate([60, 61], phase="drawn")) == 2
+    ends = np.abs(model.generate([60, 72], seed=1))  # every note fades out over its last 64 ms (END_FADE_S)
+    assert ends[:, -1].max() < 1e-6 and ends[:, -1024:-900].max() > 0
     magnitude = GANSynth(cpu_config(channels=(8, 8, 8, 8, 8, 8), latent_dim=4, if_channel=False)).eval()
     assert magnitude.phases == ("in-tune", "griffin-lim")
     assert np.isfinite(magnitude.generate([48], phase="griffin-lim")).all()
