@@ -460,9 +460,9 @@ class GANSynth(Pretrained, nn.Module):
         return (torch.cat(out) * self.end_fade()).numpy()
 
     # The shipped generators' last frames swell: averaged over every other pitch of MIDI 36-84, the power of the last
-    # of 64 frames is 6 dB (magnitude-only network) and 12 dB (IF) above the frames 60 ms before, at the edge of the
-    # canvas, where real notes (cut from sustained 4 s renders) stay level (-0.3 dB). The notes end with a fade over
-    # those frames instead.
+    # 4 of 64 frames is 6.8 dB (magnitude-only network) and 8.2 dB (IF) above that of frames 44-55, at the edge of the
+    # canvas, where real notes (held-out instruments, cut from sustained 4 s renders) stay level (-0.5 dB). The notes
+    # end with a fade over those frames instead.
     END_FADE_S = 0.064
 
     def end_fade(self) -> torch.Tensor:
