@@ -6,7 +6,10 @@ Fixed resolution (the paper also grows progressively): a generator of nearest up
 pixel norm and leaky ReLU from 2 x 8 to 128 frames x 512 bins, a discriminator that mirrors it (with minibatch
 standard deviation) and has two heads: the Wasserstein critic and a pitch classifier (AC-GAN). Losses: WGAN-GP
 (gradient penalty 10, drift 1e-3) and the auxiliary pitch cross-entropy (weight 10) on real and generated notes.
-Audio comes back from the magnitude and the IF integrated over time (the phase), by the inverse STFT.
+Audio comes back from the magnitude and the IF integrated over time (the phase), by the inverse STFT; or, cadenza's
+default, from the magnitude with the phase of an in-tune harmonic note at the pitch asked (`generate(phase=...)`):
+on notes of held-out instruments it let CREPE hear the pitch far more often than the drawn IF or Griffin-Lim, at a
+lower FAD (benchmarks/gansynth.py).
 
 `pitch_map` (not in the paper; `cadenza gansynth train --pitch-map`) also gives both networks maps of where the
 pitch's harmonics fall on the frequency axis, and makes the generated IF a deviation from an in-tune harmonic
