@@ -18,13 +18,16 @@ Figures: pitch accuracy (CREPE-tiny's median pitch of the note, rounded, is the 
 share with no confident pitch, octave errors, pitch entropy (bits; the real notes' is the target), FAD, KAD and
 NDB/k against the held-out notes with the CLAP and sound-classifier embedders, the timbre spread (how much notes
 of one pitch differ: near 0 is mode collapse), and notes generated per second on one core.
-With `--held-out-model` (the IF recipe trained with `--hold-out-pitches`): its pitch figures at the pitches it never
-heard, beside its own at the pitches it trained on and the IF model's at the held-out pitches, same latents.
+With `--held-out-model` (a shipped model's recipe trained with `--hold-out-pitches`): its pitch figures at the pitches
+it never heard, beside its own at the pitches it trained on and the shipped model's at the held-out pitches.
 
 Both shipped models are trained with `--pitch-map` (the pitch also as maps of its harmonics' frequencies; with the
 paper's one-hot alone, 64 minutes on one core made unpitched noise: README, Measured) and `--mode-seeking 0.1`, side
 by side for about the same minutes (52 and 50 on one core each), each shipped at the kept checkpoint of its best
-pitch accuracy on the training evaluation's latents (seed 1234; this script's latents are seeds 1000+).
+pitch accuracy on the training evaluation's latents (seed 1234; this script's latents are seeds 1000+). The held-out
+pitch model (`--held-out-model`) is the magnitude recipe with `--hold-out-pitches 38 45 52 59 66 73 80` for 40 minutes
+(not shipped: `cadenza gansynth train --data NOTES --pitch-map --magnitude-only --mode-seeking 0.1 --hold-out-pitches
+38 45 52 59 66 73 80 --lr 2e-4 --eval-every 250 --threads 1 --minutes 40 -o RUN`).
 """
 
 from __future__ import annotations
@@ -104,13 +107,13 @@ def arm(name: str, notes: list[np.ndarray] | np.ndarray, pitches: list[int], sr:
 
 def held_out_pitches(model: GANSynth, baseline: GANSynth, per_pitch: int) -> dict[str, Any]:
     """Pitch figures of a model trained without some pitches: at those pitches, at the ones it trained on, and the
-    baseline's (trained on every pitch) at the held-out ones; the latents of seeds 1000+ for each, with the drawn IF
-    and the in-tune one."""
+    baseline's (the same network trained on every pitch) at the held-out ones; the latents of seeds 1000+ for each,
+    with the default phase and the next (`GANSynth.phases`)."""
     cfg = model.cfg
     held = [p for p in cfg.held_out for _ in range(per_pitch)]
     trained = [p for p in range(cfg.pitch_low, cfg.pitch_high + 1) if p not in cfg.held_out for _ in range(per_pitch)]
     out: dict[str, Any] = {"held_out": list(cfg.held_out), "notes_per_pitch": per_pitch}
-    for phase in ("drawn", "in-tune"):
+    for phase in model.phases[:2]:
         for name, m, asked in (("held-out pitches", model, held), ("trained pitches", model, trained),
                                ("held-out pitches, model trained on them", baseline, held)):  # fmt: skip
             z = torch.cat([m.latents(1, seed=1000 + i) for i in range(len(asked))])
@@ -168,7 +171,8 @@ def main() -> None:
                 figures["arms"][f"{name}, {phase} phase"] = row
         if args.held_out_model:
             held_model = GANSynth.from_pretrained(args.held_out_model).eval()
-            figures["held_out_pitches"] = held_out_pitches(held_model, if_model, args.per_pitch)
+            baseline = if_model if held_model.cfg.if_channel else mag_model
+            figures["held_out_pitches"] = held_out_pitches(held_model, baseline, args.per_pitch)
         figures["train_notes"] = sum(r["split"] == "train" and 36 <= r["pitch"] <= 84 for r in read_manifest(data))
         figures["note_seconds"] = round(cfg.n_samples / sr, 3)
     finally:

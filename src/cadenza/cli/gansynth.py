@@ -93,7 +93,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     audio = np.concatenate([np.concatenate([n, gap]) for n in notes]).astype(np.float32)
     clip = AudioClip(audio[None], model.cfg.sample_rate).limit_peak(-1.0)
     write_audio(clip, args.output)
-    print(f"wrote {args.output}: {what} ({clip.duration_s:.1f} s)")
+    print(f"wrote {args.output}: {what} ({clip.duration_s:.1f} s, {args.phase or model.phases[0]} phase)")
     return 0
 
 
@@ -112,7 +112,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     extra = f"; {moved} note(s) moved by octaves into MIDI {lo}-{hi}" if moved else ""
     print(
         f"wrote {args.output}: {score.n_notes} notes, {len(audio) / model.cfg.sample_rate:.1f} s, "
-        f"one timbre (seed {args.seed}){extra}"
+        f"one timbre (seed {args.seed}), {args.phase or model.phases[0]} phase{extra}"
     )
     return 0
 
