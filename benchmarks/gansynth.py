@@ -22,9 +22,10 @@ With `--held-out-model` (a shipped model's recipe trained with `--hold-out-pitch
 it never heard, beside its own at the pitches it trained on and the shipped model's at the held-out pitches.
 
 Both shipped models are trained with `--pitch-map` (the pitch also as maps of its harmonics' frequencies; with the
-paper's one-hot alone, 64 minutes on one core made unpitched noise: README, Measured) and `--mode-seeking 0.1`, side
-by side for about the same minutes (52 and 50 on one core each), each shipped at the kept checkpoint of its best
-pitch accuracy on the training evaluation's latents (seed 1234; this script's latents are seeds 1000+). The held-out
+paper's one-hot alone, 64 minutes on one core made unpitched noise: README, Measured) and `--mode-seeking 0.1`: the IF
+network at the kept checkpoint of its best pitch accuracy on the training evaluation's latents (step 500 of a 52-minute
+run; seed 1234, where this script's latents are seeds 1000+), the magnitude network at the end of its 2,700 steps
+(69 minutes, the last 19 on two threads). The held-out
 pitch model (`--held-out-model`) is the magnitude recipe with `--hold-out-pitches 38 45 52 59 66 73 80` for 40 minutes
 (not shipped: `cadenza gansynth train --data NOTES --pitch-map --magnitude-only --mode-seeking 0.1 --hold-out-pitches
 38 45 52 59 66 73 80 --lr 2e-4 --eval-every 250 --threads 1 --minutes 40 -o RUN`).

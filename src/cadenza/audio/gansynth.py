@@ -8,8 +8,8 @@ standard deviation) and has two heads: the Wasserstein critic and a pitch classi
 (gradient penalty 10, drift 1e-3) and the auxiliary pitch cross-entropy (weight 10) on real and generated notes.
 Audio comes back from the magnitude and the IF integrated over time (the phase), by the inverse STFT; or, cadenza's
 default, from the magnitude with the phase of an in-tune harmonic note at the pitch asked (`generate(phase=...)`):
-on notes of held-out instruments it let CREPE hear the pitch far more often than the drawn IF or Griffin-Lim, at a
-lower FAD (benchmarks/gansynth.py).
+on notes of held-out instruments it let CREPE hear the pitch far more often than the drawn IF or Griffin-Lim, at about
+the same or a lower FAD (benchmarks/gansynth.py).
 
 `pitch_map` (not in the paper; `cadenza gansynth train --pitch-map`) also gives both networks maps of where the
 pitch's harmonics fall on the frequency axis, and makes the generated IF a deviation from an in-tune harmonic
@@ -438,7 +438,8 @@ class GANSynth(Pretrained, nn.Module):
     def phases(self) -> tuple[str, ...]:
         """How this model's notes can get their phase (`generate(phase=...)`), its default first."""
         # in-tune first: measured on notes of held-out instruments it beat the drawn IF and Griffin-Lim on pitch
-        # (CREPE: 86% vs 68% / 43% for the IF network, 99% vs 57% magnitude only) and on FAD (benchmarks/gansynth.py)
+        # (CREPE: 86% vs 68% / 43% for the IF network, 97% vs 63% magnitude only) at about the same or a lower FAD
+        # (benchmarks/gansynth.py)
         return ("in-tune", "drawn", "griffin-lim") if self.cfg.if_channel else ("in-tune", "griffin-lim")
 
     @torch.no_grad()
