@@ -122,6 +122,57 @@ def test_conditioning_is_learned() -> None:
     assert (model.generate("b", {"x": np.full(8, 0.1)}, 8, seed=0) == 11).all()
 
 
+def test_token_and_parameter_dropout_act_in_training_only() -> None:
+    """Token dropout replaces real input tokens (never the start token), parameter dropout puts the learned null in
+    place of every parameter of a window; in eval mode the model sees what it was given."""
+    model = tiny(cfg=SynthformerConfig(**{**TINY.__dict__, "token_dropout": 0.5, "param_dropout": 1.0}))
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    forward = model.forward
+
+    def spy(tokens: torch.Tensor, cond: torch.Tensor, *a: object, **k: object) -> object:
+        seen.append((tokens.clone(), cond.clone()))
+        return forward(tokens, cond, *a, **k)
+
+    model.forward = spy  # type: ignore[method-assign]
+    torch.manual_seed(0)
+    codes = torch.randint(0, 16, (4, 3, 40))
+    cond = model.condition("b", torch.full((40, 2), 0.3))[None].expand(4, -1, -1)
+    model.eval()
+    model.loss(codes, cond)
+    model.train()
+    model.loss(codes, cond)
+    (clean, c_eval), (noisy, c_train) = seen
+    real = clean < 16
+    changed = (noisy != clean)[real].float().mean()
+    assert 0.35 < changed < 0.55  # half replaced, a sixteenth of them by the same code
+    assert torch.equal(noisy[~real], clean[~real])  # start and padding tokens kept
+    assert torch.allclose(c_eval[..., 2:], torch.tensor(0.3))
+    assert torch.equal(c_train[..., :2], c_eval[..., :2])  # the class stays
+    assert torch.allclose(c_train[..., 2:], model.null_params.detach())
+
+
+def test_guidance() -> None:
+    """Guidance 1 is the model alone; the unconditioned branch sets the class's own parameters to the middle of the
+    range (a model trained without parameter dropout) or to the learned null; guided play stays in the codebook."""
+    model = tiny()
+
+    def control(f: int) -> dict[str, float]:
+        return {"x": 0.9}
+
+    plain = torch.stack(list(model.frames("a", control, n_frames=12, seed=3)), -1)
+    assert torch.equal(plain, torch.stack(list(model.frames("a", control, n_frames=12, seed=3, guidance=1.0)), -1))
+    guided = torch.stack(list(model.frames("a", control, n_frames=12, seed=3, guidance=4.0)), -1)
+    assert guided.shape == plain.shape and ((guided >= 0) & (guided < 16)).all()
+    c = model.condition("a", {"x": 0.9})
+    assert torch.allclose(model.unconditioned(c), torch.tensor([1.0, 0.0, 0.5, 0.0]))  # y is not a's: stays 0
+    both = model.condition("b", {"x": 0.9, "y": 0.1})
+    assert torch.allclose(model.unconditioned(both), torch.tensor([0.0, 1.0, 0.5, 0.5]))
+    nulled = tiny(cfg=SynthformerConfig(**{**TINY.__dict__, "param_dropout": 0.2}))
+    assert torch.allclose(nulled.unconditioned(c), torch.tensor([1.0, 0.0, -1.0, -1.0]))
+    with pytest.raises(ValueError, match="cache"):
+        next(model.frames("a", control, n_frames=4, guidance=2.0, use_cache=False))
+
+
 def test_parameters_are_checked() -> None:
     from cadenza.errors import InputError
 
@@ -193,6 +244,32 @@ def test_train_then_play(trained: dict[str, Path]) -> None:
 
     y, sr = sf.read(out)
     assert sr == 16000 and len(y) == 8000 and np.isfinite(y).all()
+
+
+def test_fine_tune_with_dropouts_then_play_guided(trained: dict[str, Path]) -> None:
+    """--init-from keeps the model's weights and adds the parameters' null; --guidance plays from it; a model of
+    other classes is refused (one line, exit 2)."""
+    from cadenza.audio.textures import build_textures
+
+    out, root = trained["root"] / "tuned", trained["root"]
+    p = run("synthformer", "train", "--data", str(trained["data"]), "--init-from", str(trained["model"]),
+            "--token-dropout", "0.3", "--param-dropout", "0.2", "--steps", "1", "--window-frames", "16",
+            "--batch-size", "4", "--threads", "1", "--seed", "5",
+            "-o", str(out))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    start, tuned = Synthformer.from_pretrained(trained["model"]), Synthformer.from_pretrained(out)
+    assert tuned.cfg.param_dropout == 0.2 and tuned.cfg.n_embd == start.cfg.n_embd == 16  # the start's shape
+    gap = (tuned.state_dict()["head.weight"] - start.state_dict()["head.weight"]).abs().max()
+    assert gap < 0.01  # one step from the start's weights (another seed's initial weights are ~0.05 away)
+    p = run("synthformer", "play", "--model", str(out), "--class", "rain", "--param", "density=0.8",
+            "--guidance", "3", "--seconds", "0.4", "-o", str(root / "guided.wav"))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert_user_error(run("synthformer", "play", "--model", str(out), "--class", "rain", "--guidance", "0",
+                          "-o", str(root / "g0.wav")), "--guidance")  # fmt: skip
+    build_textures(["rain"], root / "rain-only", n_clips=4, duration_s=1.5, progress=False)
+    assert_user_error(run("synthformer", "train", "--data", str(root / "rain-only"), "--init-from",
+                          str(trained["model"]), "--steps", "1", "-o", str(root / "bad")), "other classes")  # fmt: skip
+    assert not (root / "bad" / "model.safetensors").exists()
 
 
 def test_live_mode_reads_stdin_and_streams(trained: dict[str, Path]) -> None:

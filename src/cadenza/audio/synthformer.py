@@ -53,12 +53,16 @@ class SynthformerConfig:
     n_embd: int = 192
     window: int = 128  # attention band in steps (2.56 s at 50 frames/s)
     dropout: float = 0.0
+    token_dropout: float = 0.0  # training: share of input tokens replaced by random ones (the history cannot be copied)
+    param_dropout: float = 0.0  # training: share of windows whose parameters become a learned null (for guidance)
 
     def __post_init__(self) -> None:
         if self.pattern not in ("delay", "parallel"):
             raise ValueError(f"Synthformer plays stacked frames: pattern 'delay' or 'parallel', not {self.pattern!r}")
         if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:
             raise ValueError("n_embd / n_head must be an even whole number (rotary positions rotate pairs)")
+        if not (0 <= self.token_dropout < 1 and 0 <= self.param_dropout <= 1):
+            raise ValueError("token_dropout must be in [0, 1) and param_dropout in [0, 1]")
         if len(self.class_params) != len(self.classes):
             raise ValueError("class_params needs one entry per class")
 
@@ -108,6 +112,8 @@ class Synthformer(Pretrained, nn.Module):
         c = cfg.n_embd
         self.embed = nn.ModuleList(nn.Embedding(cfg.cardinality + 2, c) for _ in range(cfg.n_codebooks))
         self.cond = nn.Sequential(nn.Linear(cfg.cond_dim, c), nn.SiLU(), nn.Linear(c, c))
+        if cfg.param_dropout > 0:  # "no parameters": the unconditional branch of guidance
+            self.null_params = nn.Parameter(torch.full((len(cfg.params),), -1.0))  # starts outside the range
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(c)
         self.head = nn.Linear(c, cfg.n_codebooks * cfg.cardinality)
@@ -149,6 +155,17 @@ class Synthformer(Pretrained, nn.Module):
         onehot = F.one_hot(torch.tensor(cls), len(self.cfg.classes)).float()
         return torch.cat([onehot.expand(*values.shape[:-1], -1), values], dim=-1)
 
+    def unconditioned(self, cond: torch.Tensor) -> torch.Tensor:
+        """Conditions [..., cond_dim] with the parameters taken away, the class kept: the learned null of a model
+        trained with parameter dropout, else the middle of the range (guidance against a neutral setting)."""
+        n = len(self.cfg.classes)
+        onehot, values = cond[..., :n], cond[..., n:]
+        if self.cfg.param_dropout > 0:
+            return torch.cat([onehot, self.null_params.expand_as(values)], dim=-1)
+        own = torch.tensor([[p in self.cfg.params_of(k) for p in self.cfg.params] for k in self.cfg.classes])
+        middle = sum(self.cfg.param_range) / 2
+        return torch.cat([onehot, torch.where(onehot @ own.float() > 0, middle, values)], dim=-1)
+
     def class_index(self, kind: str) -> int:
         if kind not in self.cfg.classes:
             raise InputError("--class", f"{kind!r} is not a class of this model ({', '.join(self.cfg.classes)})")
@@ -160,7 +177,14 @@ class Synthformer(Pretrained, nn.Module):
         s = steps.shape[-1]
         inputs = torch.cat([torch.full_like(steps[..., :1], self.bos), steps[..., :-1]], dim=-1)
         frame = torch.tensor([min(self.pattern.frame_of(i), codes.shape[-1] - 1) for i in range(s)])
-        logits, _ = self(inputs, cond[:, frame])
+        cond = cond[:, frame]
+        if self.training and self.cfg.token_dropout > 0:  # Tacotron 2's pre-net dropout, on tokens
+            hit = (torch.rand(inputs.shape) < self.cfg.token_dropout) & (inputs < self.cfg.cardinality)
+            inputs = torch.where(hit, torch.randint_like(inputs, self.cfg.cardinality), inputs)
+        if self.training and self.cfg.param_dropout > 0:
+            drop = torch.rand(cond.shape[0]) < self.cfg.param_dropout
+            cond = torch.where(drop[:, None, None], self.unconditioned(cond), cond)
+        logits, _ = self(inputs, cond)
         target = steps.masked_fill(steps == self.pad, -100)
         ce = F.cross_entropy(logits.reshape(-1, self.cfg.cardinality), target.reshape(-1), reduction="none")
         ce = ce.view_as(target).float()
@@ -181,12 +205,16 @@ class Synthformer(Pretrained, nn.Module):
         top_p: float = 1.0,
         seed: int | None = None,
         use_cache: bool = True,
+        guidance: float = 1.0,
     ) -> Iterator[torch.Tensor]:
         """Yield frames of codes [K] one at a time (forever when `n_frames` is None); `control(frame)` gives the
         parameters of each frame when the model reaches it. Without the cache every step recomputes the last
-        `window` steps (the reference's way; for measuring the cache)."""
+        `window` steps (the reference's way; for measuring the cache). `guidance` != 1: classifier-free guidance on
+        the parameters, u + guidance (c - u) with u the model `unconditioned` (two rows per step)."""
         from cadenza.sample import sample_next
 
+        if guidance != 1.0 and not use_cache:
+            raise ValueError("guidance runs with the cache (use_cache=True)")
         cls = self.class_index(kind)
         g = torch.Generator().manual_seed(seed) if seed is not None else None
         k, delay = self.cfg.n_codebooks, self.cfg.n_codebooks - 1 if self.cfg.pattern == "delay" else 0
@@ -204,7 +232,12 @@ class Synthformer(Pretrained, nn.Module):
             if frame not in conds:
                 conds[frame] = self.condition(cls, self.check_params(kind, control(frame)))
             c = conds[frame][None, None]
-            if use_cache:
+            if guidance != 1.0:  # classifier-free guidance on the parameters: u + guidance (c - u)
+                logits, caches = self(prev.expand(2, -1, -1), torch.cat([c, self.unconditioned(c)]), start=step,
+                                      caches=caches)  # fmt: skip
+                lp = logits[:, :, -1].log_softmax(-1)
+                last = lp[1] + guidance * (lp[0] - lp[1])
+            elif use_cache:
                 logits, caches = self(prev, c, start=step, caches=caches)
                 last = logits[0, :, -1]
             else:

@@ -139,25 +139,39 @@ def validation_loss(model: Synthformer, clips: list[TokenClip], n: int, per_clip
 
 
 def train_synthformer(folders: list[str | Path], out_dir: str | Path, base: SynthformerConfig, tc: TrainConfig, *,
-                      window_frames: int = 192, batch_size: int = 16, progress: bool = True,
-                      new_segment: bool = False) -> tuple[Synthformer, dict[str, Any]]:  # fmt: skip
-    """Code the datasets with the codec (once), train (resumable), and measure the validation loss."""
+                      window_frames: int = 192, batch_size: int = 16, init_from: str | None = None,
+                      progress: bool = True, new_segment: bool = False
+                      ) -> tuple[Synthformer, dict[str, Any]]:  # fmt: skip
+    """Code the datasets with the codec (once), train (resumable; from `init_from`'s weights to fine-tune: its
+    architecture, classes and codec, with `base`'s dropouts), and measure the validation loss."""
     from cadenza.audio.codec import Codec, model_id
     from cadenza.train.loop import train
 
     if tc.threads:
         torch.set_num_threads(tc.threads)
+    start: Synthformer | None = None
+    if init_from is not None:
+        start = Synthformer.from_pretrained(init_from)
+        base = replace(start.cfg, dropout=base.dropout, token_dropout=base.token_dropout,
+                       param_dropout=base.param_dropout)  # fmt: skip
     codec = Codec.from_pretrained(base.codec)
     if base.n_codebooks > codec.n_codebooks:
         raise InputError(base.codec, f"has {codec.n_codebooks} codebooks, fewer than the {base.n_codebooks} asked")
     cfg = model_config(folders, replace(base, codec_id=model_id(codec), frame_rate=codec.frame_rate,
                                         cardinality=codec.cardinality))  # fmt: skip
+    if start is not None and (start.cfg.codec_id, start.cfg.classes, start.cfg.params) != (
+            cfg.codec_id, cfg.classes, cfg.params):  # fmt: skip
+        raise InputError(init_from or "", "was trained on other classes, parameters or codec than these datasets")
     run = Path(out_dir)
     tag = f"{cfg.codec_id}-{cfg.n_codebooks}"
     train_clips = encode_textures(folders, cfg, codec, "train", run / f"tokens-train-{tag}.npz", progress)
     valid_clips = encode_textures(folders, cfg, codec, "valid", run / f"tokens-valid-{tag}.npz", progress)
     torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     model = Synthformer(cfg)
+    if start is not None:
+        missing, _ = model.load_state_dict(start.state_dict(), strict=False)
+        if any(k != "null_params" for k in missing):  # only the new null may be missing
+            raise InputError(init_from or "", f"does not fit this model: no {missing[0]}")
     trainer = SynthformerTrainer(model)
     batches = FrameBatches(model, train_clips, window_frames, batch_size, tc.seed)
 
@@ -166,7 +180,8 @@ def train_synthformer(folders: list[str | Path], out_dir: str | Path, base: Synt
         return {"valid/loss": r["loss"]}
 
     result = train(trainer, batches, lambda m, b: m(b["codes"], b["cond"]), tc, out_dir=run, eval_fn=eval_fn,
-                   model_config={"synthformer": asdict(cfg), "window_frames": window_frames, "batch_size": batch_size},
+                   model_config={"synthformer": asdict(cfg), "window_frames": window_frames, "batch_size": batch_size,
+                                 "init_from": init_from},
                    progress=progress, new_segment=new_segment,
                    tokens_per_batch=batch_size * window_frames * cfg.n_codebooks)  # fmt: skip
     model.eval()

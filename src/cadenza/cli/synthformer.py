@@ -28,12 +28,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         base = SynthformerConfig(codec=args.codec, n_codebooks=args.codebooks, pattern=args.pattern,
                                  n_layer=args.layers, n_head=args.heads, n_embd=args.width, window=args.window,
-                                 dropout=args.dropout)  # fmt: skip
+                                 dropout=args.dropout, token_dropout=args.token_dropout,
+                                 param_dropout=args.param_dropout)  # fmt: skip
     except ValueError as e:
         raise InputError("synthformer config", str(e)) from None
     tc = common.train_config(args, warmup_steps=min(200, args.steps // 10), betas=(0.9, 0.95))
     model, figures = train_synthformer(args.data, Path(args.output) / "run", base, tc, window_frames=args.window_frames,
-                                       batch_size=args.batch_size, new_segment=args.new_segment)  # fmt: skip
+                                       batch_size=args.batch_size, init_from=args.init_from,
+                                       new_segment=args.new_segment)  # fmt: skip
     print(", ".join(f"{k} {v}" for k, v in figures.items() if k.startswith(("valid_", "uniform"))))
     cfg = model.cfg
     common.save_trained(
@@ -96,7 +98,10 @@ def cmd_play(args: argparse.Namespace) -> int:
     curves = curves_from_specs(model, kind, args.param or [], n_frames or 1)
     lo, hi = model.cfg.param_range
     codec = model.codec
-    sampling = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "seed": args.seed}
+    if args.guidance <= 0:
+        raise InputError("--guidance", f"must be > 0, got {args.guidance:g}")
+    sampling = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "seed": args.seed,
+                "guidance": args.guidance}  # fmt: skip
     if not args.live:
         assert n_frames is not None
         codes = model.generate(kind, curves, n_frames, **sampling)
@@ -149,6 +154,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--window", type=int, default=128, help="attention band in frames (default 128)")
     t.add_argument("--window-frames", type=int, default=192, help="training window in frames (default 192)")
     t.add_argument("--dropout", type=float, default=0.0)
+    t.add_argument("--token-dropout", type=float, default=0.0,
+                   help="share of input tokens replaced by random ones in training, so that the model reads its "
+                        "parameters rather than copying its history (default 0)")  # fmt: skip
+    t.add_argument(
+        "--param-dropout",
+        type=float,
+        default=0.0,
+        help="share of training windows without their parameters: for --guidance (default 0)",
+    )
+    t.add_argument("--init-from", help="fine-tune: start from this model's weights and config (same classes, codec)")
     t.add_argument("--batch-size", type=int, default=16)
     common.add_training(t, steps=6000, lr=6e-4, eval_every=500)
     t.set_defaults(func=cmd_train)
@@ -175,6 +190,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--context", type=int, default=LIVE["context"], help="live: past frames decoded with each chunk (default 16)"
     )
     p.add_argument("--chunk", type=int, default=LIVE["chunk"], help="live: frames decoded at a time (default 5)")
+    p.add_argument("--guidance", type=float, default=1.0,
+                   help="classifier-free guidance on the parameters: u + g (c - u), u the model without them "
+                        "(default 1: the model as it is; twice the compute otherwise)")  # fmt: skip
     common.add_sampling(p)
     common.add_output(p, "output .wav (with --live, - for raw float32 on stdout)")
     p.set_defaults(func=cmd_play)
