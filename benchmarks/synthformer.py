@@ -2,6 +2,7 @@
 parameter asked for, is it the class asked for, how far is it from real clips, and how fast does it play.
 
 usage: python benchmarks/synthformer.py [--model synthformer-textures] [--data /work/data/textures-sf] [--clips 8]
+                                      [--guidance 1 3]
 
 Data: the test split of the texture set the model was trained on, rebuilt with the same command and seed
 (`cadenza data textures --kind wind rain engine bugs fm applause --clips 150 --duration 8 --seed 1`); the model
@@ -12,7 +13,8 @@ Three sets per class, measured alike:
 - `real`: the test clips themselves;
 - `codec`: the test clips coded and decoded by the model's codec at its codebooks (the ceiling: the model can only
   sound as good as its codec);
-- `model`: the Synthformer playing each clip's curve;
+- `model`: the Synthformer playing each clip's curve; `model_guidedG`: the same with classifier-free guidance G on
+  the parameters (`--guidance`);
 - `unigram` (the floor for FAD/KAD and class): codes drawn independently per frame from each codebook's frequency
   of the class in the training tokens, decoded by the same codec.
 
@@ -59,6 +61,8 @@ def main() -> None:
     ap.add_argument("--model", default="synthformer-textures")
     ap.add_argument("--data", default="/work/data/textures-sf")
     ap.add_argument("--clips", type=int, default=8, help="test clips per class (default 8)")
+    ap.add_argument("--guidance", type=float, nargs="+", default=[1.0, 3.0],
+                    help="guidance coefficients, one `model` arm each (default 1 3; 1: the model alone)")  # fmt: skip
     ap.add_argument("--result", default="synthformer")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -94,10 +98,13 @@ def main() -> None:
         sets: dict[str, list[np.ndarray]] = {"real": [x[: n_frames * codec.cfg.hop] for x in real]}
         sets["codec"] = [codec.decode_chunked(codec.encode_chunked(torch.tensor(x)[None, None], cfg.n_codebooks))
                          [0, 0].numpy() for x in sets["real"]]  # fmt: skip
-        t0 = time.perf_counter()
-        codes = [model.generate(kind, {param: c[:n_frames]}, n_frames, seed=i) for i, c in enumerate(curves)]
-        gen_s = time.perf_counter() - t0
-        sets["model"] = [codec.decode_chunked(c)[0, 0].numpy() for c in codes]
+        row: dict[str, Any] = {"param": param}
+        for g in args.guidance:
+            t0 = time.perf_counter()
+            codes = [model.generate(kind, {param: c[:n_frames]}, n_frames, seed=i, guidance=g)
+                     for i, c in enumerate(curves)]  # fmt: skip
+            row[f"generate_frames_per_s{arm(g)}"] = round(len(curves) * n_frames / (time.perf_counter() - t0), 1)
+            sets[f"model{arm(g)}"] = [codec.decode_chunked(c)[0, 0].numpy() for c in codes]
         # the floor: each codebook's unigram distribution of the class's codes in the real clips' codec codes
         real_codes = torch.cat([codec.encode_chunked(torch.tensor(x)[None, None], cfg.n_codebooks)
                                 for x, _ in train_xc[:20]], -1)[0]  # fmt: skip
@@ -108,7 +115,6 @@ def main() -> None:
             g = torch.Generator().manual_seed(i)
             draw = torch.multinomial(uni / uni.sum(1, keepdim=True), n_frames, replacement=True, generator=g)
             sets["unigram"].append(codec.decode_chunked(draw[None])[0, 0].numpy())
-        row: dict[str, Any] = {"param": param, "generate_frames_per_s": round(len(curves) * n_frames / gen_s, 1)}
         ref = emb.embed(windows(sets["real"], sr))
         for name, clips in sets.items():
             f = following(probe, clips, [c[:n_frames] for c in curves], sr, rate)
@@ -121,19 +127,25 @@ def main() -> None:
             row[name] = r
         figures[kind] = row
         print(kind, row, flush=True)
-    for name in ("real", "codec", "model", "unigram"):
+    for name in ("real", "codec", *(f"model{arm(g)}" for g in args.guidance), "unigram"):
         figures[f"mean_{name}"] = {
             k: round(float(np.mean([figures[kind][name][k] for kind in cfg.classes if k in figures[kind][name]])), 3)
             for k in ("r_median", "r_below_0.5", "r_shuffled_median", "mae", "class_accuracy", "fad_classifier",
                       "kad_classifier") if k in figures[cfg.classes[0]][name]
         }  # fmt: skip
-    figures["speed"] = speed(model)
-    write_result(args.result, figures, command=f"python benchmarks/synthformer.py --clips {args.clips}")
+    figures["speed"] = speed(model, max(args.guidance))
+    command = f"python benchmarks/synthformer.py --clips {args.clips} --guidance {' '.join(map(str, args.guidance))}"
+    write_result(args.result, figures, command=command)
 
 
-def speed(model: Synthformer) -> dict[str, Any]:
-    """One core: frames/s with the cache and by recomputing the window; live play's real-time factor and latency;
-    drift over a minute at a constant parameter."""
+def arm(guidance: float) -> str:
+    """The name suffix of a guidance coefficient's arm: "" for the model alone, "_guided3" for 3."""
+    return "" if guidance == 1.0 else f"_guided{guidance:g}"
+
+
+def speed(model: Synthformer, guidance: float) -> dict[str, Any]:
+    """One core: frames/s with the cache, with guidance and by recomputing the window; live play's real-time factor
+    and latency; drift over a minute at a constant parameter."""
     kind = "rain" if "rain" in model.cfg.classes else model.cfg.classes[0]
     (param,) = model.cfg.params_of(kind)
     rate = model.cfg.frame_rate
@@ -148,6 +160,7 @@ def speed(model: Synthformer) -> dict[str, Any]:
         return n / (time.perf_counter() - t0)
 
     cached = frames_per_s(500)
+    guided = frames_per_s(500, guidance=guidance) if guidance != 1.0 else cached
     recompute = frames_per_s(200, use_cache=False)
     from cadenza.cli.synthformer import LIVE
 
@@ -177,6 +190,7 @@ def speed(model: Synthformer) -> dict[str, Any]:
 
     return {"class": kind, "frames_per_s_cached": round(cached, 1), "frames_per_s_recompute": round(recompute, 1),
             "cache_speedup": round(cached / recompute, 2), "frame_rate": rate,
+            f"frames_per_s_cached{arm(guidance)}": round(guided, 1),
             "live_realtime_factor": round(len(y) / sr / live_s, 2), "live_latency_ms": round(decoder.latency_s * 1000),
             "live_mel_distance_to_whole_file_decoding": round(live_vs_whole, 3),
             "drift_level_db_first_10s": round(level(first), 2), "drift_level_db_last_10s": round(level(last), 2),

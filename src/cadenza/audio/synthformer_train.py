@@ -206,7 +206,10 @@ class and the parameters of every frame, rotary positions applied once, attentio
 
 - Data: {data} ({minutes_audio} min of training audio, coded once by the codec)
 - Config: `{config}`
-- Training: windows of {window_frames} frames, batch {batch_size}
+- Training: windows of {window_frames} frames, batch {batch_size}; dropout {dropout:g} on the residual branches,
+  token dropout {token_dropout:g} (that share of the input tokens replaced at random, so that the model reads its
+  parameters rather than copying its history: Tacotron 2's pre-net dropout), parameter dropout {param_dropout:g} (that
+  share of windows trained with a learned null for the parameters: the unconditional branch of `--guidance`){init}
 {segments}
 - Wall time: {wall:.1f} min in all on {device}
 

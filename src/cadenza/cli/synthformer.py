@@ -45,7 +45,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         n_layer=cfg.n_layer, n_embd=cfg.n_embd, n_head=cfg.n_head, window=cfg.window,
         n_params=sum(p.numel() for p in model.parameters()), data=" + ".join(f"`{d}`" for d in args.data),
         minutes_audio=figures["train_minutes_of_audio"], config=json.dumps(asdict(cfg)),
-        window_frames=args.window_frames, batch_size=args.batch_size,
+        window_frames=args.window_frames, batch_size=args.batch_size, dropout=cfg.dropout,
+        token_dropout=cfg.token_dropout, param_dropout=cfg.param_dropout,
+        init=f"; fine-tuned from `{args.init_from}` (its card lists its own training)" if args.init_from else "",
     )  # fmt: skip
     return 0
 
