@@ -484,7 +484,7 @@ class GANSynth(Pretrained, nn.Module):
             return self.spec.inverse(feats[:, :1])
         if self._harmonic is None:  # built on first use: a spectral front end with an IF channel, and its table
             cfg = replace(self.cfg, if_channel=True)
-            self._harmonic = (SpectralIF(cfg), in_tune_if(cfg))
+            self._harmonic = (self.spec if self.cfg.if_channel else SpectralIF(cfg), in_tune_if(cfg))
         spec, in_tune = self._harmonic
         return spec.inverse(torch.stack([feats[:, 0], in_tune[idx]], dim=1))
 
