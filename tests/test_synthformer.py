@@ -4,6 +4,7 @@ and the commands with their errors (tiny configs, a tiny random codec)."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -173,6 +174,18 @@ def test_guidance() -> None:
         next(model.frames("a", control, n_frames=4, guidance=2.0, use_cache=False))
 
 
+def test_fourier_features_of_the_parameters() -> None:
+    model = tiny(cfg=SynthformerConfig(**{**TINY.__dict__, "param_features": 3}))
+    c = model.condition("b", {"x": 0.25, "y": 0.5})
+    f = model.features(c)
+    assert f.shape == (2 + 2 + 2 * 3 * 2,) and model.cfg.cond_features == len(f)
+    assert torch.equal(f[:4], c)
+    angles = torch.tensor([[0.25 * math.pi * 2**j for j in range(3)], [0.5 * math.pi * 2**j for j in range(3)]])
+    assert torch.allclose(f[4:10], angles.sin().flatten(), atol=1e-6)  # x then y, each j = 0, 1, 2
+    assert torch.allclose(f[10:], angles.cos().flatten(), atol=1e-6)
+    assert torch.equal(tiny().features(c), c)
+
+
 def test_parameters_are_checked() -> None:
     from cadenza.errors import InputError
 
@@ -254,13 +267,15 @@ def test_fine_tune_with_dropouts_then_play_guided(trained: dict[str, Path]) -> N
     out, root = trained["root"] / "tuned", trained["root"]
     p = run("synthformer", "train", "--data", str(trained["data"]), "--init-from", str(trained["model"]),
             "--token-dropout", "0.3", "--param-dropout", "0.2", "--steps", "1", "--window-frames", "16",
-            "--batch-size", "4", "--threads", "1", "--seed", "5",
+            "--batch-size", "4", "--threads", "1", "--seed", "5", "--param-features", "2",
             "-o", str(out))  # fmt: skip
     assert p.returncode == 0, p.stderr
     start, tuned = Synthformer.from_pretrained(trained["model"]), Synthformer.from_pretrained(out)
     assert tuned.cfg.param_dropout == 0.2 and tuned.cfg.n_embd == start.cfg.n_embd == 16  # the start's shape
     gap = (tuned.state_dict()["head.weight"] - start.state_dict()["head.weight"]).abs().max()
     assert gap < 0.01  # one step from the start's weights (another seed's initial weights are ~0.05 away)
+    w = tuned.state_dict()["cond.0.weight"]  # the Fourier features' weights start at zero: one step from there
+    assert w.shape[1] == start.cfg.cond_dim + 2 * 2 * 2 and w[:, start.cfg.cond_dim :].abs().max() < 0.01
     p = run("synthformer", "play", "--model", str(out), "--class", "rain", "--param", "density=0.8",
             "--guidance", "3", "--seconds", "0.4", "-o", str(root / "guided.wav"))  # fmt: skip
     assert p.returncode == 0, p.stderr

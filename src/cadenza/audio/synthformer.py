@@ -55,6 +55,7 @@ class SynthformerConfig:
     dropout: float = 0.0
     token_dropout: float = 0.0  # training: share of input tokens replaced by random ones (the history cannot be copied)
     param_dropout: float = 0.0  # training: share of windows whose parameters become a learned null (for guidance)
+    param_features: int = 0  # each parameter also as sin/cos of 2^k pi v, k < this (Fourier features); 0: raw only
 
     def __post_init__(self) -> None:
         if self.pattern not in ("delay", "parallel"):
@@ -68,7 +69,13 @@ class SynthformerConfig:
 
     @property
     def cond_dim(self) -> int:
+        """The width of a condition vector: the class one-hot, then every parameter."""
         return len(self.classes) + len(self.params)
+
+    @property
+    def cond_features(self) -> int:
+        """The width of what the conditioning network reads: with Fourier features, 2 more per parameter and k."""
+        return self.cond_dim + 2 * self.param_features * len(self.params)
 
     def params_of(self, kind: str) -> list[str]:
         return [p for p in self.class_params[self.classes.index(kind)].split(",") if p]
@@ -111,7 +118,7 @@ class Synthformer(Pretrained, nn.Module):
         self.pad, self.bos = cfg.cardinality, cfg.cardinality + 1
         c = cfg.n_embd
         self.embed = nn.ModuleList(nn.Embedding(cfg.cardinality + 2, c) for _ in range(cfg.n_codebooks))
-        self.cond = nn.Sequential(nn.Linear(cfg.cond_dim, c), nn.SiLU(), nn.Linear(c, c))
+        self.cond = nn.Sequential(nn.Linear(cfg.cond_features, c), nn.SiLU(), nn.Linear(c, c))
         if cfg.param_dropout > 0:  # "no parameters": the unconditional branch of guidance
             self.null_params = nn.Parameter(torch.full((len(cfg.params),), -1.0))  # starts outside the range
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
@@ -133,7 +140,7 @@ class Synthformer(Pretrained, nn.Module):
         b, k, s = tokens.shape
         x = sum(self.embed[i](tokens[:, i]) for i in range(k))
         assert isinstance(x, torch.Tensor)
-        c = self.cond(cond)
+        c = self.cond(self.features(cond))
         x = x + c
         pos = torch.arange(start, start + s, device=tokens.device)
         new: list[Cache] = []
@@ -154,6 +161,15 @@ class Synthformer(Pretrained, nn.Module):
         values = torch.as_tensor(values, dtype=torch.float32)
         onehot = F.one_hot(torch.tensor(cls), len(self.cfg.classes)).float()
         return torch.cat([onehot.expand(*values.shape[:-1], -1), values], dim=-1)
+
+    def features(self, cond: torch.Tensor) -> torch.Tensor:
+        """Conditions [..., cond_dim] -> what the conditioning network reads: as they are, then (with
+        `param_features` k) sin and cos of 2^j pi v for every parameter v and j < k, so that a small move of a
+        parameter can make a large change (a sound's response to its parameter is rarely linear)."""
+        if not self.cfg.param_features:
+            return cond
+        v = cond[..., len(self.cfg.classes) :, None] * (math.pi * 2.0 ** torch.arange(self.cfg.param_features))
+        return torch.cat([cond, v.sin().flatten(-2), v.cos().flatten(-2)], dim=-1)
 
     def unconditioned(self, cond: torch.Tensor) -> torch.Tensor:
         """Conditions [..., cond_dim] with the parameters taken away, the class kept: the learned null of a model

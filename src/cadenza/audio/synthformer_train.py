@@ -153,7 +153,7 @@ def train_synthformer(folders: list[str | Path], out_dir: str | Path, base: Synt
     if init_from is not None:
         start = Synthformer.from_pretrained(init_from)
         base = replace(start.cfg, dropout=base.dropout, token_dropout=base.token_dropout,
-                       param_dropout=base.param_dropout)  # fmt: skip
+                       param_dropout=base.param_dropout, param_features=base.param_features)  # fmt: skip
     codec = Codec.from_pretrained(base.codec)
     if base.n_codebooks > codec.n_codebooks:
         raise InputError(base.codec, f"has {codec.n_codebooks} codebooks, fewer than the {base.n_codebooks} asked")
@@ -169,8 +169,14 @@ def train_synthformer(folders: list[str | Path], out_dir: str | Path, base: Synt
     torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     model = Synthformer(cfg)
     if start is not None:
-        missing, _ = model.load_state_dict(start.state_dict(), strict=False)
-        if any(k != "null_params" for k in missing):  # only the new null may be missing
+        state = start.state_dict()
+        w, own = state["cond.0.weight"], model.state_dict()["cond.0.weight"]
+        if w.shape != own.shape:  # Fourier features added: their weights start at zero, the model as `start`
+            if start.cfg.param_features:
+                raise InputError(init_from or "", "has other Fourier features of its parameters than asked")
+            state["cond.0.weight"] = torch.cat([w, w.new_zeros(w.shape[0], own.shape[1] - w.shape[1])], dim=1)
+        missing, _ = model.load_state_dict(state, strict=False)
+        if any(k != "null_params" for k in missing):  # only the parameters' new null may be missing
             raise InputError(init_from or "", f"does not fit this model: no {missing[0]}")
     trainer = SynthformerTrainer(model)
     batches = FrameBatches(model, train_clips, window_frames, batch_size, tc.seed)

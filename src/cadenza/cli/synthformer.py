@@ -29,7 +29,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         base = SynthformerConfig(codec=args.codec, n_codebooks=args.codebooks, pattern=args.pattern,
                                  n_layer=args.layers, n_head=args.heads, n_embd=args.width, window=args.window,
                                  dropout=args.dropout, token_dropout=args.token_dropout,
-                                 param_dropout=args.param_dropout)  # fmt: skip
+                                 param_dropout=args.param_dropout, param_features=args.param_features)  # fmt: skip
     except ValueError as e:
         raise InputError("synthformer config", str(e)) from None
     tc = common.train_config(args, warmup_steps=min(200, args.steps // 10), betas=(0.9, 0.95))
@@ -164,6 +164,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         help="share of training windows without their parameters: for --guidance (default 0)",
+    )
+    t.add_argument(
+        "--param-features",
+        type=int,
+        default=0,
+        help="each parameter also as sin/cos of 2^k pi v for k below this (default 0: the value alone)",
     )
     t.add_argument("--init-from", help="fine-tune: start from this model's weights and config (same classes, codec)")
     t.add_argument("--batch-size", type=int, default=16)
