@@ -100,6 +100,8 @@ def cmd_play(args: argparse.Namespace) -> int:
     curves = curves_from_specs(model, kind, args.param or [], n_frames or 1)
     lo, hi = model.cfg.param_range
     codec = model.codec
+    if args.guidance is None:
+        args.guidance = Synthformer.GUIDANCE
     if args.guidance <= 0:
         raise InputError("--guidance", f"must be > 0, got {args.guidance:g}")
     sampling = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "seed": args.seed,
@@ -110,7 +112,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         y = codec.decode_chunked(codes)[0, 0].numpy()
         out = write_audio(AudioClip(y.astype(np.float32), codec.sample_rate), args.output)
         given = ", ".join(args.param or []) or "parameters at the middle of their range"
-        print(f"wrote {out} ({args.seconds:g} s of {kind}: {given})")
+        print(f"wrote {out} ({args.seconds:g} s of {kind}: {given}; guidance {args.guidance:g})")
         return 0
     # live: parameters from stdin lines "name=value", audio out as it is made (raw float32 to stdout with -o -)
     start = {p: float(curves[p][0]) if p in curves else (lo + hi) / 2 for p in model.cfg.params_of(kind)}
@@ -198,9 +200,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--context", type=int, default=LIVE["context"], help="live: past frames decoded with each chunk (default 16)"
     )
     p.add_argument("--chunk", type=int, default=LIVE["chunk"], help="live: frames decoded at a time (default 5)")
-    p.add_argument("--guidance", type=float, default=1.0,
-                   help="classifier-free guidance on the parameters: u + g (c - u), u the model without them "
-                        "(default 1: the model as it is; twice the compute otherwise)")  # fmt: skip
+    p.add_argument("--guidance", type=float,
+                   help="classifier-free guidance on the parameters: u + g (c - u), u the model without them; "
+                        "higher follows the curve more closely and sounds less real (default 1.5; 1: the model "
+                        "alone)")  # fmt: skip
     common.add_sampling(p)
     common.add_output(p, "output .wav (with --live, - for raw float32 on stdout)")
     p.set_defaults(func=cmd_play)

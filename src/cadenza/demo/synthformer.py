@@ -29,12 +29,15 @@ def build(out_dir: Path) -> Section:
     for i, (kind, (param, curve, what)) in enumerate(drawn.items()):
         if kind not in model.cfg.classes:
             continue
-        codes = model.generate(kind, {param: curve.astype(np.float32)}, len(t), seed=i)
-        clip = AudioClip(codec.decode_chunked(codes)[0].numpy(), codec.sample_rate)
-        write_audio(clip, out_dir / f"sf_{kind}.wav")
-        spectrograms_png([(f"Synthformer {kind}: {param} drawn", clip)], out_dir / f"sf_{kind}.png",
-                         curves={f"{param} asked (0-1)": (t, curve)})  # fmt: skip
-        items.append(Item(f"{kind}: {what}", audio=f"sf_{kind}.wav", image=f"sf_{kind}.png"))
+        for guidance in (model.GUIDANCE, 1.0, 3.0) if kind == "wind" else (model.GUIDANCE,):
+            name = f"sf_{kind}" if guidance == model.GUIDANCE else f"sf_{kind}_guidance{guidance:g}"
+            codes = model.generate(kind, {param: curve.astype(np.float32)}, len(t), seed=i, guidance=guidance)
+            clip = AudioClip(codec.decode_chunked(codes)[0].numpy(), codec.sample_rate)
+            write_audio(clip, out_dir / f"{name}.wav")
+            how = f", guidance {guidance:g}"
+            spectrograms_png([(f"Synthformer {kind}: {param} drawn{how}", clip)], out_dir / f"{name}.png",
+                             curves={f"{param} asked (0-1)": (t, curve)})  # fmt: skip
+            items.append(Item(f"{kind}: {what}{how}", audio=f"{name}.wav", image=f"{name}.png"))
     f = model.figures
     return Section(
         "Synthformer: textures that follow a drawn parameter",
@@ -42,6 +45,10 @@ def build(out_dir: Path) -> Section:
         "every frame (adaLN), after DACSynthformer (the course's week 4). Trained here on procedural textures "
         f"(held-out cross-entropy {f['valid_loss']:.2f} nats per code; a model that knows nothing: "
         f'{f["uniform_loss"]:.2f}). `cadenza synthformer play --class rain --param "density=0:0.1,8:0.9" -o rain.wav`; '
-        "`--live` reads `density=0.7` lines from stdin as it plays.",
+        "`--live` reads `density=0.7` lines from stdin as it plays. "
+        f"Each plays with guidance {model.GUIDANCE:g} (`--guidance`, the default): the sound is pushed away from what "
+        "the model plays with its parameter at the middle of its range. The wind also plays with guidance 1 (the "
+        "model alone) and 3: more guidance follows the curve more closely and sounds less like the real texture "
+        "(BENCHMARKS.md).",
         items,
     )
