@@ -17,7 +17,12 @@ Classifier-free guidance on the parameters (`guidance` g > 1) plays u + g (c - u
 u without them (`unconditioned`): a learned null where the model was trained with parameter dropout, else the
 parameters at the middle of their range (guidance away from a neutral setting: the sound follows its curve more
 closely, at a cost in fidelity; `GUIDANCE` says what was measured). Training options for a model that ignores its
-parameters and copies its history: token dropout, parameter dropout, Fourier features of the parameters.
+parameters and copies its history: token dropout, parameter dropout, Fourier features of the parameters. Tried on
+the shipped model's failure, the fm texture (its FM index not followed: probe r -0.17 on held-out curves), by
+fine-tuning it for 25-40 min (about 2 s/step on one core): token dropout 0.2 / 0.4 gave 0.01 / -0.57 at 750 steps
+and cost the wind its following (0.58 -> 0.17 / 0.29); 1,000 more fm clips with parameter dropout 0.1 gave -0.09
+(wind 0.16), with Fourier features (4) as well 0.22 while applause, bugs and engine lost 0.07-0.10 each. None was
+shipped; guidance on the shipped model gave fm 0.40 at 2 (BENCHMARKS.md).
 
 `frames(kind, control)` yields one frame of codes at a time, reading the parameters of each frame from `control`
 as it goes (the live mode); `FrameDecoder` turns frames into audio with a bounded look-ahead.
