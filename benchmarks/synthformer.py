@@ -145,7 +145,7 @@ def arm(guidance: float) -> str:
 
 def speed(model: Synthformer, guidance: float) -> dict[str, Any]:
     """One core: frames/s with the cache, with guidance and by recomputing the window; live play's real-time factor
-    and latency; drift over a minute at a constant parameter."""
+    (the model alone, and guided as `play` is by default) and latency; drift over a minute at a constant parameter."""
     kind = "rain" if "rain" in model.cfg.classes else model.cfg.classes[0]
     (param,) = model.cfg.params_of(kind)
     rate = model.cfg.frame_rate
@@ -174,6 +174,14 @@ def speed(model: Synthformer, guidance: float) -> dict[str, Any]:
         out.append(decoder.push(frame))
     out.append(decoder.flush())
     live_s = time.perf_counter() - t0
+    live_guided = {}  # live play as `play --live` does by default: guided
+    t0 = time.perf_counter()
+    guided_decoder, n_guided, got = FrameDecoder(model.codec, **LIVE), round(20 * rate), 0
+    for frame in model.frames(kind, control, n_frames=n_guided, seed=1, guidance=model.GUIDANCE):
+        got += len(guided_decoder.push(frame))
+    got += len(guided_decoder.flush())
+    live_guided[f"live_realtime_factor{arm(model.GUIDANCE)}"] = round(got / model.codec.sample_rate
+                                                                      / (time.perf_counter() - t0), 2)  # fmt: skip
     y = np.concatenate(out)
     sr = model.codec.sample_rate
     whole = model.codec.decode_chunked(torch.stack(frames, -1)[None])[0, 0].numpy()
@@ -191,7 +199,8 @@ def speed(model: Synthformer, guidance: float) -> dict[str, Any]:
     return {"class": kind, "frames_per_s_cached": round(cached, 1), "frames_per_s_recompute": round(recompute, 1),
             "cache_speedup": round(cached / recompute, 2), "frame_rate": rate,
             f"frames_per_s_cached{arm(guidance)}": round(guided, 1),
-            "live_realtime_factor": round(len(y) / sr / live_s, 2), "live_latency_ms": round(decoder.latency_s * 1000),
+            "live_realtime_factor": round(len(y) / sr / live_s, 2), **live_guided,
+            "live_latency_ms": round(decoder.latency_s * 1000),
             "live_mel_distance_to_whole_file_decoding": round(live_vs_whole, 3),
             "drift_level_db_first_10s": round(level(first), 2), "drift_level_db_last_10s": round(level(last), 2),
             "drift_centroid_hz_first_10s": round(centroid(first)),
