@@ -261,12 +261,12 @@ class Synthformer(Pretrained, nn.Module):
             frame = self.pattern.frame_of(step)
             if n_frames is not None:
                 frame = min(frame, n_frames - 1)
-            if frame not in conds:
-                conds[frame] = self.condition(cls, self.check_params(kind, control(frame)))
-            c = conds[frame][None, None]
+            if frame not in conds:  # with guidance, two rows: the condition and the unconditioned one
+                c = self.condition(cls, self.check_params(kind, control(frame)))
+                conds[frame] = torch.stack([c, self.unconditioned(c)]) if guidance != 1.0 else c[None]
+            c = conds[frame][:, None]
             if guidance != 1.0:  # classifier-free guidance on the parameters: u + guidance (c - u)
-                logits, caches = self(prev.expand(2, -1, -1), torch.cat([c, self.unconditioned(c)]), start=step,
-                                      caches=caches)  # fmt: skip
+                logits, caches = self(prev.expand(2, -1, -1), c, start=step, caches=caches)
                 lp = logits[:, :, -1].log_softmax(-1)
                 last = lp[1] + guidance * (lp[0] - lp[1])
             elif use_cache:
