@@ -33,3 +33,12 @@ def test_typical_filter_keeps_the_tokens_nearest_the_entropy() -> None:
     assert kept == [True, True, False, False]  # 0.3 (closest to the entropy), then 0.5 reaches the mass
     assert torch.isfinite(typical_filter(logits, 0.9))[0].tolist() == [True, True, True, False]
     assert torch.equal(typical_filter(logits, 1.0), logits)
+
+
+def test_classifier_free_guidance_moves_along_the_condition() -> None:
+    from cadenza.sample import classifier_free
+
+    c, u = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([[1.0, 1.0, -1.0]])
+    assert torch.equal(classifier_free(c, u, 1.0), c)  # 1: the conditional model alone
+    assert torch.equal(classifier_free(c, u, 0.0), u)  # 0: the unconditional one
+    assert torch.equal(classifier_free(c, u, 3.0), torch.tensor([[4.0, -2.0, -1.0]]))  # where they agree, unchanged

@@ -1,6 +1,7 @@
-"""Sampling from next-token logits: temperature, top-k, top-p (nucleus), typical. Pure tensor functions shared by
-every token model. Holtzman et al. 2020 (top-p), https://arxiv.org/abs/1904.09751; Meister et al. 2023 (typical
-sampling, which VampNet uses), https://arxiv.org/abs/2202.00666
+"""Sampling from next-token logits: temperature, top-k, top-p (nucleus), typical, and classifier-free guidance. Pure
+tensor functions shared by every token model. Holtzman et al. 2020 (top-p), https://arxiv.org/abs/1904.09751;
+Meister et al. 2023 (typical sampling, which VampNet uses), https://arxiv.org/abs/2202.00666; Ho & Salimans 2022
+(classifier-free guidance), https://arxiv.org/abs/2207.12598
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ def typical_filter(logits: torch.Tensor, mass: float) -> torch.Tensor:
     drop_sorted = mass_before >= mass
     drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
     return logits.masked_fill(drop, float("-inf"))
+
+
+def classifier_free(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> torch.Tensor:
+    """Classifier-free guidance: uncond + scale (cond - uncond). Scale 1 is the conditional model alone, 0 the
+    unconditional one, above 1 pushes further along the condition's direction. The token models apply it to
+    log-probabilities or logits, the diffusion model to its velocity."""
+    return uncond + scale * (cond - uncond)
 
 
 def sample_next(

@@ -36,6 +36,7 @@ from cadenza.errors import InputError
 from cadenza.nn.gpt import GPT
 from cadenza.nn.rotary import rotary
 from cadenza.pretrained import Pretrained
+from cadenza.sample import classifier_free
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ class LatentDiffusion(Pretrained, nn.Module):
         for t, t_next in zip(times[:-1], times[1:]):
             tt = t.expand(both.tokens.shape[0])
             v = self(x.expand(both.tokens.shape[0], -1, -1), tt, both, chroma)
-            v = v[1:] + guidance * (v[:1] - v[1:]) if guided else v
+            v = classifier_free(v[:1], v[1:], guidance) if guided else v
             a, s = alpha_sigma(t)
             x0, eps = a * x - s * v, s * x + a * v
             a2, s2 = alpha_sigma(t_next)

@@ -45,6 +45,7 @@ from cadenza.nn.banded import BandedAttention, Cache
 from cadenza.nn.gpt import GPT
 from cadenza.nn.patterns import Pattern
 from cadenza.pretrained import Pretrained
+from cadenza.sample import classifier_free
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,7 @@ class Synthformer(Pretrained, nn.Module):
             if guidance != 1.0:  # classifier-free guidance on the parameters: u + guidance (c - u)
                 logits, caches = self(prev.expand(2, -1, -1), c, start=step, caches=caches)
                 lp = logits[:, :, -1].log_softmax(-1)
-                last = lp[1] + guidance * (lp[0] - lp[1])
+                last = classifier_free(lp[0], lp[1], guidance)
             elif use_cache:
                 logits, caches = self(prev, c, start=step, caches=caches)
                 last = logits[0, :, -1]

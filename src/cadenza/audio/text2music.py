@@ -37,6 +37,7 @@ from cadenza.nn.banded import BandedAttention, Cache
 from cadenza.nn.gpt import GPT
 from cadenza.nn.patterns import Pattern
 from cadenza.pretrained import Pretrained
+from cadenza.sample import classifier_free
 
 CHROMA_DIM = 13  # 12 one-hot pitch classes and a flag "a melody is given here"
 BEAT_DIM = 3  # sine and cosine of the beat's phase, and a flag "a beat is given here"
@@ -473,10 +474,10 @@ def guided_scores(last: torch.Tensor, guidance: float, beat_guidance: float | No
     the clock: u + guidance (c - u) + beat_guidance (c_clock - c), on the first `beat_codebooks` codebooks (default:
     all); the others keep u + guidance (c_clock - u).
     """
-    two = last[1] + guidance * (last[0] - last[1])
+    two = classifier_free(last[0], last[1], guidance)
     if beat_guidance is None:
         return two
-    three = last[1] + guidance * (last[2] - last[1]) + beat_guidance * (last[0] - last[2])
+    three = classifier_free(last[2], last[1], guidance) + beat_guidance * (last[0] - last[2])
     if beat_codebooks is not None:
         three[beat_codebooks:] = two[beat_codebooks:]
     return three

@@ -38,6 +38,7 @@ from cadenza.errors import InputError
 from cadenza.nn.gpt import GPT
 from cadenza.nn.rotary import rotary
 from cadenza.pretrained import Pretrained
+from cadenza.sample import classifier_free
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,8 @@ class VampNet(Pretrained, nn.Module):
                 break
             logits = self(x).float().reshape(-1, self.cfg.cardinality)[where]
             if guidance > 0:  # classifier-free guidance against the model that hears no prompt
-                logits = logits + guidance * (logits - self(free).float().reshape(-1, self.cfg.cardinality)[where])
+                free_logits = self(free).float().reshape(-1, self.cfg.cardinality)[where]
+                logits = classifier_free(logits, free_logits, 1.0 + guidance)
             logits = typical_filter(top_p_filter(apply_temperature(logits, temperature), top_p), typical_mass)
             probs = torch.softmax(logits, -1)
             sampled = torch.multinomial(probs, 1, generator=g)[:, 0]
