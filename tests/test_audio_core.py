@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from cadenza.audio import dsp
 from cadenza.audio.datasets import caption_for, fit_transposition, read_manifest, render_dataset
@@ -183,6 +184,28 @@ def test_polyphase_synthesis_equals_the_zero_stuffed_filter_and_streams(n_bands:
             parts.append(causal.synthesis(bands[..., i : i + n]))
             i += n
     assert torch.allclose(torch.cat(parts, -1), whole, atol=1e-5)
+
+
+def test_causal_istft_inverts_the_causal_stft_and_streams() -> None:
+    """Frames taken as the mel encoder takes them (each ending at its hop's end) come back through the causal
+    inverse STFT as the signal, delayed by n_fft - hop; streamed in blocks of any number of frames, the same."""
+    from cadenza.nn.streaming import CausalISTFT, streaming
+
+    n, hop, t = 64, 16, 40
+    x = torch.randn(1, t * hop, generator=torch.Generator().manual_seed(3))
+    frames = F.pad(x, (n - hop, 0)).unfold(-1, n, hop)  # [1, T, n]: frame t is x[t hop - (n - hop), (t + 1) hop)
+    spec = torch.fft.rfft(frames * torch.hann_window(n), dim=-1)
+    istft = CausalISTFT(n, hop)
+    whole = istft(spec)
+    assert whole.shape == (1, t * hop + n - hop) and istft.delay == n - hop
+    inner = (t - 3) * hop  # the last frames' overlap is incomplete
+    assert torch.allclose(whole[:, istft.delay : istft.delay + inner], x[:, :inner], atol=1e-5)
+    with streaming(istft):
+        parts, i = [], 0
+        for k in [1, 3, 1, 7, 28]:
+            parts.append(istft(spec[:, i : i + k]))
+            i += k
+    assert torch.allclose(torch.cat(parts, -1), whole[:, : t * hop], atol=1e-5)
 
 
 def test_pqmf_splits_the_spectrum() -> None:

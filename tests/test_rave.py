@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from tests.test_cli import assert_user_error, run
 
 from cadenza.audio.rave import RAVE, RAVEConfig, impulse_response
@@ -52,11 +53,16 @@ def test_impulse_response_is_the_asked_magnitude() -> None:
     assert mag[0] > mag[2] > mag[4] - 1e-6  # windowed: a smoothed version of the low-pass asked
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_stream_equals_the_whole_file_over_random_blocks(seed: int) -> None:
+MEL = RAVEConfig(**{**TINY.__dict__, "encoder": "mel"})
+SPECTRAL = RAVEConfig(**{**MEL.__dict__, "decoder": "spectral", "decoder_layers": 2})
+
+
+@pytest.mark.parametrize(("seed", "cfg"), [(0, TINY), (1, TINY), (2, TINY), (0, MEL), (1, MEL), (0, SPECTRAL),
+                                           (1, SPECTRAL)])  # fmt: skip
+def test_stream_equals_the_whole_file_over_random_blocks(seed: int, cfg: RAVEConfig) -> None:
     """Block by block (random sizes) the output is the whole file's, sample for sample, lagging by `delay`: no
-    clicks at block edges."""
-    model = tiny_model()
+    clicks at block edges. The log-mel encoder's STFT streams as its convolutions do."""
+    model = tiny_model(cfg=cfg)
     x = torch.randn(1, 1, 40 * HOP) * 0.1
     with torch.no_grad():
         whole = model.synthesis(model.posterior(x)[0])
@@ -69,8 +75,22 @@ def test_stream_equals_the_whole_file_over_random_blocks(seed: int) -> None:
                 i += n
     streamed = torch.cat(parts, -1)
     d = model.delay
-    assert d == 128  # the 8-band PQMF's taps
+    assert d == (128 if cfg.decoder == "waveform" else 3 * HOP)  # the 8-band PQMF's taps, or the window's overlap
     assert torch.allclose(streamed[..., d:], whole[..., : streamed.shape[-1] - d], atol=1e-6)
+
+
+def test_mel_encoder_front_end_is_the_stft_of_the_frames_up_to_each_hop() -> None:
+    from cadenza.audio.rave import MelEncoder
+
+    enc = MelEncoder(MEL)
+    x = torch.randn(1, 1, 12 * HOP)
+    re, im = enc.stft(x).chunk(2, dim=1)
+    n = MEL.mel_fft
+    ref = torch.stft(F.pad(x[0], (n - HOP, 0)), n, HOP, window=torch.hann_window(n), center=False,
+                     return_complex=True).abs()  # fmt: skip
+    assert re.shape == (1, n // 2 + 1, 12)
+    assert torch.allclose((re.pow(2) + im.pow(2)).sqrt()[0], ref, atol=1e-3 * float(ref.max()))
+    assert not enc.stft.conv.weight.requires_grad  # fixed: only the convolutions after it learn
 
 
 def test_non_causal_model_refuses_to_stream() -> None:
@@ -141,12 +161,13 @@ def test_save_and_load(tmp_path: Path) -> None:
     assert torch.equal(model.resynthesize(x), again.resynthesize(x))
 
 
-def test_export_runs_block_by_block_in_a_fresh_process_without_cadenza(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cfg", [TINY, MEL, SPECTRAL])
+def test_export_runs_block_by_block_in_a_fresh_process_without_cadenza(tmp_path: Path, cfg: RAVEConfig) -> None:
     from cadenza.audio.rave_export import export_torchscript
 
-    model = tiny_model()
+    model = tiny_model(cfg=cfg)
     info = export_torchscript(model, tmp_path / "m.ts", dims=3)
-    assert info["latency_samples"] == HOP + 128 and info["latent_size"] == 3
+    assert info["latency_samples"] == HOP + model.delay and info["latent_size"] == 3
     x = torch.randn(1, 1, 24 * HOP) * 0.1
     torch.save(x, tmp_path / "x.pt")
     with torch.no_grad(), model.stream():  # what the library gives for the same stream
@@ -271,6 +292,9 @@ def test_commands_refuse_bad_input(tmp_path: Path) -> None:
     p = run("rave", "train", "--data", str(short), *TINY_ARGS, "--steps", "2", "-o", str(tmp_path / "x"))
     assert_user_error(p, "too little")
     assert not (tmp_path / "x" / "model.safetensors").exists()
+    p = run("rave", "train", "--data", str(short), *TINY_ARGS, "--decoder", "spectral", "--steps", "2", "-o",
+            str(tmp_path / "x"))  # fmt: skip
+    assert_user_error(p, "spectral decoder goes with the mel encoder")
     silent = _dataset(tmp_path / "silent", 6.0)
     for wav in (silent / "train").glob("*.wav"):
         sf.write(wav, np.zeros(6 * SR, np.float32), SR)

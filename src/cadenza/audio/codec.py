@@ -217,11 +217,13 @@ class Decoder(nn.Module):
 
 
 class ConvNeXtBlock(nn.Module):
-    """Depthwise convolution (7 frames), LayerNorm, a pointwise MLP and a learned layer scale (Liu et al. 2022)."""
+    """Depthwise convolution (7 frames; causal: the last 7), LayerNorm, a pointwise MLP and a learned layer scale
+    (Liu et al. 2022)."""
 
-    def __init__(self, dim: int, hidden: int, layer_scale: float) -> None:
+    def __init__(self, dim: int, hidden: int, layer_scale: float, causal: bool = False) -> None:
         super().__init__()
-        self.depthwise = nn.Conv1d(dim, dim, 7, padding=3, groups=dim)
+        self.depthwise: nn.Module = (CausalConv1d(dim, dim, 7, groups=dim) if causal
+                                     else nn.Conv1d(dim, dim, 7, padding=3, groups=dim))  # fmt: skip
         self.norm = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
         self.scale = nn.Parameter(torch.full((dim,), layer_scale))

@@ -33,9 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from cadenza.audio.codec import CodecConfig, Encoder, Snake, conv, decoder_block
-from cadenza.audio.dsp import PQMF
-from cadenza.nn.streaming import CausalPQMF, streaming
+from cadenza.audio.codec import CodecConfig, ConvNeXtBlock, Encoder, ResidualUnit, Snake, conv, decoder_block
+from cadenza.audio.dsp import PQMF, mel_filterbank
+from cadenza.nn.streaming import CausalConv1d, CausalISTFT, CausalPQMF, streaming
 from cadenza.pretrained import Pretrained
 
 
@@ -50,6 +50,12 @@ class RAVEConfig:
     noise_bands: int = 5  # spectral envelope points of the filtered noise, per PQMF band (the paper's 5)
     noise_strides: tuple[int, ...] = (4, 4)  # the noise envelope changes every prod(...) band samples (8 ms)
     causal: bool = True  # no look-ahead: streams block by block and exports for live use
+    encoder: str = "waveform"  # "waveform": convolutions over the PQMF bands (the paper's); "mel": over a log-mel
+    mel_fft: int = 2048  # the "mel" encoder's STFT size (one frame per hop, ending at the frame's last sample)
+    n_mels: int = 128
+    decoder: str = "waveform"  # "waveform": the paper's branches over PQMF bands; "spectral": Vocos-style (needs "mel")
+    istft_hops: int = 4  # the "spectral" decoder's window in hops (Vocos: 4); the output lags by istft_hops - 1 hops
+    decoder_layers: int = 8  # the "spectral" decoder's ConvNeXt blocks
 
     def __post_init__(self) -> None:
         if self.n_bands < 2 or self.n_bands & (self.n_bands - 1):
@@ -58,6 +64,14 @@ class RAVEConfig:
             need = 2 * (self.noise_bands - 1)
             raise ValueError(f"{self.noise_bands} noise bands need noise frames of at least {need} samples; "
                              f"noise_strides give {self.noise_frame}")  # fmt: skip
+        if self.encoder not in ("waveform", "mel"):
+            raise ValueError(f"encoder must be 'waveform' or 'mel', not {self.encoder!r}")
+        if self.decoder not in ("waveform", "spectral"):
+            raise ValueError(f"decoder must be 'waveform' or 'spectral', not {self.decoder!r}")
+        if self.decoder == "spectral" and self.encoder != "mel":
+            raise ValueError("the spectral decoder goes with the mel encoder (neither uses the PQMF bands)")
+        if self.encoder == "mel" and (self.mel_fft < self.hop or self.mel_fft % 2):
+            raise ValueError(f"the mel encoder's FFT ({self.mel_fft}) must be even and at least the hop ({self.hop})")
 
     @property
     def hop(self) -> int:
@@ -164,6 +178,66 @@ class Decoder(nn.Module):
         return torch.tanh(self.waveform(h)) * mod_sigmoid(self.loudness(h)) + self.noise(h)
 
 
+class MelEncoder(nn.Module):
+    """Audio [B, 1, N] -> a log-mel spectrogram, one frame per hop (a fixed STFT written as a strided convolution, so
+    that it streams like the rest), then convolutions over the frames -> [B, 2 x D, N / hop].
+
+    The waveform encoder must learn to find the pitch in the bands; here the STFT's bins (7.8 Hz apart at 2,048
+    points and 16 kHz) hold it from the first step: a linear read-out of this log-mel predicts a violin's pitch at
+    r 0.95 where the waveform encoders trained here hold none (r ~0)."""
+
+    def __init__(self, cfg: RAVEConfig) -> None:
+        super().__init__()
+        n, hop, k = cfg.mel_fft, cfg.hop, cfg.causal
+        bins = n // 2 + 1
+        angle = 2 * math.pi * torch.arange(bins)[:, None] * torch.arange(n)[None] / n
+        window = torch.hann_window(n, periodic=True)
+        basis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * window  # [2 x bins, n]: real, imaginary
+        self.stft = CausalConv1d(1, 2 * bins, n, hop, bias=False) if k else nn.Conv1d(
+            1, 2 * bins, n, hop, padding=(n - hop) // 2, bias=False)  # fmt: skip
+        stft_conv = self.stft.conv if isinstance(self.stft, CausalConv1d) else self.stft
+        stft_conv.weight.data.copy_(basis[:, None])
+        stft_conv.weight.requires_grad_(False)
+        self.register_buffer("mel", torch.from_numpy(mel_filterbank(cfg.sample_rate, n, cfg.n_mels)))
+        c = 8 * cfg.channels  # the waveform encoder's width at the frame rate
+        layers: list[nn.Module] = [conv(cfg.n_mels, c, 3, bias=False, causal=k)]
+        layers += [ResidualUnit(c, d, bias=False, causal=k) for d in (1, 3, 9)]
+        layers += [Snake(c), conv(c, 2 * cfg.latent_dim, 3, bias=False, causal=k)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        re, im = self.stft(audio).chunk(2, dim=1)
+        mel = torch.einsum("mf,bft->bmt", self.mel, (re.pow(2) + im.pow(2) + 1e-12).sqrt())
+        return self.net(torch.log(mel + 1e-5))
+
+
+class SpectralDecoder(nn.Module):
+    """Latents [B, D, T] -> audio: causal ConvNeXt blocks at the frame rate predict each frame's STFT (log-magnitude
+    and phase of `istft_hops` x hop points) and a causal inverse STFT overlaps them (Vocos, Siuzdak 2023, made causal;
+    the codec's `VocosDecoder` is its centred form). Any partial at any frequency is one bin's magnitude and phase
+    away, where the paper's transposed convolutions start from tones at their own stride's period (the waveform
+    decoders trained here played 500 Hz whatever the input)."""
+
+    def __init__(self, cfg: RAVEConfig) -> None:
+        super().__init__()
+        dim, n = cfg.decoder_channels, cfg.istft_hops * cfg.hop
+        self.embed = conv(cfg.latent_dim, dim, 7, causal=True)
+        self.norm = nn.LayerNorm(dim)
+        self.blocks = nn.Sequential(*[ConvNeXtBlock(dim, 3 * dim, 1 / cfg.decoder_layers, causal=True)
+                                      for _ in range(cfg.decoder_layers)])  # fmt: skip
+        self.final_norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, n + 2)  # log-magnitude and phase of n / 2 + 1 bins
+        self.istft = CausalISTFT(n, cfg.hop)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents [B, D, T] -> audio [B, 1, T x hop (+ the delay on a whole signal, see `CausalISTFT`)]."""
+        x = self.norm(self.embed(z).transpose(1, 2)).transpose(1, 2)
+        h = self.head(self.final_norm(self.blocks(x).transpose(1, 2)))  # [B, T, n + 2]
+        log_mag, phase = h.float().chunk(2, dim=-1)
+        mag = torch.exp(log_mag).clamp(max=100.0)
+        return self.istft(torch.complex(mag * torch.cos(phase), mag * torch.sin(phase)))[:, None]
+
+
 def _encoder_config(cfg: RAVEConfig) -> CodecConfig:
     """The codec's encoder, reused: its latent holds the posterior's mean and scale."""
     return CodecConfig(sample_rate=cfg.sample_rate, n_bands=cfg.n_bands, channels=cfg.channels, strides=cfg.strides,
@@ -186,8 +260,10 @@ class RAVE(Pretrained, nn.Module):
         self.cfg = cfg
         self.pqmf: PQMF | CausalPQMF = CausalPQMF(cfg.n_bands) if cfg.causal else PQMF(cfg.n_bands)
         self.delay = self.pqmf.delay if isinstance(self.pqmf, CausalPQMF) else 0
-        self.encoder = Encoder(_encoder_config(cfg))
-        self.decoder = Decoder(cfg)
+        if cfg.decoder == "spectral":
+            self.delay = (cfg.istft_hops - 1) * cfg.hop
+        self.encoder: nn.Module = MelEncoder(cfg) if cfg.encoder == "mel" else Encoder(_encoder_config(cfg))
+        self.decoder: nn.Module = SpectralDecoder(cfg) if cfg.decoder == "spectral" else Decoder(cfg)
         d = cfg.latent_dim
         # the PCA of the training posterior means (set by `analyse_latents`; identity until then)
         self.register_buffer("latent_mean", torch.zeros(d))
@@ -201,12 +277,16 @@ class RAVE(Pretrained, nn.Module):
         """Audio [B, 1, N] (N a multiple of the hop) -> (mean, std), each [B, D, N / hop]."""
         if audio.shape[-1] % self.cfg.hop:
             raise ValueError(f"{audio.shape[-1]} samples is not a whole number of {self.cfg.hop}-sample frames")
-        mean, scale = self.encoder(self.pqmf.analysis(audio)).chunk(2, dim=1)
+        inputs = audio if self.cfg.encoder == "mel" else self.pqmf.analysis(audio)
+        mean, scale = self.encoder(inputs).chunk(2, dim=1)
         return mean, F.softplus(scale) + 1e-4
 
     def synthesis(self, z: torch.Tensor) -> torch.Tensor:
         """Latents [B, D, T] (the encoder's basis) -> audio [B, 1, T * hop], aligned with the input; in a stream it
         lags by `delay` samples."""
+        if self.cfg.decoder == "spectral":  # whole: the overlap's tail is there, the delay is taken back exactly
+            y = self.decoder(z)
+            return y if self._streaming else y[..., self.delay :]
         y = self.pqmf.synthesis(self.decoder(z))
         if self.delay and not self._streaming:
             y = F.pad(y[..., self.delay :], (0, self.delay))

@@ -52,6 +52,8 @@ class StreamingRAVE(nn.Module):
         self.ratio = int(m.cfg.hop)
         self.latent_size = int(dims)
         self.full_latent = int(m.cfg.latent_dim)
+        self.mel_input = m.cfg.encoder == "mel"  # the encoder reads the audio itself, not the PQMF bands
+        self.spectral_output = m.cfg.decoder == "spectral"  # the decoder gives the audio itself, not bands
         self.delay = int(m.delay)
         self.register_buffer("encode_params", torch.tensor([1, 1, dims, self.ratio]))
         self.register_buffer("decode_params", torch.tensor([dims, self.ratio, 1, 1]))
@@ -63,7 +65,8 @@ class StreamingRAVE(nn.Module):
     @torch.jit.export
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Audio [B, 1, N] (N a multiple of `ratio`) -> latents [B, latent_size, N / ratio]."""
-        mean = self.encoder(self.pqmf.analysis(x))[:, : self.full_latent]
+        inputs = x if self.mel_input else self.pqmf.analysis(x)
+        mean = self.encoder(inputs)[:, : self.full_latent]
         z = torch.einsum("kd,bdt->bkt", self.latent_components, mean - self.latent_mean[:, None])
         return z[:, : self.latent_size]
 
@@ -72,7 +75,8 @@ class StreamingRAVE(nn.Module):
         """Latents [B, <= latent_size, T] -> audio [B, 1, T x ratio] (missing dimensions are zero)."""
         z = F.pad(z, [0, 0, 0, self.full_latent - z.shape[1]])
         w = torch.einsum("kd,bkt->bdt", self.latent_components, z) + self.latent_mean[:, None]
-        return self.pqmf.synthesis(self.decoder(w))
+        y = self.decoder(w)
+        return y if self.spectral_output else self.pqmf.synthesis(y)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.encode(x)

@@ -21,7 +21,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         cfg = RAVEConfig(latent_dim=args.latent_dim, channels=args.channels, decoder_channels=args.decoder_channels,
-                         n_bands=args.bands, strides=tuple(args.strides), causal=not args.non_causal)  # fmt: skip
+                         n_bands=args.bands, strides=tuple(args.strides), causal=not args.non_causal,
+                         encoder=args.encoder, decoder=args.decoder)  # fmt: skip
     except ValueError as e:
         raise InputError("rave config", str(e)) from None
     phase1 = args.phase1_steps if args.phase1_steps is not None else round(0.8 * args.steps)
@@ -205,6 +206,19 @@ def register(sub: Any) -> None:
     t.add_argument("--latent-dim", type=int, default=16)
     t.add_argument("--channels", type=int, default=16, help="encoder width (default 16)")
     t.add_argument("--decoder-channels", type=int, default=192, help="decoder width (default 192)")
+    t.add_argument(
+        "--encoder",
+        choices=("waveform", "mel"),
+        default="waveform",
+        help="the encoder's input: the PQMF bands (waveform, the paper's) or a log-mel spectrogram",
+    )
+    t.add_argument(
+        "--decoder",
+        choices=("waveform", "spectral"),
+        default="waveform",
+        help="waveform (the paper's: transposed convolutions to PQMF bands, loudness and noise branches) "
+        "or spectral (Vocos-style STFT frames and a causal inverse STFT; needs --encoder mel)",
+    )
     t.add_argument("--bands", type=int, default=8, help="PQMF bands (default 8: 1 kHz each at 16 kHz)")
     t.add_argument("--strides", type=int, nargs="+", default=[4, 4, 4],
                    help="encoder strides; the hop is bands x their product (default 4 4 4: 512 samples)")  # fmt: skip

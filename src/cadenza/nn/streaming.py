@@ -13,6 +13,8 @@ streaming follow the same idea.
   stride, a block's length must be a multiple of it.
 - `CausalUpsample(c_in, c_out, factor)`: a transposed convolution of 2 x factor taps whose output n depends on
   input frames up to n // factor; in streaming mode the tail that overlaps the next block is carried over.
+- `CausalISTFT(n_fft, hop)`: the inverse STFT by overlap-add, each frame's window starting at its own hop; the
+  output lags by n_fft - hop samples and the overlap is carried over.
 - `CausalPQMF(bands)`: the PQMF bank of `cadenza.audio.dsp` with its filters run causally: analysis + synthesis
   delay the signal by `delay` samples (the prototype's length) instead of looking ahead.
 """
@@ -57,11 +59,11 @@ class CausalConv1d(nn.Module):
     """A 1-d convolution that looks only back; streams with a cache of its left context."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, dilation: int = 1,
-                 bias: bool = True) -> None:  # fmt: skip
+                 bias: bool = True, groups: int = 1) -> None:  # fmt: skip
         super().__init__()
         if kernel < stride:
             raise ValueError("a causal strided convolution needs kernel >= stride")
-        self.conv = nn.Conv1d(c_in, c_out, kernel, stride, 0, dilation, bias=bias)
+        self.conv = nn.Conv1d(c_in, c_out, kernel, stride, 0, dilation, groups=groups, bias=bias)
         self.left = StreamCache((kernel - 1) * dilation + 1 - stride)
         self.stride = stride
 
@@ -97,6 +99,43 @@ class CausalUpsample(nn.Module):
                 out = torch.cat([out[..., : self.factor] + self.tail, out[..., self.factor :]], dim=-1)
             self.tail = tail.detach()
         return out + self.bias[:, None]
+
+
+class CausalISTFT(nn.Module):
+    """The inverse STFT by windowed overlap-add (Hann window of `n_fft`, `hop` apart), causal: frame t's n_fft
+    samples start at t x hop, so a sample is whole once the frames up to its own have arrived, and the output lags
+    by `delay` = n_fft - hop samples. On a whole signal it returns the overlap's tail too ([B, T x hop + delay]); in
+    streaming mode it returns T x hop samples per block and carries the tail to the next block. The sum of the
+    squared windows is the steady state's constant (the first `delay` samples, which only the delay holds, fade in)."""
+
+    window: torch.Tensor
+
+    def __init__(self, n_fft: int, hop: int) -> None:
+        super().__init__()
+        if n_fft % hop:
+            raise ValueError(f"the inverse STFT's window ({n_fft}) must be a whole number of hops ({hop})")
+        self.n_fft, self.hop, self.delay = n_fft, hop, n_fft - hop
+        window = torch.hann_window(n_fft, periodic=True)
+        self.register_buffer("window", window, persistent=False)
+        self.gain = float(window.square().sum()) / hop  # the summed squared windows at any sample (1.5 at 4 hops)
+        self.streaming = False
+        self.tail = torch.zeros(0)
+
+    def reset_stream(self, on: bool) -> None:
+        self.streaming, self.tail = on, torch.zeros(0)
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex frames [B, T, n_fft / 2 + 1] -> audio [B, T x hop (+ delay on a whole signal)]."""
+        b, t, _ = spec.shape
+        n, hop = self.n_fft, self.hop
+        frames = torch.fft.irfft(spec, n=n) * self.window / self.gain  # [B, T, n]
+        y = F.fold(frames.transpose(1, 2), (1, (t - 1) * hop + n), (1, n), stride=(1, hop))[:, 0, 0]
+        if not self.streaming:
+            return y
+        if self.tail.shape[0] == b and self.tail.shape[-1] == self.delay:
+            y = torch.cat([y[:, : self.delay] + self.tail, y[:, self.delay :]], dim=-1)
+        self.tail = y[:, t * hop :].detach()
+        return y[:, : t * hop]
 
 
 class CausalPQMF(nn.Module):
