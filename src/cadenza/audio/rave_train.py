@@ -245,14 +245,28 @@ def phase_name(step: int, loss: RAVELossConfig) -> str:
     return "1 (VAE)" if step < loss.phase1_steps else "2 (GAN)"
 
 
+def describe(cfg: RAVEConfig) -> dict[str, str]:
+    """The card's words for the encoder and the decoder a config builds."""
+    if cfg.encoder == "mel":
+        encoder = (f"a log-mel encoder ({cfg.n_mels} mel bands of a causal {cfg.mel_fft}-point STFT, convolutions over "
+                   "its frames)")  # fmt: skip
+    else:
+        encoder = f"{cfg.n_bands} PQMF bands, a convolutional encoder"
+    if cfg.decoder == "spectral":
+        decoder = (f"a spectral decoder ({cfg.decoder_layers} causal ConvNeXt blocks predicting "
+                   f"{cfg.istft_hops * cfg.hop}-point STFT frames, a causal inverse STFT: Vocos-style)")  # fmt: skip
+    else:
+        decoder = "a decoder with waveform, loudness and filtered-noise branches over the bands"
+    return {"encoder": encoder, "decoder": decoder}
+
+
 CARD = (
     """# RAVE `{name}` (cadenza)
 
-A realtime variational autoencoder (Caillon & Esling 2021) at {sample_rate} Hz: {n_bands} PQMF bands, a
-convolutional encoder to a {latent_dim}-dimensional latent ({frame_rate:g} frames/s), a decoder with waveform,
-loudness and filtered-noise branches; {causal}. Trained on {minutes_audio:g} minutes of the train split of `{data}`:
-phase 1 (spectral distance + KL, beta warm-up) for {phase1} steps, then phase 2 (encoder frozen, hinge GAN +
-feature matching against multi-scale discriminators).
+A realtime variational autoencoder (Caillon & Esling 2021) at {sample_rate} Hz: {encoder} to a
+{latent_dim}-dimensional latent ({frame_rate:g} frames/s), {decoder}; {causal}. Trained on {minutes_audio:g} minutes
+of the train split of `{data}`: phase 1 (spectral distance + KL, beta warm-up) for {phase1} steps, then phase 2
+(encoder frozen, hinge GAN + feature matching against multi-scale discriminators).
 
 - Config: `{config}`
 - Losses: `{loss}`

@@ -177,8 +177,11 @@ def print_written(paths: list[Path]) -> None:
 
 
 def card_command(default: str) -> str:
-    """The command line that is running, for a model card (`default` when not run as `cadenza`)."""
-    return "cadenza " + " ".join(sys.argv[1:]) if Path(sys.argv[0]).name == "cadenza" else default
+    """The command line that is running, for a model card (`default` when not run as `cadenza` or
+    `python -m cadenza`)."""
+    exe = Path(sys.argv[0])
+    ours = exe.name == "cadenza" or (exe.name == "__main__.py" and exe.parent.name == "cadenza")
+    return "cadenza " + " ".join(sys.argv[1:]) if ours else default
 
 
 def card_figures(figures: dict[str, Any]) -> str:

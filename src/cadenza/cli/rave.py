@@ -16,7 +16,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from cadenza.audio.rave import RAVEConfig
-    from cadenza.audio.rave_train import CARD, RAVELossConfig, train_rave
+    from cadenza.audio.rave_train import CARD, RAVELossConfig, describe, train_rave
     from cadenza.train.loop import ParamGroup
 
     try:
@@ -35,7 +35,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(", ".join(f"{k} {v}" for k, v in figures.items() if k.startswith(("valid_", "dims_"))))
     explained = model.extra["latent"]["explained_variance"]
     common.save_trained(
-        model, args, figures, CARD, name=Path(args.output).name, sample_rate=cfg.sample_rate, n_bands=cfg.n_bands,
+        model, args, figures, CARD, name=Path(args.output).name, sample_rate=cfg.sample_rate, **describe(cfg),
         latent_dim=cfg.latent_dim, frame_rate=cfg.frame_rate,
         causal="causal (streams with no look-ahead)" if cfg.causal else "non-causal (looks ahead; does not stream)",
         data=" + ".join(args.data), phase1=phase1, config=json.dumps(asdict(cfg)), loss=json.dumps(asdict(loss)),
@@ -206,19 +206,13 @@ def register(sub: Any) -> None:
     t.add_argument("--latent-dim", type=int, default=16)
     t.add_argument("--channels", type=int, default=16, help="encoder width (default 16)")
     t.add_argument("--decoder-channels", type=int, default=192, help="decoder width (default 192)")
-    t.add_argument(
-        "--encoder",
-        choices=("waveform", "mel"),
-        default="waveform",
-        help="the encoder's input: the PQMF bands (waveform, the paper's) or a log-mel spectrogram",
-    )
-    t.add_argument(
-        "--decoder",
-        choices=("waveform", "spectral"),
-        default="waveform",
-        help="waveform (the paper's: transposed convolutions to PQMF bands, loudness and noise branches) "
-        "or spectral (Vocos-style STFT frames and a causal inverse STFT; needs --encoder mel)",
-    )
+    t.add_argument("--encoder", choices=("mel", "waveform"), default="mel",
+                   help="the encoder's input: a log-mel spectrogram (default) or the PQMF bands (waveform, the "
+                        "paper's; on this CPU's budget its latent learned no pitch: BENCHMARKS.md)")  # fmt: skip
+    t.add_argument("--decoder", choices=("spectral", "waveform"), default="spectral",
+                   help="spectral (default: Vocos-style STFT frames and a causal inverse STFT; needs --encoder mel) "
+                        "or waveform (the paper's transposed convolutions to PQMF bands with loudness and noise "
+                        "branches; played one pitch after 8,000 steps here)")  # fmt: skip
     t.add_argument("--bands", type=int, default=8, help="PQMF bands (default 8: 1 kHz each at 16 kHz)")
     t.add_argument("--strides", type=int, nargs="+", default=[4, 4, 4],
                    help="encoder strides; the hop is bands x their product (default 4 4 4: 512 samples)")  # fmt: skip

@@ -13,6 +13,7 @@ def build(out_dir: Path) -> Section:
     from cadenza.audio.ddsp import DDSP, timbre_transfer
     from cadenza.audio.rave import RAVE
     from cadenza.audio.rave_prior import RAVEPrior
+    from cadenza.audio.rave_train import describe
     from cadenza.core.audio import AudioClip
     from cadenza.errors import AudioError
     from cadenza.evaluate.plots import spectrograms_png
@@ -73,17 +74,19 @@ def build(out_dir: Path) -> Section:
         items.append(Item("... and the VAE's own prior, N(0, I) frame by frame, for comparison",
                           audio="rave_normal.wav", image="rave_prior.png"))  # fmt: skip
     f = rave.figures
+    words = describe(rave.cfg)
     return Section(
         "RAVE: a realtime audio VAE",
-        "RAVE (Caillon & Esling 2021): 8 PQMF bands, a convolutional encoder to a 16-dimensional latent "
-        f"({rave.cfg.frame_rate:g} frames/s), a decoder with waveform, loudness and noise branches; phase 1 learns "
+        f"RAVE (Caillon & Esling 2021): {words['encoder']} to a {rave.cfg.latent_dim}-dimensional latent "
+        f"({rave.cfg.frame_rate:g} frames/s), {words['decoder']}; phase 1 learns "
         "the representation (spectral distance + KL), phase 2 sharpens the decoder against discriminators with the "
         f"encoder frozen. Trained here on {f.get('train_minutes_of_audio', 0):g} minutes of FluidSynth violin "
         f"({f.get('steps', 0)} steps on one CPU core; validation mel distance {f.get('valid_mel', float('nan')):.2f}). "
-        "Unlike DDSP it is told nothing about pitch or loudness and must learn both from the audio; in this much "
-        "training it learned the loudness contour only (listen: a violin-like tone at one pitch that swells and "
-        "fades with the input), where the paper's models train for days on a GPU. Hear it as a picture of an "
-        "early RAVE, beside DDSP, which is given the pitch. It is causal: "
+        "Unlike DDSP it is told nothing about pitch or loudness and must learn both from the audio. With the paper's "
+        "PQMF encoder and transposed-convolution decoder, this much CPU training learned the loudness contour only (a "
+        "violin-like tone at one pitch); with a log-mel encoder and a Vocos-style decoder, as here, it follows the "
+        "tune (BENCHMARKS.md measures both), with a faint comb of fixed partials behind it that DDSP, given the "
+        "pitch, does not have. It is causal: "
         "`cadenza rave export -o violin.ts` writes a streaming TorchScript file for nn~ "
         f"({1000 * rave.latency / sr:.0f} ms latency). `cadenza rave transfer IN.wav -o OUT.wav` plays a recording "
         "through it.",
