@@ -2,12 +2,15 @@
 flute, trumpet and espeak-ng speech into violin, the prior against N(0, I) latents, and speed.
 
 usage: python benchmarks/rave.py [--model rave-violin] [--ddsp ddsp-violin] [--clips 10] [--seconds 8]
+                                [--compare OTHER_RAVE_FOLDER ...]
 
 Held-out data: the test split of the violin set the models were trained on (rebuilt with the same command and
 seed: `cadenza data render --corpus essen --program violin --minutes 25`), and flute and trumpet renders of other
 pieces (seed 1, not their train split). Speech: two sentences by espeak-ng (no model heard a voice).
 
 Measures, each per model:
+- the latent's pitch (each RAVE): a k-nearest-neighbour read-out of pYIN's pitch from the posterior means, fitted
+  on 20 training clips, scored on the held-out ones: r, median |cents|, share off by more than 50 cents.
 - resynthesis: multi-scale spectral distance (FFT 2048..64) and DAC's mel distance to the input; f0 error by an
   independent tracker (pYIN, not the CREPE that drives DDSP): the median |cents| on frames pYIN finds voiced in the
   input, and beside it the share of those frames off by more than 50 cents (gross errors); loudness error (mean
@@ -112,6 +115,38 @@ def codec_round_trip(codec: Any, x: np.ndarray) -> np.ndarray:
     return codec.decode_chunked(codec.encode_chunked(audio, k))[0, 0, : len(x)].numpy()
 
 
+def latent_pitch(model: RAVE, train: list[np.ndarray], test: list[np.ndarray], k: int = 10) -> dict[str, float]:
+    """Does the latent hold the input's pitch? A k-nearest-neighbour read-out of pYIN's pitch (semitones) from the
+    posterior means (+-2 frames), fitted on training clips, scored on held-out ones (voiced frames): correlation,
+    median |cents| and the share off by more than 50 cents. Independent of the decoder: a latent without pitch
+    cannot be played at the input's pitch."""
+
+    def frames(clips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        xs, ys = [], []
+        for x in clips:
+            with torch.no_grad():
+                z = model.posterior(model.pad_to_frames(torch.tensor(x)[None, None]))[0][0].numpy()
+            f0, conf = f0_pyin(AudioClip(x, SR), frame_rate=100)
+            t = np.minimum(((np.arange(len(x) // model.cfg.hop) + 0.5) * model.cfg.hop / SR * 100).astype(int),
+                           len(f0) - 1)  # fmt: skip
+            z = np.pad(z[:, : len(t)], ((0, 0), (2, 2)), mode="edge")
+            ctx = np.concatenate([z[:, i : i + len(t)] for i in range(5)]).T
+            voiced = conf[t] > 0.5
+            xs.append(ctx[voiced])
+            ys.append(12 * np.log2(f0[t][voiced] / 440) + 69)
+        return np.concatenate(xs), np.concatenate(ys)
+
+    x_train, y_train = frames(train)
+    x_test, y_test = frames(test)
+    mu, sd = x_train.mean(0), x_train.std(0) + 1e-6
+    x_train, x_test = (x_train - mu) / sd, (x_test - mu) / sd
+    d = (x_test**2).sum(1)[:, None] - 2 * x_test @ x_train.T + (x_train**2).sum(1)[None]
+    pred = y_train[np.argsort(d, axis=1)[:, :k]].mean(1)
+    cents = 100 * np.abs(pred - y_test)
+    return {"r": round(float(np.corrcoef(pred, y_test)[0, 1]), 3), "median_cents": round(float(np.median(cents)), 1),
+            "gross_share": round(float((cents > 50).mean()), 3), "frames": len(y_test)}  # fmt: skip
+
+
 def summarize(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: round(float(np.nanmean([r[k] for r in rows])), 4) for k in rows[0]}
 
@@ -123,6 +158,13 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=8.0, help="length of each held-out excerpt")
     ap.add_argument("--prior-clips", type=int, default=12)
+    ap.add_argument(
+        "--compare",
+        nargs="*",
+        default=[],
+        help="other RAVE models (folders) measured beside --model on resynthesis and the latent's pitch",
+    )
+    ap.add_argument("--probe-clips", type=int, default=20, help="training clips the latent pitch read-out is fitted on")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from cadenza.audio.codec import Codec
@@ -140,10 +182,19 @@ def main() -> None:
     dist = Distances(held)
     figures["reference_windows"] = len(windows(held, skip_silent=True))
 
+    # --- does the latent hold the pitch? (each RAVE; fitted on training clips)
+    probe_train = [read_audio(violin / e["file"], sample_rate=SR, mono=True).samples[0][: 10 * SR]
+                   for e in read_manifest(violin, "train")[: args.probe_clips]]  # fmt: skip
+    raves = {"rave": rave, **{f"rave:{m}": RAVE.from_pretrained(m) for m in args.compare}}
+    figures["latent_pitch"] = {name: latent_pitch(r, probe_train, held) for name, r in raves.items()}
+    print("latent pitch", figures["latent_pitch"], flush=True)
+
     # --- resynthesis of held-out violin
     resynth: dict[str, Any] = {}
-    for name, fn in (("rave", lambda x: rave_transfer(rave, x)), ("codec_6kbps", lambda x: codec_round_trip(codec, x)),
-                     ("ddsp", lambda x: ddsp.synthesize(dd, *_controls(dd, x), audio=None).samples[0])):  # fmt: skip
+    arms = [(name, lambda x, r=r: rave_transfer(r, x)) for name, r in raves.items()]
+    arms += [("codec_6kbps", lambda x: codec_round_trip(codec, x)),
+             ("ddsp", lambda x: ddsp.synthesize(dd, *_controls(dd, x), audio=None).samples[0])]  # fmt: skip
+    for name, fn in arms:
         rows = []
         for x in held:
             y = fn(x)[: len(x)]
@@ -167,11 +218,11 @@ def main() -> None:
     transfer: dict[str, Any] = {}
     for src_name, clips in sources.items():
         transfer[src_name] = {}
-        for name in ("rave", "ddsp"):
+        for name in (*raves, "ddsp"):
             rows, outs = [], []
             for x in clips:
-                if name == "rave":
-                    y, shift = rave_transfer(rave, x), 0.0
+                if name in raves:
+                    y, shift = rave_transfer(raves[name], x), 0.0
                 else:
                     clip, plan, _ = ddsp.timbre_transfer(dd, AudioClip(x, SR), figures=dd.figures)
                     y, shift = clip.samples[0], plan.pitch_shift
@@ -241,7 +292,8 @@ def main() -> None:
     speed["paper_rtf_48khz_laptop_cpu"] = 20  # Caillon & Esling 2021, at 48 kHz (not measured here)
     figures["speed_1_core"] = speed
     print("speed", speed, flush=True)
-    write_result("rave", figures, command="python benchmarks/rave.py")
+    command = "python benchmarks/rave.py" + "".join(f" --compare {m}" for m in args.compare)
+    write_result("rave", figures, command=command)
 
 
 def _controls(model: ddsp.DDSP, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
