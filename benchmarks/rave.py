@@ -115,18 +115,23 @@ def codec_round_trip(codec: Any, x: np.ndarray) -> np.ndarray:
     return codec.decode_chunked(codec.encode_chunked(audio, k))[0, 0, : len(x)].numpy()
 
 
-def latent_pitch(model: RAVE, train: list[np.ndarray], test: list[np.ndarray], k: int = 10) -> dict[str, float]:
+def pitch_track(clips: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """pYIN's (f0, confidence) per clip at 100 frames/s, once for every model read out."""
+    return [f0_pyin(AudioClip(x, SR), frame_rate=100) for x in clips]
+
+
+def latent_pitch(model: RAVE, train: list[np.ndarray], test: list[np.ndarray],
+                 tracks: list[tuple[np.ndarray, np.ndarray]], k: int = 10) -> dict[str, float]:  # fmt: skip
     """Does the latent hold the input's pitch? A k-nearest-neighbour read-out of pYIN's pitch (semitones) from the
     posterior means (+-2 frames), fitted on training clips, scored on held-out ones (voiced frames): correlation,
     median |cents| and the share off by more than 50 cents. Independent of the decoder: a latent without pitch
     cannot be played at the input's pitch."""
 
-    def frames(clips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def frames(clips: list[np.ndarray], pitch: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         xs, ys = [], []
-        for x in clips:
+        for x, (f0, conf) in zip(clips, pitch):
             with torch.no_grad():
                 z = model.posterior(model.pad_to_frames(torch.tensor(x)[None, None]))[0][0].numpy()
-            f0, conf = f0_pyin(AudioClip(x, SR), frame_rate=100)
             t = np.minimum(((np.arange(len(x) // model.cfg.hop) + 0.5) * model.cfg.hop / SR * 100).astype(int),
                            len(f0) - 1)  # fmt: skip
             z = np.pad(z[:, : len(t)], ((0, 0), (2, 2)), mode="edge")
@@ -136,8 +141,8 @@ def latent_pitch(model: RAVE, train: list[np.ndarray], test: list[np.ndarray], k
             ys.append(12 * np.log2(f0[t][voiced] / 440) + 69)
         return np.concatenate(xs), np.concatenate(ys)
 
-    x_train, y_train = frames(train)
-    x_test, y_test = frames(test)
+    x_train, y_train = frames(train, tracks[: len(train)])
+    x_test, y_test = frames(test, tracks[len(train) :])
     mu, sd = x_train.mean(0), x_train.std(0) + 1e-6
     x_train, x_test = (x_train - mu) / sd, (x_test - mu) / sd
     d = (x_test**2).sum(1)[:, None] - 2 * x_test @ x_train.T + (x_train**2).sum(1)[None]
@@ -186,7 +191,8 @@ def main() -> None:
     probe_train = [read_audio(violin / e["file"], sample_rate=SR, mono=True).samples[0][: 10 * SR]
                    for e in read_manifest(violin, "train")[: args.probe_clips]]  # fmt: skip
     raves = {"rave": rave, **{f"rave:{m}": RAVE.from_pretrained(m) for m in args.compare}}
-    figures["latent_pitch"] = {name: latent_pitch(r, probe_train, held) for name, r in raves.items()}
+    tracks = pitch_track(probe_train + held)
+    figures["latent_pitch"] = {name: latent_pitch(r, probe_train, held, tracks) for name, r in raves.items()}
     print("latent pitch", figures["latent_pitch"], flush=True)
 
     # --- resynthesis of held-out violin
