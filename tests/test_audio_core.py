@@ -13,10 +13,10 @@ import torch.nn.functional as F
 
 from cadenza.audio import dsp
 from cadenza.audio.datasets import caption_for, fit_transposition, read_manifest, render_dataset
-from cadenza.audio.textures import KINDS, build_textures, make_texture
+from cadenza.audio.textures import KINDS, build_textures, make_texture, step_curve
 from cadenza.core.audio import AudioClip, AudioError
 from cadenza.core.score import Key, Note, Part, Score, TimeSignature
-from cadenza.errors import InputError
+from cadenza.errors import InputError, UnknownNameError
 from cadenza.io.audio import read_audio, write_audio
 
 SR = 16000
@@ -239,6 +239,19 @@ def test_build_textures_writes_a_dataset(tmp_path: Path) -> None:
     assert set(listed[0]["params"]) == {"density"} and len(listed[0]["params"]["density"]) == 10
     with pytest.raises(InputError, match="not empty"):
         build_textures(["rain"], tmp_path / "tex", n_clips=1, progress=False)
+
+
+def test_step_curves_jump_and_hold() -> None:
+    curve = step_curve(1000, np.random.default_rng(0))
+    jumps = np.flatnonzero(np.diff(curve))
+    assert curve.shape == (1000,) and curve.min() >= 0 and curve.max() <= 1
+    assert 1 <= len(jumps) <= 5 and np.diff(np.r_[0, jumps + 1, 1000]).min() >= 10  # held, each at least 1/10 the mean
+    smooth = make_texture("fm", 6.0, SR, np.random.default_rng(1))[1]["index"]
+    stepped = make_texture("fm", 6.0, SR, np.random.default_rng(1), curve="steps")[1]["index"]
+    # the same kind and seed: the smooth curve moves by little per frame, the stepped one holds, then leaps
+    assert np.abs(np.diff(smooth)).max() < 0.2 and (np.diff(stepped) == 0).mean() > 0.7
+    with pytest.raises(UnknownNameError, match="curve shape"):
+        make_texture("fm", 1.0, SR, np.random.default_rng(1), curve="zigzag")
 
 
 def test_captions_and_transpositions() -> None:

@@ -2,7 +2,8 @@
 the course's Synthformer (and the Sound Model Factory) train on.
 
 Each kind is a small physical or signal model whose parameters move over the clip along a smooth random
-curve, so a model learns how sound follows control:
+curve (or, with `curve="steps"`, jump and hold, so that the past alone cannot predict the sound), so a model
+learns how sound follows control:
 
 | kind | parameter(s) | what it changes |
 |---|---|---|
@@ -46,6 +47,20 @@ def smooth_curve(n: int, rng: np.random.Generator, n_points: int = 4) -> np.ndar
     return knots[i] * (1 - w) + knots[i + 1] * w
 
 
+def step_curve(n: int, rng: np.random.Generator, n_points: int = 6) -> np.ndarray:
+    """A random curve in [0, 1] of n samples that jumps: `n_points` random values, each held over a stretch of
+    random length (at least a tenth of the mean), so that the sound changes at once and a model must read its
+    parameter, not only its past, to say what comes next."""
+    values = rng.uniform(0, 1, n_points)
+    lengths = rng.uniform(0.1, 1.0, n_points)
+    edges = np.round(np.cumsum(lengths) / lengths.sum() * n).astype(int)
+    return values[np.searchsorted(edges, np.arange(n), side="right").clip(max=n_points - 1)]
+
+
+CurveFn = Callable[[int, np.random.Generator], np.ndarray]
+CURVES: dict[str, CurveFn] = {"smooth": smooth_curve, "steps": step_curve}
+
+
 def _upsample(curve: np.ndarray, n: int) -> np.ndarray:
     return np.interp(np.linspace(0, len(curve) - 1, n), np.arange(len(curve)), curve)
 
@@ -69,9 +84,9 @@ def _bandpass_envelope(freqs: np.ndarray, centre_hz: np.ndarray, q: np.ndarray) 
     return 1.0 / np.sqrt(1.0 + (q[:, None] * ratio) ** 2)
 
 
-def wind(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, Curves]:
+def wind(n: int, sr: int, rng: np.random.Generator, curve: CurveFn = smooth_curve) -> tuple[np.ndarray, Curves]:
     frames = max(8, n // (sr // 50))
-    strength = smooth_curve(frames, rng)
+    strength = curve(frames, rng)
     gust = 1 + (0.2 + 0.5 * strength) * np.sin(2 * np.pi * np.cumsum(rng.uniform(0.1, 0.5, frames)) / 50)
     freqs = np.fft.rfftfreq(512, 1 / sr)
     centre = 150 + 1200 * strength * gust.clip(0.3)
@@ -79,9 +94,9 @@ def wind(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, Curves]
     return shaped_noise(env, n, rng), {"strength": strength}
 
 
-def rain(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, Curves]:
+def rain(n: int, sr: int, rng: np.random.Generator, curve: CurveFn = smooth_curve) -> tuple[np.ndarray, Curves]:
     frames = max(8, n // (sr // 50))
-    density = smooth_curve(frames, rng)
+    density = curve(frames, rng)
     rate = 5 * 100 ** _upsample(density, n)  # 5 to 500 drops per second
     drops = rng.uniform(size=n) < rate / sr
     y = np.zeros(n)
@@ -96,9 +111,9 @@ def rain(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, Curves]
     return y + shaped_noise(hiss, n, rng), {"density": density}
 
 
-def engine(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, Curves]:
+def engine(n: int, sr: int, rng: np.random.Generator, curve: CurveFn = smooth_curve) -> tuple[np.ndarray, Curves]:
     frames = max(8, n // (sr // 50))
-    rate = smooth_curve(frames, rng)
+    rate = curve(frames, rng)
     f_hz = 20 + 80 * _upsample(rate, n)
     phase = np.cumsum(f_hz) / sr
     frac = phase % 1.0
@@ -111,9 +126,9 @@ def engine(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, Curve
     return 0.5 * (pulse - pulse.mean()) + body + 2 * rumble, {"rate": rate}
 
 
-def bugs(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, Curves]:
+def bugs(n: int, sr: int, rng: np.random.Generator, curve: CurveFn = smooth_curve) -> tuple[np.ndarray, Curves]:
     frames = max(8, n // (sr // 50))
-    density = smooth_curve(frames, rng)
+    density = curve(frames, rng)
     dens = _upsample(density, n)
     t = np.arange(n) / sr
     y = np.zeros(n)
@@ -128,9 +143,9 @@ def bugs(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, Curves]
     return y + 0.003 * rng.standard_normal(n), {"density": density}
 
 
-def fm(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, Curves]:
+def fm(n: int, sr: int, rng: np.random.Generator, curve: CurveFn = smooth_curve) -> tuple[np.ndarray, Curves]:
     frames = max(8, n // (sr // 50))
-    index = smooth_curve(frames, rng)
+    index = curve(frames, rng)
     carrier = rng.choice([110.0, 146.8, 196.0, 220.0, 261.6])
     ratio = rng.choice([1.0, 1.4, 2.0, 3.5])
     t = np.arange(n) / sr
@@ -139,9 +154,9 @@ def fm(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, Curves]:
     return y, {"index": index}
 
 
-def applause(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, Curves]:
+def applause(n: int, sr: int, rng: np.random.Generator, curve: CurveFn = smooth_curve) -> tuple[np.ndarray, Curves]:
     frames = max(8, n // (sr // 50))
-    density = smooth_curve(frames, rng)
+    density = curve(frames, rng)
     rate = 3 * 100 ** _upsample(density, n)  # 3 to 300 claps per second
     claps = np.nonzero(rng.uniform(size=n) < rate / sr)[0]
     y = np.zeros(n)
@@ -156,20 +171,24 @@ def applause(n: int, sr: int, rng: np.random.Generator) -> tuple[np.ndarray, Cur
     return y, {"density": density}
 
 
-KINDS: dict[str, Callable[[int, int, np.random.Generator], tuple[np.ndarray, Curves]]] = {
+KINDS: dict[str, Callable[..., tuple[np.ndarray, Curves]]] = {
     "wind": wind, "rain": rain, "engine": engine, "bugs": bugs, "fm": fm, "applause": applause,
 }  # fmt: skip
 
 
-def make_texture(kind: str, duration_s: float, sample_rate: int, rng: np.random.Generator) -> tuple[AudioClip, Curves]:
-    """One texture clip and its parameter curves at `PARAM_RATE` Hz (each in [0, 1]).
+def make_texture(kind: str, duration_s: float, sample_rate: int, rng: np.random.Generator, curve: str = "smooth"
+                 ) -> tuple[AudioClip, Curves]:  # fmt: skip
+    """One texture clip and its parameter curves at `PARAM_RATE` Hz (each in [0, 1]), shaped as `curve` (`CURVES`:
+    smooth, or steps that jump).
 
     The clip is peak-normalized to -6 dBFS only if it would clip; otherwise its level follows the parameters.
     """
     if kind not in KINDS:
         raise UnknownNameError("texture kind", kind, list(KINDS))
+    if curve not in CURVES:
+        raise UnknownNameError("curve shape", curve, list(CURVES))
     n = round(duration_s * sample_rate)
-    y, curves = KINDS[kind](n, sample_rate, rng)
+    y, curves = KINDS[kind](n, sample_rate, rng, CURVES[curve])
     y = y.astype(np.float32)
     peak = float(np.abs(y).max())
     if peak > 0.5:
@@ -186,22 +205,26 @@ def build_textures(
     duration_s: float = 8.0,
     sample_rate: int = 16000,
     seed: int = 0,
+    curve: str = "smooth",
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Write `n_clips` clips of each kind into a dataset folder (train/valid/test 80/10/10 within each kind: clip
     i is valid when i % 10 == 8, test when i % 10 == 9) with a
-    manifest: file, split, kind, duration, sample rate, each parameter's curve and its mean, and a caption."""
+    manifest: file, split, kind, duration, sample rate, each parameter's curve and its mean, and a caption. `curve`
+    shapes the parameters' curves (`CURVES`)."""
     from cadenza.audio.datasets import write_manifest
 
     for k in kinds:
         if k not in KINDS:
             raise UnknownNameError("texture kind", k, list(KINDS))
+    if curve not in CURVES:
+        raise UnknownNameError("curve shape", curve, list(CURVES))
     entries: list[dict[str, Any]] = []
     with atomic_folder(out_dir) as tmp:
         jobs = [(k, i) for k in kinds for i in range(n_clips)]
         for kind, i in tqdm(jobs, desc="textures", unit="clip", disable=not progress):
             rng = np.random.default_rng([seed, zlib.crc32(kind.encode()), i])
-            clip, curves = make_texture(kind, duration_s, sample_rate, rng)
+            clip, curves = make_texture(kind, duration_s, sample_rate, rng, curve)
             split = "valid" if i % 10 == 8 else "test" if i % 10 == 9 else "train"  # 80/10/10 within each kind
             rel = f"{split}/{kind}-{i:04d}.wav"
             write_audio(clip, tmp / rel)

@@ -31,7 +31,7 @@ def cmd_textures(args: argparse.Namespace) -> int:
     from cadenza.audio.textures import build_textures
 
     entries = build_textures(args.kind, args.output, n_clips=args.clips, duration_s=args.duration,
-                             sample_rate=args.sample_rate, seed=args.seed)  # fmt: skip
+                             sample_rate=args.sample_rate, seed=args.seed, curve=args.curves)  # fmt: skip
     print(f"wrote {args.output}: {len(entries)} clips of {args.duration:g} s ({', '.join(args.kind)}) and "
           "manifest.jsonl")  # fmt: skip
     print(f"e.g. {entries[0]['file']}: {entries[0]['caption']}")
@@ -86,6 +86,8 @@ def register(sub: Any) -> None:
     t.add_argument("--duration", type=float, default=8.0, help="seconds per clip (default 8)")
     t.add_argument("--sample-rate", type=int, default=16000)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--curves", choices=["smooth", "steps"], default="smooth",
+                   help="the parameters' curves: smooth (default), or steps that jump and hold")  # fmt: skip
     common.add_output(t, "new dataset folder")
     t.set_defaults(func=cmd_textures)
     n = dsub.add_parser("notes", help="an NSynth-like set of single notes: GM programs x SoundFonts x pitches")
