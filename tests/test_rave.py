@@ -201,6 +201,34 @@ print("ok")
     assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr
 
 
+@pytest.mark.parametrize("cfg", [TINY, SPECTRAL])
+def test_onnx_export_transfers_like_the_library_in_onnxruntime(tmp_path: Path, cfg: RAVEConfig) -> None:
+    from cadenza.audio.rave_export import export_onnx
+
+    model = tiny_model(cfg=cfg)
+    info = export_onnx(model, tmp_path / "m.onnx", dims=3)
+    assert info == {"sampling_rate": 16000, "ratio": HOP, "latent_size": 3}
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]  # one file, no external data, no temporary left
+    x = torch.randn(2, 1, 24 * HOP) * 0.1  # another length and batch than the export's example
+    bias, scale = torch.tensor([0.5, 0.0, -0.2]), torch.tensor([1.0, 0.5, 2.0])
+    # what the library gives: 3 PCA dimensions, each z * scale + bias, aligned with the input
+    expected = torch.cat([model.resynthesize(x[i : i + 1], dims=3, bias=bias, scale=scale) for i in range(2)])
+    np.savez(tmp_path / "io.npz", x=x.numpy(), bias=bias.numpy(), scale=scale.numpy(), expected=expected.numpy())
+    code = f"""
+import sys, numpy as np, onnxruntime
+io = np.load({str(tmp_path / "io.npz")!r})
+s = onnxruntime.InferenceSession({str(tmp_path / "m.onnx")!r})
+meta = s.get_modelmeta().custom_metadata_map
+assert meta == {{"sampling_rate": "16000", "ratio": "512", "latent_size": "3"}}, meta
+(y,) = s.run(None, {{"audio": io["x"], "bias": io["bias"], "scale": io["scale"]}})
+assert y.shape == io["x"].shape and np.abs(y - io["expected"]).max() < 1e-4, np.abs(y - io["expected"]).max()
+assert not any(name.startswith(("cadenza", "torch")) for name in sys.modules)
+print("ok")
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr
+
+
 def test_prior_learns_and_generates() -> None:
     from cadenza.audio.rave_prior import PriorConfig, RAVEPrior
 
@@ -262,6 +290,8 @@ def test_train_transfer_export_prior_generate_commands(tmp_path: Path) -> None:
     p = run("rave", "export", "--model", str(out), "-o", str(tmp_path / "m.ts"))
     # the default (spectral) decoder's latency: a 512-sample block + the inverse STFT's 3 hops of overlap
     assert p.returncode == 0 and "latency 128 ms" in p.stdout, p.stderr
+    p = run("rave", "export", "--model", str(out), "-o", str(tmp_path / "m.onnx"))
+    assert p.returncode == 0 and "ONNX" in p.stdout and (tmp_path / "m.onnx").stat().st_size > 10_000, p.stderr
     assert_user_error(run("rave", "generate", "--model", str(out), "-o", str(tmp_path / "g.wav")), "no prior")
     p = run("rave", "prior", "--model", str(out), "--data", str(data), "--dims", "2", "--hidden", "16", "--steps", "3",
             "--threads", "1")  # fmt: skip

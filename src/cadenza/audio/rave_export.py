@@ -14,6 +14,14 @@ audio samples per value), with `get_methods()` listing them:
 
     >>> m = torch.jit.load("rave-violin.ts")
     >>> out = [m.forward(block) for block in blocks]   # blocks of 512 x n samples, one after another
+
+`export_onnx` writes the same model as one ONNX graph for hosts without TorchScript (ONNX Runtime in C++, C#,
+JavaScript): timbre transfer of a whole buffer, `out = model(audio, bias, scale)`, aligned with its input. Its
+graph holds no state between calls (ONNX has none), so it is offline: a live host streams the TorchScript file.
+
+    >>> import onnxruntime
+    >>> s = onnxruntime.InferenceSession("rave-violin.onnx")
+    >>> out = s.run(None, {"audio": x, "bias": np.zeros(dims, np.float32), "scale": np.ones(dims, np.float32)})[0]
 """
 
 # no `from __future__ import annotations`: TorchScript reads the annotations of the scripted module as objects
@@ -26,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cadenza.audio.rave import RAVE, remove_weight_norm
+from cadenza.io.files import atomic_path
 from cadenza.nn.streaming import set_streaming
 
 
@@ -109,11 +118,54 @@ def export_torchscript(model: RAVE, path: str | Path, dims: int | None = None) -
     with warnings.catch_warnings():  # TorchScript is deprecated, but nn~ and other live hosts load nothing else
         warnings.simplefilter("ignore", DeprecationWarning)
         scripted = torch.jit.script(module)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    scripted.save(str(tmp))
-    tmp.replace(out)
+    with atomic_path(path) as tmp:
+        scripted.save(str(tmp))
     latency = module.ratio + module.delay
     return {"sampling_rate": module.sampling_rate, "ratio": module.ratio, "latent_size": module.latent_size,
             "latency_samples": latency, "latency_ms": 1000 * latency / module.sampling_rate}  # fmt: skip
+
+
+class OfflineRAVE(nn.Module):
+    """What `export_onnx` exports: `StreamingRAVE`'s encode and decode over a whole buffer (no caches), the input
+    padded with zeros past the causal delay and the output cut back to the input's span (as `RAVE.resynthesize`)."""
+
+    def __init__(self, model: RAVE, dims: int) -> None:
+        super().__init__()
+        self.core = StreamingRAVE(model, dims)
+        set_streaming(self.core, False)
+        self.delay = self.core.delay
+        self.pad = -(-self.delay // self.core.ratio) * self.core.ratio  # the delay in whole frames
+
+    def forward(self, audio: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """Audio [B, 1, N] (N a whole number of frames), bias and scale [latent_size] -> audio [B, 1, N]."""
+        z = self.core.encode(F.pad(audio, [0, self.pad]))
+        y = self.core.decode(z * scale[:, None] + bias[:, None])
+        return y[..., self.delay : self.delay + audio.shape[-1]]
+
+
+def export_onnx(model: RAVE, path: str | Path, dims: int | None = None) -> dict[str, Any]:
+    """Export a causal RAVE's timbre transfer as one ONNX file (atomically): inputs `audio` [B, 1, N] (N any whole
+    number of `ratio`-sample frames), `bias` and `scale` [latent_size]; output `out` [B, 1, N]. The file's metadata
+    carries sampling_rate, ratio and latent_size.
+
+    Returns:
+        {"sampling_rate", "ratio", "latent_size"}.
+    """
+    import onnx
+
+    module = OfflineRAVE(model, dims or model.cfg.latent_dim).eval()
+    core = module.core
+    d, hop = core.latent_size, core.ratio
+    example = (torch.zeros(2, 1, 4 * hop), torch.zeros(d), torch.ones(d))  # batch 2: export keeps a size-1 axis fixed
+    frames = torch.export.Dim("frames", min=1, max=2**20)
+    info = {"sampling_rate": core.sampling_rate, "ratio": hop, "latent_size": d}
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, example, str(tmp), dynamo=True, external_data=False, verbose=False,
+                          input_names=["audio", "bias", "scale"], output_names=["out"],
+                          dynamic_shapes={"audio": {0: torch.export.Dim("batch", max=1024), 2: hop * frames},
+                                          "bias": None, "scale": None})  # fmt: skip
+        graph = onnx.load(str(tmp))
+        onnx.helper.set_model_props(graph, {k: str(v) for k, v in info.items()})
+        onnx.save(graph, str(tmp))
+    return info

@@ -141,6 +141,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise InputError(args.model or model.shipped, "looks ahead and cannot stream: export needs a model trained "
                                                       "causal (the default of `cadenza rave train`)")  # fmt: skip
     dims = model.fidelity_dims(args.fidelity)
+    if (args.format or Path(args.output).suffix.lstrip(".")) == "onnx":
+        from cadenza.audio.rave_export import export_onnx
+
+        info = export_onnx(model, args.output, dims=dims)
+        print(f"wrote {args.output}: ONNX, out = model(audio, bias, scale) on whole buffers of {info['ratio']}-sample "
+              f"frames, {info['sampling_rate']} Hz, latent {dims} dims (offline; to stream, export .ts)")  # fmt: skip
+        return 0
     info = export_torchscript(model, args.output, dims=dims)
     print(f"wrote {args.output}: TorchScript, methods encode/decode/forward, {info['sampling_rate']} Hz, latent "
           f"{dims} dims every {info['ratio']} samples; latency {info['latency_ms']:.0f} ms")  # fmt: skip
@@ -254,13 +261,16 @@ def register(sub: Any) -> None:
     common.add_output(d, "output .wav")
     d.set_defaults(func=cmd_decode)
 
-    p = rsub.add_parser("export", help="a streaming TorchScript file for nn~ or any TorchScript host")
+    p = rsub.add_parser("export", help="a streaming TorchScript file for nn~ or any TorchScript host (or ONNX)")
     common.add_model(p, "rave-violin")
     p.add_argument("--fidelity", type=float, default=0.99, help="latent dimensions exposed (default 0.99)")
     p.add_argument("--streaming", action="store_true", default=True,
-                   help="streaming mode, cached convolutions (always on: the only mode exported)")  # fmt: skip
+                   help="streaming mode, cached convolutions (always on for TorchScript)")  # fmt: skip
+    p.add_argument("--format", choices=["torchscript", "onnx"],
+                   help="torchscript (streaming, for nn~) or onnx (offline timbre transfer of a whole buffer, for "
+                        "ONNX Runtime); default: onnx for an .onnx output, else torchscript")  # fmt: skip
     common.add_threads(p)
-    common.add_output(p, "output .ts")
+    common.add_output(p, "output .ts (or .onnx)")
     p.set_defaults(func=cmd_export)
 
     q = rsub.add_parser("prior", help="train the model's prior (an autoregressive GRU over its latent frames)")
