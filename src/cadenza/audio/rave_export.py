@@ -151,8 +151,12 @@ def export_onnx(model: RAVE, path: str | Path, dims: int | None = None) -> dict[
     Returns:
         {"sampling_rate", "ratio", "latent_size"}.
     """
+    import logging
+
     import onnx
 
+    # torch's exporter logs a warning for each torchvision operator it cannot register (cadenza has none)
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     module = OfflineRAVE(model, dims or model.cfg.latent_dim).eval()
     core = module.core
     d, hop = core.latent_size, core.ratio
