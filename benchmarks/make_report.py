@@ -28,6 +28,8 @@ TITLES = {
     "codec": "Neural codec (RVQ, DAC-style) vs Opus and the VQ-VAE baseline on held-out multi-instrument renders",
     "rave": "RAVE violin beside DDSP and the codec: held-out resynthesis, transfer of flute, trumpet and speech, "
     "the prior, speed and latency",
+    "rave_textures": "RAVE on fresh procedural textures, the paper's pair beside the log-mel/spectral pair and the "
+    "codec: the parameter read back from the resynthesis, distances, level, class, FAD, the prior against N(0, I)",
     "synthformer": "Synthformer on held-out textures beside the codec (ceiling) and unigram tokens (floor): does the "
     "sound follow its parameter, class accuracy, FAD/KAD per class, the KV cache's speed-up, live play",
     "vampnet": "VampNet on held-out renders: FAD/KAD as the sampling passes grow, beside the codec (ceiling) and "

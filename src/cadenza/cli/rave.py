@@ -219,7 +219,8 @@ def register(sub: Any) -> None:
     t.add_argument("--decoder", choices=("spectral", "waveform"), default="spectral",
                    help="spectral (default: Vocos-style STFT frames and a causal inverse STFT; needs --encoder mel) "
                         "or waveform (the paper's transposed convolutions to PQMF bands with loudness and noise "
-                        "branches; played one pitch after 8,000 steps here)")  # fmt: skip
+                        "branches; played one pitch after 8,000 steps here, but keeps percussive textures' "
+                        "attacks: train those with --encoder waveform --decoder waveform)")  # fmt: skip
     t.add_argument("--bands", type=int, default=8, help="PQMF bands (default 8: 1 kHz each at 16 kHz)")
     t.add_argument("--strides", type=int, nargs="+", default=[4, 4, 4],
                    help="encoder strides; the hop is bands x their product (default 4 4 4: 512 samples)")  # fmt: skip
