@@ -1,5 +1,5 @@
-"""RAVE: the model, its two training phases, the latent PCA, streaming, the TorchScript export in a fresh process,
-the prior, and the commands' errors (tiny configs)."""
+"""RAVE: the model, its two training phases, the latent PCA, streaming, the TorchScript and ONNX exports in a fresh
+process, the prior, and the commands' errors (tiny configs)."""
 
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ MODELS: tuple[ModelKind, ...] = (
     ModelKind("codec", "cadenza.audio.codec:Codec", "cadenza.audio.codec:CodecConfig", "cadenza.audio.codec_train:CARD",
               "codec", "DAC-style neural audio codec (residual VQ), and its VQ-VAE baseline"),
     ModelKind("rave", "cadenza.audio.rave:RAVE", "cadenza.audio.rave:RAVEConfig", "cadenza.audio.rave_train:CARD",
-              "rave", "RAVE realtime audio VAE: timbre transfer, latent control, streaming TorchScript export"),
+              "rave", "RAVE realtime audio VAE: timbre transfer, latent control, streaming TorchScript + ONNX export"),
     ModelKind("rave-prior", "cadenza.audio.rave_prior:RAVEPrior", "cadenza.audio.rave_prior:PriorConfig",
               "cadenza.audio.rave_prior:PRIOR_CARD", "rave", "RAVE's prior: a GRU over its latent frames (generate)"),
     ModelKind("synthformer", "cadenza.audio.synthformer:Synthformer", "cadenza.audio.synthformer:SynthformerConfig",
