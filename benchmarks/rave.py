@@ -73,6 +73,31 @@ def loudness_error(out: np.ndarray, src: np.ndarray) -> float:
     return float(np.abs(a[:n][mask] - b[:n][mask]).mean())
 
 
+def distances(y: np.ndarray, x: np.ndarray) -> dict[str, float]:
+    """Multi-scale spectral distance, DAC's mel distance and the loudness error of an output y to its input x."""
+    a, b = torch.tensor(y), torch.tensor(x)
+    return {"spectral_distance": float(multiscale_spectral_distance(a, b)),
+            "mel_distance": float(mel_distance(a[None], b[None], SR)),
+            "loudness_error_db": loudness_error(y, x)}  # fmt: skip
+
+
+def prior_and_normal(model: RAVE, folder: Path, n: int, clips: int) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """`clips` clips of n samples from the model's prior in `folder` (seeds 0..), and as many from the decoder fed
+    latents drawn from N(0, I) (seed 0); None when the folder holds no prior."""
+    from cadenza.audio.rave_prior import RAVEPrior
+
+    if not (folder / "config.json").is_file():
+        return None
+    prior = RAVEPrior.from_pretrained(folder)
+    frames = -(-(n + model.delay) // model.cfg.hop)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        gen = [model.decode(prior.generate(frames, seed=s))[0, 0, :n].numpy() for s in range(clips)]
+        noise = [model.synthesis(torch.randn(1, model.cfg.latent_dim, frames, generator=g))[0, 0, :n].numpy()
+                 for _ in range(clips)]  # fmt: skip
+    return gen, noise
+
+
 def level_db(x: np.ndarray) -> float:
     loud = np.asarray(a_weighted_loudness(x, SR))
     return float(loud[loud > -60].mean()) if (loud > -60).any() else -120.0
@@ -206,10 +231,7 @@ def main() -> None:
             y = fn(x)[: len(x)]
             x_, y_ = x[: len(y)], y
             cents, gross = pitch_figures(y_, x_)
-            rows.append({"spectral_distance": float(multiscale_spectral_distance(torch.tensor(y_), torch.tensor(x_))),
-                         "mel_distance": float(mel_distance(torch.tensor(y_)[None], torch.tensor(x_)[None], SR)),
-                         "f0_median_cents": cents, "f0_gross_share": gross,
-                         "loudness_error_db": loudness_error(y_, x_)})  # fmt: skip
+            rows.append(distances(y_, x_) | {"f0_median_cents": cents, "f0_gross_share": gross})
         resynth[name] = summarize(rows)
         print("resynthesis", name, resynth[name], flush=True)
     figures["resynthesis"] = resynth
@@ -241,18 +263,11 @@ def main() -> None:
     figures["transfer"] = transfer
 
     # --- the prior against N(0, I)
-    from cadenza.audio.rave_prior import RAVEPrior
     from cadenza.pretrained import resolve
 
-    folder = resolve(args.model) / "prior"
-    if (folder / "config.json").is_file():
-        prior = RAVEPrior.from_pretrained(folder)
-        frames = -(-(n + rave.delay) // rave.cfg.hop)
-        gen = [rave.decode(prior.generate(frames, seed=s))[0, 0, :n].numpy() for s in range(args.prior_clips)]
-        g = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            noise = [rave.synthesis(torch.randn(1, rave.cfg.latent_dim, frames, generator=g))[0, 0, :n].numpy()
-                     for _ in range(args.prior_clips)]  # fmt: skip
+    sampled = prior_and_normal(rave, resolve(args.model) / "prior", n, args.prior_clips)
+    if sampled is not None:
+        gen, noise = sampled
         figures["prior"] = {"prior": dist(gen), "normal_latents": dist(noise), "clips": args.prior_clips}
         print("prior", figures["prior"], flush=True)
 

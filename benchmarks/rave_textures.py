@@ -35,11 +35,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from cadenza.audio.dsp import mel_distance, multiscale_spectral_distance
 from cadenza.audio.rave import RAVE
 from cadenza.audio.textures import KINDS, make_texture
 from cadenza.evaluate.param_probe import Probe, curve_windows, following, probe_features
-from rave import codec_round_trip, loudness_error, rave_transfer, windows
+from rave import codec_round_trip, distances, prior_and_normal, rave_transfer, windows
 
 from common import write_result
 
@@ -57,13 +56,6 @@ def fresh(kind: str, n: int, seconds: float, seed: int) -> list[tuple[np.ndarray
     return out
 
 
-def distances(y: np.ndarray, x: np.ndarray) -> dict[str, float]:
-    a, b = torch.tensor(y), torch.tensor(x)
-    return {"mel_distance": float(mel_distance(a[None], b[None], SR)),
-            "spectral_distance": float(multiscale_spectral_distance(a, b)),
-            "loudness_error_db": loudness_error(y, x)}  # fmt: skip
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="rave-textures")
@@ -77,13 +69,12 @@ def main() -> None:
     from cadenza.audio.classifier import SoundClassifier
     from cadenza.audio.codec import Codec
     from cadenza.audio.embed import get_embedder
-    from cadenza.audio.rave_prior import RAVEPrior
     from cadenza.audio.textures import PARAM_RATE
     from cadenza.evaluate.audio_metrics import fad, kad
     from cadenza.pretrained import resolve
 
-    raves = {"rave": RAVE.from_pretrained(args.model).eval()}
-    raves |= {f"rave:{m}": RAVE.from_pretrained(m).eval() for m in args.compare}
+    folders = {"rave": args.model, **{f"rave:{m}": m for m in args.compare}}
+    raves = {name: RAVE.from_pretrained(folder).eval() for name, folder in folders.items()}
     codec = Codec.from_pretrained(args.codec)
     clf = SoundClassifier.from_pretrained()
     emb = get_embedder("classifier")
@@ -127,16 +118,10 @@ def main() -> None:
 
     # --- each prior against N(0, I) latents through the same decoder
     for name, r in raves.items():
-        folder = resolve(args.model if name == "rave" else name.split(":", 1)[1]) / "prior"
-        if not (folder / "config.json").is_file():
+        sampled = prior_and_normal(r, resolve(folders[name]) / "prior", n, args.prior_clips)
+        if sampled is None:
             continue
-        prior = RAVEPrior.from_pretrained(folder)
-        frames = -(-(n + r.delay) // r.cfg.hop)
-        with torch.no_grad():
-            gen = [r.decode(prior.generate(frames, seed=s))[0, 0, :n].numpy() for s in range(args.prior_clips)]
-            g = torch.Generator().manual_seed(0)
-            noise = [r.synthesis(torch.randn(1, r.cfg.latent_dim, frames, generator=g))[0, 0, :n].numpy()
-                     for _ in range(args.prior_clips)]  # fmt: skip
+        gen, noise = sampled
         row = {}
         for arm, clips in (("prior", gen), ("normal_latents", noise)):
             calls = Counter(clf.cfg.classes[int(p.argmax())] for p in clf.probabilities(clips))
