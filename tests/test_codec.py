@@ -117,7 +117,8 @@ def test_vocos_decoder_inverts_its_own_stft_and_decodes_in_chunks() -> None:
     t = x.shape[-1] // hop
     padded = torch.nn.functional.pad(x, ((n - hop) // 2, (n - hop) // 2 + hop))
     frames = padded.unfold(-1, n, hop)[:, :t] * dec.window
-    back = dec.istft(torch.fft.rfft(frames))
+    assert torch.allclose(dec.stft(x), torch.fft.rfft(frames), atol=1e-4)  # the phase losses' target, framed alike
+    back = dec.istft(dec.stft(x))
     assert back.shape == (1, t * hop) and torch.allclose(back, x[:, : t * hop], atol=1e-4)
     codes = codec.encode(torch.tensor(tone(1.3))[None, None])
     y = codec.decode(codes)
@@ -313,6 +314,61 @@ def test_codec_train_command_with_the_vocos_decoder(tmp_path: Path) -> None:
     bad = run("codec", "train", "--data", str(tmp_path / "data"), "--decoder", "vocos", "--causal", *tiny,
               "-o", str(tmp_path / "bad"))  # fmt: skip
     assert_user_error(bad, "--decoder", "not causal")
+    # the decoder alone, fine-tuned from that model with the spectral term: the codes, and so the id, stay
+    fine = tmp_path / "fine"
+    p = run("codec", "train", "--data", *data, "--init-from", str(out), "--decoder-only", "--spectral-weight", "1",
+            "--phase-weight", "1", "--batch-size", "2", "--steps", "2", "-o", str(fine))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    tuned = Codec.from_pretrained(fine)
+    assert tuned.cfg == codec.cfg and ct.model_id(tuned) == ct.model_id(codec)
+    assert not torch.equal(tuned.decoder.head.weight, codec.decoder.head.weight)
+    assert '"decoder_only": true' in (fine / "card.md").read_text()
+    alone = run("codec", "train", "--data", *data, "--decoder-only", *tiny, "-o", str(tmp_path / "alone"))
+    assert_user_error(alone, "--decoder-only", "--init-from")
+
+
+def test_decoder_only_training_keeps_the_codes_and_learns_the_spectral_and_phase_terms() -> None:
+    torch.manual_seed(0)
+    start = Codec(replace(TINY, decoder="vocos", decoder_layers=1))
+    model = ct.CodecGAN(start.cfg, ct.CodecLossConfig(decoder_only=True, spectral_weight=1.0, phase_weight=1.0))
+    model.codec.load_state_dict(start.state_dict())
+    model.train()
+    assert not model.codec.encoder.training and not model.codec.quantizer.training and model.codec.decoder.training
+    x = torch.tensor(np.stack([tone(0.5, f) for f in (220, 330, 440, 550)]))[:, None]
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-2)
+    for _ in range(3):
+        terms = model(x)
+        opt.zero_grad()
+        terms["loss"].backward()
+        opt.step()
+    assert terms["spectral"].item() > 0 and terms["phase"].item() > 0 and terms["codebook"].item() == 0
+    after = model.codec.state_dict()
+    for name, t in start.state_dict().items():  # the encoder, codebooks and their usage counts stay as they were
+        assert torch.equal(t, after[name]) or name.startswith("decoder."), name
+    assert not torch.equal(start.decoder.head.weight, after["decoder.head.weight"])
+    assert ct.model_id(model.codec) == ct.model_id(start)
+    assert torch.equal(model.codec.eval().encode(x), start.eval().encode(x))
+    with torch.no_grad():  # another encoder is another code space: another id
+        next(start.encoder.parameters()).add_(0.1)
+    assert ct.model_id(start) != ct.model_id(model.codec)
+
+
+def test_phase_loss_is_zero_on_the_target_and_blind_to_whole_turns_and_silence() -> None:
+    torch.manual_seed(0)
+    target = torch.randn(2, 20, 33, dtype=torch.complex64)
+    assert ct.phase_loss(target, target).item() < 1e-5
+    turned = target * torch.exp(2j * torch.pi * torch.randint(-3, 4, target.shape))  # whole turns: the same phase
+    assert ct.phase_loss(turned, target).item() < 1e-4
+    random = target * torch.exp(1j * torch.rand(target.shape) * 2 * torch.pi)
+    assert 3.5 < ct.phase_loss(random, target).item() < 6.0  # three terms of mean pi / 2 each
+    quiet = target.clone()
+    quiet[:, :, :10] *= 1e-6  # a wrong phase where the target is silent costs almost nothing
+    wrong = quiet.clone()
+    wrong[:, :, :10] *= -1
+    assert ct.phase_loss(wrong, quiet).item() < 0.05
+    step = torch.polar(torch.ones(1, 30, 5), torch.arange(30.0)[None, :, None] * 0.7 * torch.ones(1, 30, 5))
+    held = torch.polar(torch.ones(1, 30, 5), torch.zeros(1, 30, 5))  # a phase that does not advance: a wrong pitch
+    assert ct.phase_loss(held, step).item() > ct.phase_loss(step * 1j, step).item() + 0.5
 
 
 def test_shipped_codec_reconstructs_a_held_out_tune() -> None:

@@ -254,12 +254,22 @@ class VocosDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Latents [B, D, T] -> audio [B, 1, T * hop]."""
+        return self.istft(self.spectrum(z))[:, None]
+
+    def spectrum(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents [B, D, T] -> the complex STFT frames [B, T, n_fft / 2 + 1] that the iSTFT turns into audio."""
         x = self.norm(self.embed(z).transpose(1, 2)).transpose(1, 2)
         h = self.head(self.final_norm(self.blocks(x).transpose(1, 2)))  # [B, T, n_fft + 2]
         log_mag, phase = h.float().chunk(2, dim=-1)
         mag = torch.exp(log_mag).clamp(max=100.0)
-        spec = torch.complex(mag * torch.cos(phase), mag * torch.sin(phase))
-        return self.istft(spec)[:, None]
+        return torch.complex(mag * torch.cos(phase), mag * torch.sin(phase))
+
+    def stft(self, audio: torch.Tensor) -> torch.Tensor:
+        """Audio [B, T * hop] -> [B, T, n_fft / 2 + 1]: the frames `istft` would turn back into it (same window, frame
+        t centred on the middle of the t-th hop): the target of the phase losses."""
+        t, pad = audio.shape[-1] // self.hop, (self.n_fft - self.hop) // 2
+        x = F.pad(audio[..., : t * self.hop], (pad, pad))
+        return torch.fft.rfft(x.unfold(-1, self.n_fft, self.hop)[..., :t, :] * self.window, n=self.n_fft)
 
     def istft(self, spec: torch.Tensor) -> torch.Tensor:
         """Frames [B, T, n_fft / 2 + 1] -> [B, T * hop]: windowed overlap-add, frame t centred on the middle of the
@@ -438,9 +448,13 @@ def codec_for(name: str | Path, expected_id: str = "") -> Codec:
 
 
 def model_id(codec: Codec) -> str:
-    """A short hash of the config and the weights: codes files record it, so a codes file meets only its model."""
+    """A short hash of the config and of the weights that make the codes (PQMF, encoder, codebooks): codes files and
+    token models record it, so codes meet only the encoder that made them. A decoder trained afterwards on the same
+    codes (`cadenza codec train --decoder-only`) keeps the id: it decodes the same codes, better."""
     h = hashlib.sha1(json.dumps(asdict(codec.cfg), sort_keys=True).encode())
     for name, t in sorted(codec.state_dict().items()):
+        if name.startswith("decoder."):
+            continue
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:12]

@@ -16,6 +16,7 @@ file's size per second is the nominal bitrate plus the header (a "3 kbps" file o
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cadenza.audio.codec import Codec, CodecConfig, model_id
+from cadenza.audio.codec import Codec, CodecConfig, VocosDecoder, model_id
 from cadenza.audio.discriminators import Discriminator, adversarial_terms
 from cadenza.audio.dsp import mel_distance, multiscale_spectral_distance, si_sdr
 from cadenza.core.audio import AudioClip
 from cadenza.errors import InputError
+from cadenza.nn.quantize import QuantizerOutput
 from cadenza.pretrained import TRAINING_BLOCK
 from cadenza.train.loop import TrainConfig
 
@@ -48,6 +50,9 @@ class CodecLossConfig:
     adversarial_weight: float = 1.0
     feature_weight: float = 2.0
     disc_channels: int = 16
+    spectral_weight: float = 0.0  # DDSP's multi-scale spectral loss (linear + log magnitudes), beside the mel one
+    decoder_only: bool = False  # encoder and codebooks frozen: the codes stay those of the start model
+    phase_weight: float = 0.0  # a Vocos decoder's phase against the input's (APNet's anti-wrapped losses)
 
 
 class CodecGAN(nn.Module):
@@ -58,10 +63,45 @@ class CodecGAN(nn.Module):
         self.codec = Codec(cfg)
         self.loss_cfg = loss
         self.disc = Discriminator(channels=loss.disc_channels) if loss.adversarial else None
+        if loss.decoder_only:
+            for part in self.frozen():
+                part.requires_grad_(False)
+
+    def frozen(self) -> list[nn.Module]:
+        """The parts that a decoder-only run keeps as they are (in eval mode: no moving averages, no revival)."""
+        return [m for m in (self.codec.pqmf, self.codec.encoder, self.codec.quantizer) if m is not None]
+
+    def train(self, mode: bool = True) -> CodecGAN:
+        super().train(mode)
+        if self.loss_cfg.decoder_only:
+            for part in self.frozen():
+                part.eval()
+        return self
+
+    @torch.no_grad()
+    def frozen_latent(self, audio: torch.Tensor) -> QuantizerOutput:
+        """The start model's quantized latent, with quantizer dropout: a random share of the items decode from
+        their first 1..K codebooks only, so that the decoder keeps serving every bitrate."""
+        codes = self.codec.quantizer(self.codec.analysis(audio)).codes  # [B, K, T]
+        b, k = codes.shape[:2]
+        active = torch.full((b,), k, device=codes.device)
+        drop = torch.rand(b, device=codes.device) < self.codec.cfg.quantizer_dropout
+        active = torch.where(drop, torch.randint(1, k + 1, (b,), device=codes.device), active)
+        z_q = torch.zeros_like(self.codec.quantizer.decode(codes[:, :1]))
+        for i, q in enumerate(self.codec.quantizer.quantizers):
+            z_q = z_q + q.decode(codes[:, i]) * (i < active).to(audio)[:, None, None]  # type: ignore[operator]
+        zero = audio.new_zeros(())
+        return QuantizerOutput(z_q, codes, zero, zero)
 
     def forward(self, audio: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.loss_cfg
-        recon, q = self.codec(audio)
+        spec = None
+        q = self.frozen_latent(audio) if cfg.decoder_only else self.codec.quantizer(self.codec.analysis(audio))
+        if cfg.phase_weight and isinstance(self.codec.decoder, VocosDecoder):
+            spec = self.codec.decoder.spectrum(q.z_q)
+            recon = self.codec.decoder.istft(spec)[:, None]
+        else:
+            recon = self.codec.synthesis(q.z_q)
         if self.codec.delay:  # a causal codec's last `delay` samples would need input past the excerpt
             n = audio.shape[-1] - self.codec.delay
             recon, audio = recon[..., :n], audio[..., :n]
@@ -69,12 +109,43 @@ class CodecGAN(nn.Module):
         terms = {"mel": mel_distance(recon, audio, sr), "codebook": q.codebook_loss, "commitment": q.commitment_loss}
         total = cfg.mel_weight * terms["mel"] + cfg.codebook_weight * q.codebook_loss
         total = total + cfg.commitment_weight * q.commitment_loss
+        if spec is not None:
+            terms["phase"] = phase_loss(spec, self.codec.decoder.stft(audio[:, 0]))  # type: ignore[operator]
+            total = total + cfg.phase_weight * terms["phase"]
+        if cfg.spectral_weight:
+            terms["spectral"] = multiscale_spectral_distance(recon, audio)
+            total = total + cfg.spectral_weight * terms["spectral"]
         if self.disc is not None:
             terms.update(adversarial_terms(self.disc, audio, recon))
             total = total + terms["disc"] + cfg.adversarial_weight * terms["adversarial"]
             total = total + cfg.feature_weight * terms["feature"]
         terms["loss"] = total
         return terms
+
+
+def anti_wrap(x: torch.Tensor) -> torch.Tensor:
+    """|x| folded onto [0, pi]: the distance of two phases whose difference is x."""
+    return (x - 2 * math.pi * torch.round(x / (2 * math.pi))).abs()
+
+
+def phase_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """APNet's three phase losses (Ai & Ling 2023, https://arxiv.org/abs/2305.07952), anti-wrapped: the phase itself,
+    its difference across frequency (group delay) and across time (instantaneous frequency: what holds a tone
+    steady from frame to frame), each weighted by the target's magnitude, so that silent bins teach nothing.
+
+    Args:
+        pred, target: complex STFT frames [B, T, F] of the same framing.
+    """
+    p, t = pred.angle(), target.angle()
+    w = target.abs().detach()
+    w = w / w.mean(dim=(1, 2), keepdim=True).clamp_min(1e-8)
+
+    def mean(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return (x * weight).sum() / weight.sum().clamp_min(1e-8)
+
+    wt, wf = torch.minimum(w[:, 1:], w[:, :-1]), torch.minimum(w[..., 1:], w[..., :-1])
+    return (mean(anti_wrap(p - t), w) + mean(anti_wrap(p.diff(dim=-1) - t.diff(dim=-1)), wf)
+            + mean(anti_wrap(p.diff(dim=1) - t.diff(dim=1)), wt))  # fmt: skip
 
 
 def codec_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:

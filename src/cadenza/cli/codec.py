@@ -19,7 +19,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from cadenza.audio.codec_train import CARD, CodecLossConfig, decoder_text, lookup_text, train_codec
     from cadenza.train.loop import ParamGroup
 
-    if args.vqvae:  # van den Oord et al.: one codebook learned by the codebook loss
+    if args.decoder_only and not args.init_from:
+        raise InputError("--decoder-only", "needs --init-from: the codec whose encoder and codebooks stay as they are")
+    if args.init_from:  # the start model's architecture, whatever the architecture options say
+        from cadenza.audio.codec import Codec
+
+        cfg = Codec.from_pretrained(args.init_from).cfg
+    elif args.vqvae:  # van den Oord et al.: one codebook learned by the codebook loss
         cfg = CodecConfig(n_codebooks=1, factorized=False, ema=False, quantizer_dropout=0.0,
                           cardinality=args.cardinality)  # fmt: skip
     else:
@@ -30,7 +36,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                               strides=tuple(args.strides))  # fmt: skip
         except ValueError as e:
             raise InputError("--decoder", str(e)) from None
-    loss = CodecLossConfig(adversarial=args.adversarial, batch_size=args.batch_size)
+    loss = CodecLossConfig(adversarial=args.adversarial, batch_size=args.batch_size,
+                           spectral_weight=args.spectral_weight, decoder_only=args.decoder_only,
+                           phase_weight=args.phase_weight)  # fmt: skip
     lr = args.lr or (3e-4 if args.adversarial else 1e-3)
     groups = (ParamGroup("discriminator", "disc.", lr=args.disc_lr),) if args.adversarial else ()
     tc = common.train_config(args, lr=lr, warmup_steps=min(100 if args.adversarial else 200, args.steps // 10),
@@ -193,7 +201,25 @@ def register(sub: Any) -> None:
     t.add_argument("--causal", action="store_true", help="no look-ahead: a codec that streams (`cadenza codec stream`)")
     t.add_argument("--adversarial", action="store_true", help="add the discriminators (DAC's GAN phase)")
     t.add_argument("--disc-lr", type=float, help="the discriminators' own learning rate (default: --lr)")
-    t.add_argument("--init-from", help="a saved codec to start from (the mel-only phase)")
+    t.add_argument("--init-from", help="a saved codec to start from (e.g. the mel-only phase); its architecture kept")
+    t.add_argument(
+        "--decoder-only",
+        action="store_true",
+        help="train the decoder of --init-from alone: its encoder and codebooks stay, so do its codes",
+    )
+    t.add_argument(
+        "--spectral-weight",
+        type=float,
+        default=0.0,
+        help="weight of DDSP's multi-scale spectral loss (linear + log magnitudes) beside the mel loss (default 0)",
+    )
+    t.add_argument(
+        "--phase-weight",
+        type=float,
+        default=0.0,
+        help="vocos decoder: weight of APNet's anti-wrapped phase losses against the input's STFT phase, which teach "
+        "it to hold a tone from frame to frame (default 0)",
+    )
     common.add_training(t, steps=4000, lr=None, eval_every=500,
                         lr_help="learning rate (default 1e-3; 3e-4 with --adversarial)")  # fmt: skip
     t.set_defaults(func=cmd_train)
