@@ -208,7 +208,7 @@ def streamed_realtime(codec: Codec, x: torch.Tensor, frames: int) -> dict[str, f
 
 
 def ablation(arms: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]], name: str = "codec_ablation") -> None:
-    """Codecs trained side by side (NAME=FOLDER each): 1.5 and 6 kbps and the unquantized ceiling on the held-out
+    """Codecs trained side by side (NAME=FOLDER each): 1.5, 2 and 6 kbps and the unquantized ceiling on the held-out
     sets, beside Opus 12 kbps, with each arm's steps and minutes from its card."""
     torch.set_num_threads(1)
     x = torch.tensor(np.concatenate([c for c, _ in sets["seen"]])[: 10 * SR])[None, None]
@@ -218,7 +218,7 @@ def ablation(arms: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]], na
         label, folder = arm.split("=", 1)
         codec = Codec.from_pretrained(folder)
         trips: dict[str, RoundTrip] = {"unquantized": lambda c, m=codec: unquantized(m, c)}
-        for kbps in (1.5, 6.0):
+        for kbps in (1.5, 2.0, 6.0):  # 2 kbps: the four codebooks that the token models read
             trips[f"{kbps:g} kbps"] = lambda c, kb=kbps, m=codec: codec_round_trip(m, c, kb)
         f = codec.figures
         out[label] = {

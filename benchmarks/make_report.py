@@ -26,6 +26,10 @@ TITLES = {
     "smf": "Sound Model Factory wind: following a control, the SOM path's smoothness, speed and drift",
     "gansynth": "GANSynth at a CPU's size on notes of held-out instruments, beside magnitude-only and real notes",
     "codec": "Neural codec (RVQ, DAC-style) vs Opus and the VQ-VAE baseline on held-out multi-instrument renders",
+    "codec_ablation": "Codec decoders trained side by side (conv vs Vocos vs Vocos 128-d, 1,000 steps each)",
+    "codec_candidate": "The Vocos codec trained 10,000 steps with the mel loss alone, on the three held-out sets",
+    "codec_vocos_decoder": "codec-vocos's decoder retrained on its frozen codes: mel loss alone (the first decoder) "
+    "vs + DDSP's spectral loss vs + APNet's phase losses, on the three held-out sets, pitch by pYIN",
     "rave": "RAVE violin beside DDSP and the codec: held-out resynthesis, transfer of flute, trumpet and speech, "
     "the prior, speed and latency",
     "rave_textures": "RAVE on fresh procedural textures, the paper's pair beside the log-mel/spectral pair and the "
