@@ -87,9 +87,10 @@ class CodecGAN(nn.Module):
         active = torch.full((b,), k, device=codes.device)
         drop = torch.rand(b, device=codes.device) < self.codec.cfg.quantizer_dropout
         active = torch.where(drop, torch.randint(1, k + 1, (b,), device=codes.device), active)
-        z_q = torch.zeros_like(self.codec.quantizer.decode(codes[:, :1]))
-        for i, q in enumerate(self.codec.quantizer.quantizers):
-            z_q = z_q + q.decode(codes[:, i]) * (i < active).to(audio)[:, None, None]  # type: ignore[operator]
+        quantizers = self.codec.quantizer.quantizers
+        z_q = quantizers[0].decode(codes[:, 0])  # type: ignore[operator]  # every item keeps its first codebook
+        for i in range(1, k):
+            z_q = z_q + quantizers[i].decode(codes[:, i]) * (i < active).to(audio)[:, None, None]  # type: ignore[operator]
         zero = audio.new_zeros(())
         return QuantizerOutput(z_q, codes, zero, zero)
 
