@@ -49,6 +49,7 @@ SEEN = ["violin", "cello", "flute", "clarinet", "trumpet", "piano", "guitar", "o
 UNSEEN = ["alto sax", "electric guitar (clean)", "marimba", "string ensemble 1", "choir aahs", "accordion"]
 
 RoundTrip = Callable[[AudioClip], AudioClip]
+ARCHITECTURE = ("encoder", "decoder", "latent_dim", "strides", "decoder_channels", "decoder_layers")  # ablation rows
 
 
 def held_out(name: str, programs: list[str], seconds: float, soundfont: str | None = None,
@@ -207,34 +208,47 @@ def streamed_realtime(codec: Codec, x: torch.Tensor, frames: int) -> dict[str, f
             "streamed_latency_ms": 1000 * (frames * hop + codec.delay) / SR}  # fmt: skip
 
 
-def ablation(arms: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]], name: str = "codec_ablation") -> None:
-    """Codecs trained side by side (NAME=FOLDER each): 1.5, 2 and 6 kbps and the unquantized ceiling on the held-out
-    sets, beside Opus 12 kbps, with each arm's steps and minutes from its card."""
+def opus_arm(sets: dict[str, list[tuple[np.ndarray, bool]]]) -> dict[str, Any]:
+    torch.set_num_threads(1)
+    return {n: measure(clips, lambda c: opus_round_trip(c, 12.0).audio) for n, clips in sets.items()}
+
+
+def ablation_arm(folder: str, sets: dict[str, list[tuple[np.ndarray, bool]]]) -> dict[str, Any]:
+    """One codec's rows: the unquantized ceiling, 1.5, 2, 3 and 6 kbps on every set; its steps, minutes, speed."""
     torch.set_num_threads(1)
     x = torch.tensor(np.concatenate([c for c, _ in sets["seen"]])[: 10 * SR])[None, None]
-    out: dict[str, Any] = {"Opus 12 kbps": {n: measure(clips, lambda c: opus_round_trip(c, 12.0).audio)
-                                            for n, clips in sets.items()}}  # fmt: skip
-    for arm in arms:
-        label, folder = arm.split("=", 1)
-        codec = Codec.from_pretrained(folder)
-        trips: dict[str, RoundTrip] = {"unquantized": lambda c, m=codec: unquantized(m, c)}
-        for kbps in (1.5, 2.0, 6.0):  # 2 kbps: the four codebooks that the token models read
-            trips[f"{kbps:g} kbps"] = lambda c, kb=kbps, m=codec: codec_round_trip(m, c, kb)
-        f = codec.figures
-        out[label] = {
-            "config": {k: v for k, v in asdict(codec.cfg).items() if k in ("decoder", "latent_dim", "strides",
-                                                                            "decoder_channels", "decoder_layers")},
-            "steps": f.get("steps"), "train_minutes": round(f.get("train_seconds", 0) / 60, 1),
-            "parameters_millions": round(sum(p.numel() for p in codec.parameters()) / 1e6, 2),
-            "encode_plus_decode_realtime_1_core": realtime(codec, x)["encode_plus_decode"],
-            "silence_decodes_to": silence(codec),
-            **{n: {row: measure(clips, fn) for row, fn in trips.items()} for n, clips in sets.items()},
-        }  # fmt: skip
+    codec = Codec.from_pretrained(folder)
+    trips: dict[str, RoundTrip] = {"unquantized": lambda c, m=codec: unquantized(m, c)}
+    for kbps in (1.5, 2.0, 3.0, 6.0):  # 2 kbps: the four codebooks that the token models read
+        trips[f"{kbps:g} kbps"] = lambda c, kb=kbps, m=codec: codec_round_trip(m, c, kb)
+    f = codec.figures
+    return {
+        "config": {k: v for k, v in asdict(codec.cfg).items() if k in ARCHITECTURE},
+        "steps": f.get("steps"), "train_minutes": round(f.get("train_seconds", 0) / 60, 1),
+        "parameters_millions": round(sum(p.numel() for p in codec.parameters()) / 1e6, 2),
+        "encode_plus_decode_realtime_1_core": realtime(codec, x)["encode_plus_decode"],
+        "silence_decodes_to": silence(codec),
+        **{n: {row: measure(clips, fn) for row, fn in trips.items()} for n, clips in sets.items()},
+    }  # fmt: skip
+
+
+def ablation(arms: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]], name: str = "codec_ablation",
+             jobs: int = 1) -> None:  # fmt: skip
+    """Codecs trained side by side (NAME=FOLDER each): 1.5, 2, 3 and 6 kbps and the unquantized ceiling on the
+    held-out sets, beside Opus 12 kbps, with each arm's steps and minutes from its card; `jobs` arms at a time, one
+    core each (the real-time factors are then taken side by side)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        opus = pool.submit(opus_arm, sets)
+        rows = {label: pool.submit(ablation_arm, folder, sets) for label, folder in (a.split("=", 1) for a in arms)}
+        out: dict[str, Any] = {"Opus 12 kbps": opus.result(), **{label: r.result() for label, r in rows.items()}}
+    for label in rows:
         print(label, json.dumps(out[label]["seen"]))
     command = "python benchmarks/codec.py --ablation " + " ".join(arms)
     if name != "codec_ablation":
         command += f" --result {name} --all-sets"
-    write_result(name, {"arms": out}, command=command)
+    write_result(name, {"arms": out, "jobs": jobs}, command=command + (f" --jobs {jobs}" if jobs > 1 else ""))
 
 
 def main() -> None:
@@ -251,6 +265,7 @@ def main() -> None:
     )
     ap.add_argument("--result", default="codec_ablation", help="--ablation: the results file's name")
     ap.add_argument("--all-sets", action="store_true", help="--ablation: the unseen instruments too")
+    ap.add_argument("--jobs", type=int, default=1, help="--ablation: arms measured at once, one core each")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     sets = {
@@ -261,7 +276,7 @@ def main() -> None:
     }  # fmt: skip
     if args.ablation:
         chosen = sets if args.all_sets else {"seen": sets["seen"], "unseen SoundFont": sets["unseen SoundFont"]}
-        ablation(args.ablation, chosen, args.result)
+        ablation(args.ablation, chosen, args.result, args.jobs)
         return
     codec = Codec.from_pretrained(args.model)
     vqvae = Codec.from_pretrained(args.vqvae) if args.vqvae else None

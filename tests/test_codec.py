@@ -130,6 +130,37 @@ def test_vocos_decoder_inverts_its_own_stft_and_decodes_in_chunks() -> None:
         replace(TINY, decoder="wavenet")
 
 
+def test_mel_encoder_codes_in_chunks_and_streams_causally() -> None:
+    torch.manual_seed(0)
+    mel = replace(TINY, encoder="mel", mel_fft=512, n_mels=32)
+    codec = Codec(replace(mel, decoder="vocos", decoder_layers=2)).eval()
+    x = torch.tensor(tone(1.3))[None, None]
+    codes = codec.encode(x)
+    assert codes.shape == (1, 4, 130) and codec.decode(codes).shape == (1, 1, 130 * TINY.hop)
+    assert torch.equal(codec.encode_chunked(x, chunk_frames=40), codes)  # the context covers the STFT and the units
+    assert not any("basis" in k for k in codec.state_dict())  # the fixed STFT is rebuilt at load, not saved
+    causal = Codec(replace(mel, causal=True)).eval()
+    hop, whole = TINY.hop, causal.encode(x)
+    padded = torch.nn.functional.pad(x, (0, whole.shape[-1] * hop - x.shape[-1]))
+    with causal.stream():
+        streamed = [causal.encode(padded[..., a * hop : (a + 13) * hop]) for a in range(0, whole.shape[-1], 13)]
+    assert torch.equal(torch.cat(streamed, -1), whole)
+    with pytest.raises(ValueError, match="unknown codec encoder"):
+        replace(TINY, encoder="wav2vec")
+    with pytest.raises(ValueError, match="at least the hop"):
+        replace(mel, mel_fft=128)
+
+
+def test_shipped_codecs_keep_the_ids_their_token_models_recorded() -> None:
+    import json
+
+    from cadenza.paths import models_dir
+
+    for name in ("codec", "codec-vocos", "codec-vqvae"):
+        recorded = json.loads((models_dir() / name / "config.json").read_text())["model_id"]
+        assert ct.model_id(Codec.from_pretrained(name)) == recorded, name  # config fields added since stay out
+
+
 def test_causal_codec_streams_block_by_block_as_on_the_whole_file() -> None:
     torch.manual_seed(0)
     codec = Codec(replace(TINY, causal=True)).eval()
@@ -323,6 +354,8 @@ def test_codec_train_command_with_the_vocos_decoder(tmp_path: Path) -> None:
     assert tuned.cfg == codec.cfg and ct.model_id(tuned) == ct.model_id(codec)
     assert not torch.equal(tuned.decoder.head.weight, codec.decoder.head.weight)
     assert '"decoder_only": true' in (fine / "card.md").read_text()
+    p = run("codec", "train", "--data", *data, "--encoder", "mel", *tiny, "-o", str(tmp_path / "m"))
+    assert p.returncode == 0 and "log-mel spectrogram" in (tmp_path / "m" / "card.md").read_text(), p.stderr
     alone = run("codec", "train", "--data", *data, "--decoder-only", *tiny, "-o", str(tmp_path / "alone"))
     assert_user_error(alone, "--decoder-only", "--init-from")
 

@@ -80,9 +80,9 @@ def test_stream_equals_the_whole_file_over_random_blocks(seed: int, cfg: RAVECon
 
 
 def test_mel_encoder_front_end_is_the_stft_of_the_frames_up_to_each_hop() -> None:
-    from cadenza.audio.rave import MelEncoder
+    from cadenza.audio.codec import MelEncoder
 
-    enc = MelEncoder(MEL)
+    enc = MelEncoder(MEL.sample_rate, MEL.mel_fft, HOP, MEL.n_mels, 8 * MEL.channels, 2 * MEL.latent_dim, MEL.causal)
     x = torch.randn(1, 1, 12 * HOP)
     re, im = enc.stft(x).chunk(2, dim=1)
     n = MEL.mel_fft

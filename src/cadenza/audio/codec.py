@@ -12,6 +12,11 @@ synthesis puts them back together.
     audio [B, 1, N] -> PQMF -> Encoder -> z [B, D, T] -> ResidualVQ -> codes [B, K, T]
     codes -> ResidualVQ.decode -> Decoder -> PQMF synthesis -> audio [B, 1, T * hop]
 
+Two other ends: `decoder="vocos"` (ConvNeXt blocks predicting STFT frames, then the inverse STFT; no PQMF) and
+`encoder="mel"` (`MelEncoder`: a fixed STFT's log-mel frames into convolutions at the frame rate; no PQMF). The
+waveform encoder must learn to find the pitch in the bands, which on this CPU's budget it barely does; the log-mel
+holds it from the first step (as RAVE's `encoder="mel"`).
+
 `Codec` implements the `CompressionModel` seam of the token models (as in audiocraft): `encode(audio) ->
 codes [B, K, T]`, `decode(codes) -> audio`, `sample_rate`, `frame_rate`, `n_codebooks`, `cardinality`.
 Long audio goes through `encode_chunked` / `decode_chunked`: fixed-size chunks with enough context on each
@@ -41,9 +46,9 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
-from cadenza.audio.dsp import PQMF
+from cadenza.audio.dsp import PQMF, mel_filterbank
 from cadenza.nn.quantize import QuantizerOutput, ResidualVQ
-from cadenza.nn.streaming import CausalConv1d, CausalPQMF, CausalUpsample, streaming
+from cadenza.nn.streaming import CausalConv1d, CausalPQMF, CausalUpsample, StreamCache, streaming
 from cadenza.pretrained import Pretrained
 
 
@@ -78,10 +83,19 @@ class CodecConfig:
     dilated_downsampling: bool = True
     decoder: str = "conv"  # "conv": transposed convolutions to the PQMF bands; "vocos": ConvNeXt + iSTFT
     decoder_layers: int = 8  # ConvNeXt blocks of the "vocos" decoder (its width is decoder_channels)
+    # "waveform": strided convolutions over the PQMF bands (DAC's); "mel": a fixed STFT's log-mel, then convolutions
+    # over its frames (`MelEncoder`, 8 x channels wide), which hold the pitch from the first step
+    encoder: str = "waveform"
+    mel_fft: int = 2048  # the "mel" encoder's STFT size (frames centred on their hop; causal: ending at its end)
+    n_mels: int = 128
 
     def __post_init__(self) -> None:
         if self.decoder not in ("conv", "vocos"):
             raise ValueError(f"unknown codec decoder {self.decoder!r} (conv or vocos)")
+        if self.encoder not in ("waveform", "mel"):
+            raise ValueError(f"unknown codec encoder {self.encoder!r} (waveform or mel)")
+        if self.encoder == "mel" and (self.mel_fft < self.hop or self.mel_fft % 2):
+            raise ValueError(f"the mel encoder's FFT ({self.mel_fft}) must be even and at least the hop ({self.hop})")
         if self.decoder == "vocos" and self.causal:
             raise ValueError("the vocos decoder is not causal (its iSTFT frames overlap the next); use decoder='conv'")
 
@@ -197,6 +211,53 @@ class Encoder(nn.Module):
         return self.net(bands)
 
 
+class MelEncoder(nn.Module):
+    """Audio [B, 1, N] -> a log-mel spectrogram, one frame per hop (a fixed STFT written as a strided convolution, so
+    that it streams like the rest), then convolutions over the frames -> [B, out_dim, N / hop]. The codec's
+    `encoder="mel"` and RAVE's.
+
+    A waveform encoder must learn to find the pitch in the bands; here the STFT's bins (7.8 Hz apart at 2,048
+    points and 16 kHz) hold it from the first step: a linear read-out of this log-mel predicts a violin's pitch at
+    r 0.95 where the waveform encoders trained here (RAVE's, the codec's) hold little of it."""
+
+    basis: torch.Tensor
+    mel: torch.Tensor
+
+    def __init__(self, sample_rate: int, n_fft: int, hop: int, n_mels: int, width: int, out_dim: int,
+                 causal: bool = False) -> None:  # fmt: skip
+        super().__init__()
+        n, k = n_fft, causal
+        bins = n // 2 + 1
+        angle = 2 * math.pi * torch.arange(bins)[:, None] * torch.arange(n)[None] / n
+        window = torch.hann_window(n, periodic=True)
+        basis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * window  # [2 x bins, n]: real, imaginary
+        # fixed, rebuilt at load (not saved: the basis is 4M numbers): a causal encoder keeps the last n - hop samples
+        self.register_buffer("basis", basis[:, None], persistent=False)
+        self.register_buffer("mel", torch.from_numpy(mel_filterbank(sample_rate, n, n_mels)), persistent=False)
+        self.left = StreamCache(n - hop if k else 0)
+        self.hop, self.pad = hop, 0 if k else (n - hop) // 2
+        layers: list[nn.Module] = [conv(n_mels, width, 3, bias=False, causal=k)]
+        layers += [ResidualUnit(width, d, bias=False, causal=k) for d in (1, 3, 9)]
+        layers += [Snake(width), conv(width, out_dim, 3, bias=False, causal=k)]
+        self.net = nn.Sequential(*layers)
+
+    def stft(self, audio: torch.Tensor) -> torch.Tensor:
+        """Audio [B, 1, N] -> [B, 2 x bins, N / hop]: real and imaginary parts, frame t ending at sample (t + 1) hop
+        (causal) or centred on its hop."""
+        x = self.left(audio) if self.pad == 0 else F.pad(audio, (self.pad, self.pad))
+        return F.conv1d(x, self.basis, stride=self.hop)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        re, im = self.stft(audio).chunk(2, dim=1)
+        mel = torch.einsum("mf,bft->bmt", self.mel, (re.pow(2) + im.pow(2) + 1e-12).sqrt())
+        return self.net(torch.log(mel + 1e-5))
+
+
+# TorchScript (RAVE's export) reads the buffers' types from the class's annotations, which this module's
+# `from __future__ import annotations` leaves as strings it cannot resolve
+MelEncoder.__annotations__.update(basis=torch.Tensor, mel=torch.Tensor)
+
+
 class Decoder(nn.Module):
     def __init__(self, cfg: CodecConfig) -> None:
         super().__init__()
@@ -301,7 +362,9 @@ class Codec(Pretrained, nn.Module):
         # a causal codec's output lags its input by the PQMF's delay; whole-signal decoding takes it back
         self.delay = self.pqmf.delay if isinstance(self.pqmf, CausalPQMF) else 0
         self._streaming = False
-        self.encoder = Encoder(cfg)
+        self.encoder: Encoder | MelEncoder = (
+            MelEncoder(cfg.sample_rate, cfg.mel_fft, cfg.hop, cfg.n_mels, 8 * cfg.channels, cfg.latent_dim, cfg.causal)
+            if cfg.encoder == "mel" else Encoder(cfg))  # fmt: skip
         self.quantizer = ResidualVQ(cfg.latent_dim, cfg.n_codebooks, cfg.cardinality, cfg.codebook_dim,
                                     cfg.quantizer_dropout, cfg.factorized, cfg.ema)  # fmt: skip
         self.decoder = VocosDecoder(cfg) if cfg.decoder == "vocos" else Decoder(cfg)
@@ -320,7 +383,9 @@ class Codec(Pretrained, nn.Module):
         if audio.shape[-1] % self.cfg.hop:
             what = "a streamed block of" if self._streaming else "audio length"
             raise ValueError(f"{what} {audio.shape[-1]} samples is not a whole number of frames (hop {self.cfg.hop})")
-        return self.encoder(self.pqmf.analysis(audio) if self.pqmf is not None else audio)
+        if self.pqmf is None or self.cfg.encoder == "mel":
+            return self.encoder(audio)
+        return self.encoder(self.pqmf.analysis(audio))
 
     def synthesis(self, z: torch.Tensor) -> torch.Tensor:
         """Latents [B, D, T] -> audio [B, 1, T * hop], aligned with the input (a causal codec's last `delay`
@@ -390,6 +455,8 @@ class Codec(Pretrained, nn.Module):
         frames += 3.0 / rate + 64.0 / (rate * self.cfg.n_bands)  # PQMF filters
         if self.cfg.decoder == "vocos":  # embed (3 frames), 3 per ConvNeXt block, the iSTFT's overlap (2)
             frames = max(frames, 3 + 3 * self.cfg.decoder_layers + 2)
+        if self.cfg.encoder == "mel":  # the STFT's half window, two 3-tap convolutions, units of 7 taps at 1, 3, 9
+            frames = max(frames, self.cfg.mel_fft / 2 / self.cfg.hop + 2 + 3 * (1 + 3 + 9))
         return math.ceil(frames) + 2
 
     @torch.no_grad()
@@ -447,11 +514,18 @@ def codec_for(name: str | Path, expected_id: str = "") -> Codec:
     return codec
 
 
+_ABSENT = object()
+# config fields added after codecs had shipped: at these values they stay out of the id, so the ids (and the token
+# models that record them) hold
+_ID_SINCE: dict[str, Any] = {"encoder": "waveform", "mel_fft": 2048, "n_mels": 128}
+
+
 def model_id(codec: Codec) -> str:
     """A short hash of the config and of the weights that make the codes (PQMF, encoder, codebooks): codes files and
     token models record it, so codes meet only the encoder that made them. A decoder trained afterwards on the same
     codes (`cadenza codec train --decoder-only`) keeps the id: it decodes the same codes, better."""
-    h = hashlib.sha1(json.dumps(asdict(codec.cfg), sort_keys=True).encode())
+    config = {k: v for k, v in asdict(codec.cfg).items() if _ID_SINCE.get(k, _ABSENT) != v}
+    h = hashlib.sha1(json.dumps(config, sort_keys=True).encode())
     for name, t in sorted(codec.state_dict().items()):
         if name.startswith("decoder."):
             continue

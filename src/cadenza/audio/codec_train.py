@@ -282,8 +282,7 @@ def train_codec(
 CARD = (
     """# Neural audio codec `{name}` (cadenza)
 
-{what} at {sample_rate} Hz: {n_bands} PQMF bands into a convolutional encoder with Snake activations and dilated
-residual units (strides {strides}, {frame_rate:g} frames/s), {decoder}, {n_codebooks} codebooks of {cardinality}
+{what} at {sample_rate} Hz: {encoder} ({frame_rate:g} frames/s), {decoder}, {n_codebooks} codebooks of {cardinality}
 codes ({lookup}), quantizer dropout {dropout}: one model for
 {kbps_low:g} to {kbps_high:g} kbps ({kbps_step:g} kbps per codebook). Trained on the train split of `{data}`.
 
@@ -298,6 +297,16 @@ codes ({lookup}), quantizer dropout {dropout}: one model for
     cadenza codec encode in.wav --kbps 3 -o in.codes && cadenza codec decode in.codes -o out.wav
 """
 )
+
+
+def encoder_text(cfg: CodecConfig) -> str:
+    if cfg.encoder == "mel":
+        return (
+            f"a {cfg.n_mels}-band log-mel spectrogram of a fixed {cfg.mel_fft}-point STFT, one frame per hop, into "
+            f"convolutions over its frames (Snake activations, dilated residual units, width {8 * cfg.channels})"
+        )
+    return (f"{cfg.n_bands} PQMF bands into a convolutional encoder with Snake activations and dilated residual units "
+            f"(strides {cfg.strides})")  # fmt: skip
 
 
 def decoder_text(cfg: CodecConfig) -> str:

@@ -42,9 +42,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from cadenza.audio.codec import CodecConfig, ConvNeXtBlock, Encoder, ResidualUnit, Snake, conv, decoder_block
-from cadenza.audio.dsp import PQMF, mel_filterbank
-from cadenza.nn.streaming import CausalISTFT, CausalPQMF, StreamCache, streaming
+from cadenza.audio.codec import CodecConfig, ConvNeXtBlock, Encoder, MelEncoder, Snake, conv, decoder_block
+from cadenza.audio.dsp import PQMF
+from cadenza.nn.streaming import CausalISTFT, CausalPQMF, streaming
 from cadenza.pretrained import Pretrained
 
 
@@ -187,47 +187,6 @@ class Decoder(nn.Module):
         return torch.tanh(self.waveform(h)) * mod_sigmoid(self.loudness(h)) + self.noise(h)
 
 
-class MelEncoder(nn.Module):
-    """Audio [B, 1, N] -> a log-mel spectrogram, one frame per hop (a fixed STFT written as a strided convolution, so
-    that it streams like the rest), then convolutions over the frames -> [B, 2 x D, N / hop].
-
-    The waveform encoder must learn to find the pitch in the bands; here the STFT's bins (7.8 Hz apart at 2,048
-    points and 16 kHz) hold it from the first step: a linear read-out of this log-mel predicts a violin's pitch at
-    r 0.95 where the waveform encoders trained here hold none (r ~0)."""
-
-    basis: torch.Tensor
-    mel: torch.Tensor
-
-    def __init__(self, cfg: RAVEConfig) -> None:
-        super().__init__()
-        n, hop, k = cfg.mel_fft, cfg.hop, cfg.causal
-        bins = n // 2 + 1
-        angle = 2 * math.pi * torch.arange(bins)[:, None] * torch.arange(n)[None] / n
-        window = torch.hann_window(n, periodic=True)
-        basis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * window  # [2 x bins, n]: real, imaginary
-        # fixed, rebuilt at load (not saved: the basis is 4M numbers): a causal encoder keeps the last n - hop samples
-        self.register_buffer("basis", basis[:, None], persistent=False)
-        self.register_buffer("mel", torch.from_numpy(mel_filterbank(cfg.sample_rate, n, cfg.n_mels)), persistent=False)
-        self.left = StreamCache(n - hop if k else 0)
-        self.hop, self.pad = hop, 0 if k else (n - hop) // 2
-        c = 8 * cfg.channels  # the waveform encoder's width at the frame rate
-        layers: list[nn.Module] = [conv(cfg.n_mels, c, 3, bias=False, causal=k)]
-        layers += [ResidualUnit(c, d, bias=False, causal=k) for d in (1, 3, 9)]
-        layers += [Snake(c), conv(c, 2 * cfg.latent_dim, 3, bias=False, causal=k)]
-        self.net = nn.Sequential(*layers)
-
-    def stft(self, audio: torch.Tensor) -> torch.Tensor:
-        """Audio [B, 1, N] -> [B, 2 x bins, N / hop]: real and imaginary parts, frame t ending at sample (t + 1) hop
-        (causal) or centred on its hop."""
-        x = self.left(audio) if self.pad == 0 else F.pad(audio, (self.pad, self.pad))
-        return F.conv1d(x, self.basis, stride=self.hop)
-
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        re, im = self.stft(audio).chunk(2, dim=1)
-        mel = torch.einsum("mf,bft->bmt", self.mel, (re.pow(2) + im.pow(2) + 1e-12).sqrt())
-        return self.net(torch.log(mel + 1e-5))
-
-
 class SpectralDecoder(nn.Module):
     """Latents [B, D, T] -> audio: causal ConvNeXt blocks at the frame rate predict each frame's STFT (log-magnitude
     and phase of `istft_hops` x hop points) and a causal inverse STFT overlaps them (Vocos, Siuzdak 2023, made causal;
@@ -279,7 +238,9 @@ class RAVE(Pretrained, nn.Module):
         self.delay = self.pqmf.delay if isinstance(self.pqmf, CausalPQMF) else 0
         if cfg.decoder == "spectral":
             self.delay = (cfg.istft_hops - 1) * cfg.hop
-        self.encoder: nn.Module = MelEncoder(cfg) if cfg.encoder == "mel" else Encoder(_encoder_config(cfg))
+        self.encoder: nn.Module = (MelEncoder(cfg.sample_rate, cfg.mel_fft, cfg.hop, cfg.n_mels, 8 * cfg.channels,
+                                               2 * cfg.latent_dim, cfg.causal)
+                                    if cfg.encoder == "mel" else Encoder(_encoder_config(cfg)))  # fmt: skip
         self.decoder: nn.Module = SpectralDecoder(cfg) if cfg.decoder == "spectral" else Decoder(cfg)
         d = cfg.latent_dim
         # the PCA of the training posterior means (set by `analyse_latents`; identity until then)

@@ -16,7 +16,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from cadenza.audio.codec import CodecConfig
-    from cadenza.audio.codec_train import CARD, CodecLossConfig, decoder_text, lookup_text, train_codec
+    from cadenza.audio.codec_train import CARD, CodecLossConfig, decoder_text, encoder_text, lookup_text, train_codec
     from cadenza.train.loop import ParamGroup
 
     if args.decoder_only and not args.init_from:
@@ -33,9 +33,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             cfg = CodecConfig(n_codebooks=args.codebooks, cardinality=args.cardinality, channels=args.channels,
                               decoder_channels=args.decoder_channels, factorized=args.factorized, causal=args.causal,
                               decoder=args.decoder, decoder_layers=args.decoder_layers, latent_dim=args.latent_dim,
-                              strides=tuple(args.strides))  # fmt: skip
+                              strides=tuple(args.strides), encoder=args.encoder)  # fmt: skip
         except ValueError as e:
-            raise InputError("--decoder", str(e)) from None
+            raise InputError("--encoder" if "encoder" in str(e) else "--decoder", str(e)) from None
     loss = CodecLossConfig(adversarial=args.adversarial, batch_size=args.batch_size,
                            spectral_weight=args.spectral_weight, decoder_only=args.decoder_only,
                            phase_weight=args.phase_weight)  # fmt: skip
@@ -49,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     common.save_trained(
         codec, args, figures, CARD, name=Path(args.output).name,
         what="VQ-VAE (one codebook, Euclidean lookup)" if args.vqvae else "RVQGAN", sample_rate=cfg.sample_rate,
-        n_bands=cfg.n_bands, strides=cfg.strides, decoder=decoder_text(cfg), frame_rate=cfg.frame_rate,
+        encoder=encoder_text(cfg), decoder=decoder_text(cfg), frame_rate=cfg.frame_rate,
         n_codebooks=cfg.n_codebooks,
         cardinality=cfg.cardinality, lookup=lookup_text(cfg), dropout=cfg.quantizer_dropout, kbps_low=cfg.kbps(1),
         kbps_high=cfg.kbps(), kbps_step=cfg.kbps(1), data=" + ".join(args.data), config=json.dumps(asdict(cfg)),
@@ -183,6 +183,13 @@ def register(sub: Any) -> None:
         help="conv: transposed convolutions (DAC); vocos: ConvNeXt blocks + inverse STFT (default conv)",
     )
     t.add_argument("--decoder-layers", type=int, default=8, help="ConvNeXt blocks of the vocos decoder (default 8)")
+    t.add_argument(
+        "--encoder",
+        choices=["waveform", "mel"],
+        default="waveform",
+        help="waveform: strided convolutions over PQMF bands (DAC); mel: convolutions over a fixed STFT's log-mel "
+        "frames, which hold the pitch from the first step (default waveform)",
+    )
     t.add_argument("--latent-dim", type=int, default=64, help="latent size per frame (default 64)")
     t.add_argument(
         "--strides",
