@@ -282,7 +282,7 @@ def train_codec(
 CARD = (
     """# Neural audio codec `{name}` (cadenza)
 
-{what} at {sample_rate} Hz: {encoder} ({frame_rate:g} frames/s), {decoder}, {n_codebooks} codebooks of {cardinality}
+{what} at {sample_rate} Hz, {frame_rate:g} frames/s: {encoder}, {decoder}, {n_codebooks} codebooks of {cardinality}
 codes ({lookup}), quantizer dropout {dropout}: one model for
 {kbps_low:g} to {kbps_high:g} kbps ({kbps_step:g} kbps per codebook). Trained on the train split of `{data}`.
 
