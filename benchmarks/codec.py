@@ -2,6 +2,8 @@
 measures issue 15 asks for and its musts checked.
 
 usage: python benchmarks/codec.py [--model codec] [--vqvae codec-vqvae] [--threads 1] [--seconds 8]
+       python benchmarks/codec.py --ablation NAME=FOLDER ... [--all-sets] [--jobs 2] [--result NAME]
+       python benchmarks/codec.py --swap codec-vocos codec-mel   (does the magnitude or the phase lose the pitch?)
 
 Three held-out sets, reported apart (valid and test splits only: pieces the codec never heard):
 - `seen`: the instruments of the codec's training data, through FluidR3 (its training SoundFont);
@@ -22,6 +24,7 @@ and 24 kbps (libopus spends about 5 kbps when asked for less at 16 kHz). Measure
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import tempfile
 import time
@@ -33,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cadenza.audio.codec import Codec
+from cadenza.audio.codec import Codec, VocosDecoder
 from cadenza.audio.codec_train import codebook_usage, codec_round_trip, write_codes
 from cadenza.audio.datasets import read_manifest, render_dataset
 from cadenza.audio.dsp import f0_pyin, mel_distance, multiscale_spectral_distance, si_sdr
@@ -67,17 +70,31 @@ def held_out(name: str, programs: list[str], seconds: float, soundfont: str | No
     return out
 
 
-def pitch_errors(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """|cents| at the input's voiced frames (an unvoiced output frame counts as 1200), or None with too few."""
-    f_in, p_in = f0_pyin(AudioClip(x, SR))
+_INPUT_F0: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _f0_of_input(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pYIN of an input clip, once per clip (every row of the benchmark reads the same inputs)."""
+    key = hashlib.sha1(x.tobytes()).digest()
+    if key not in _INPUT_F0:
+        _INPUT_F0[key] = f0_pyin(AudioClip(x, SR))
+    return _INPUT_F0[key]
+
+
+def pitch_errors(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(|cents| at the input's voiced frames, whether the output is unvoiced there), or None with too few voiced
+    frames. An unvoiced output frame counts as 1200 cents: a gross error either way, but the two are told apart
+    (noise where a tone should be, against a tone at the wrong pitch)."""
+    f_in, p_in = _f0_of_input(x)
     f_out, p_out = f0_pyin(AudioClip(y, SR))
     n = min(len(f_in), len(f_out))
     voiced = p_in[:n] > 0.5
     if voiced.sum() < 20:
         return None
     cents = np.abs(1200 * np.log2(f_out[:n][voiced] / f_in[:n][voiced]))
-    cents[p_out[:n][voiced] <= 0.5] = 1200.0
-    return cents
+    unvoiced = p_out[:n][voiced] <= 0.5
+    cents[unvoiced] = 1200.0
+    return cents, unvoiced
 
 
 def onset_correlation(x: np.ndarray, y: np.ndarray) -> float:
@@ -90,7 +107,7 @@ def onset_correlation(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def measure(clips: list[tuple[np.ndarray, bool]], fn: RoundTrip, pitch: bool = True) -> dict[str, Any]:
-    mel, stft, sdr, onsets, medians, gross = [], [], [], [], [], []
+    mel, stft, sdr, onsets, medians, gross, silent = [], [], [], [], [], [], []
     for x, mono in clips:
         out = fn(AudioClip(x, SR))
         y = np.asarray(out.samples[0][: len(x)], np.float32)
@@ -101,17 +118,21 @@ def measure(clips: list[tuple[np.ndarray, bool]], fn: RoundTrip, pitch: bool = T
         sdr.append(float(si_sdr(yt, xt)))
         onsets.append(onset_correlation(x, y))
         if pitch and mono:
-            cents = pitch_errors(x, y)
-            if cents is not None:
+            errors = pitch_errors(x, y)
+            if errors is not None:
+                cents, unvoiced = errors
                 medians.append(float(np.median(cents)))
                 gross.append(float((cents > 50).mean()))
+                silent.append(float(unvoiced.mean()))
     row = {
         "mel_distance": round(float(np.mean(mel)), 4), "stft_distance": round(float(np.mean(stft)), 4),
         "si_sdr_db": round(float(np.mean(sdr)), 2), "onset_correlation": round(float(np.mean(onsets)), 3),
     }  # fmt: skip
     if medians:
         row |= {"pitch_median_cents": round(float(np.median(medians)), 1),
-                "pitch_gross_share": round(float(np.mean(gross)), 3), "pitch_clips": len(medians)}  # fmt: skip
+                "pitch_gross_share": round(float(np.mean(gross)), 3),
+                "pitch_gross_share_output_unvoiced": round(float(np.mean(silent)), 3),
+                "pitch_clips": len(medians)}  # fmt: skip
     return row
 
 
@@ -251,6 +272,55 @@ def ablation(arms: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]], na
     write_result(name, {"arms": out, "jobs": jobs}, command=command + (f" --jobs {jobs}" if jobs > 1 else ""))
 
 
+def spectrum_swaps(codec: Codec, kbps: float = 6.0) -> dict[str, RoundTrip]:
+    """A Vocos decoder's STFT frames with one half swapped for the input's: does its magnitude or its phase lose
+    the pitch? Rows: its own frames; its magnitudes with the input's phase; the input's magnitudes with its phase;
+    the input's magnitudes with each bin's centre frequency for phase (no phase information at all)."""
+    dec = codec.decoder
+    if not isinstance(dec, VocosDecoder):
+        raise SystemExit(f"--swap: {codec.cfg.decoder} decoder has no STFT frames to swap (a vocos decoder has)")
+    k = codec.cfg.codebooks_for(kbps)
+
+    def frames(clip: AudioClip) -> tuple[torch.Tensor, torch.Tensor]:
+        x = codec.pad_to_frames(torch.tensor(clip.samples)[None])
+        with torch.no_grad():
+            own = dec.spectrum(codec.quantizer.decode(codec.encode(x, k)))
+            true = dec.stft(x[:, 0])
+        t = min(own.shape[1], true.shape[1])
+        return own[:, :t], true[:, :t]
+
+    def trip(mix: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> RoundTrip:
+        def run(clip: AudioClip) -> AudioClip:
+            own, true = frames(clip)
+            return AudioClip(dec.istft(mix(own, true))[:, : clip.n_samples].numpy(), SR)
+
+        return run
+
+    def centre_phase(t: int, bins: int) -> torch.Tensor:
+        return (2 * np.pi * dec.hop / dec.n_fft) * torch.arange(t)[:, None] * torch.arange(bins)[None]
+
+    return {
+        f"decoded, {codec.cfg.kbps(k):g} kbps": trip(lambda own, true: own),
+        "decoded magnitude, input phase": trip(lambda own, true: torch.polar(own.abs(), true.angle())),
+        "input magnitude, decoded phase": trip(lambda own, true: torch.polar(true.abs(), own.angle())),
+        "input magnitude, bin-centre phase": trip(
+            lambda own, true: torch.polar(true.abs(), centre_phase(true.shape[1], true.shape[2])[None])
+        ),
+    }
+
+
+def swaps(models: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]]) -> None:
+    """`--swap`: each model's spectrum swaps on the monophonic clips of each set; writes results/codec_swap.json."""
+    mono = {name: [(x, m) for x, m in clips if m] for name, clips in sets.items()}
+    out: dict[str, Any] = {"monophonic_clips": {name: len(clips) for name, clips in mono.items()}}
+    for name in models:
+        codec = Codec.from_pretrained(name).eval()
+        out[name] = {s: {row: measure(clips, fn) for row, fn in spectrum_swaps(codec).items()}
+                     for s, clips in mono.items()}  # fmt: skip
+        print(name, json.dumps(out[name], indent=1))
+    write_result("codec_swap", out, command="python benchmarks/codec.py --swap " + " ".join(models))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="codec")
@@ -266,6 +336,9 @@ def main() -> None:
     ap.add_argument("--result", default="codec_ablation", help="--ablation: the results file's name")
     ap.add_argument("--all-sets", action="store_true", help="--ablation: the unseen instruments too")
     ap.add_argument("--jobs", type=int, default=1, help="--ablation: arms measured at once, one core each")
+    ap.add_argument("--swap", nargs="+", metavar="MODEL",
+                    help="Vocos-decoder codecs: their STFT magnitude or phase swapped for the input's, on the "
+                    "monophonic clips (writes results/codec_swap.json)")  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     sets = {
@@ -274,6 +347,9 @@ def main() -> None:
         "unseen SoundFont": held_out("seen-musescore-20min-seed4", SEEN, args.seconds, soundfont="musescore",
                                      minutes=20, seed=4),
     }  # fmt: skip
+    if args.swap:
+        swaps(args.swap, {"seen": sets["seen"], "unseen instruments": sets["unseen instruments"]})
+        return
     if args.ablation:
         chosen = sets if args.all_sets else {"seen": sets["seen"], "unseen SoundFont": sets["unseen SoundFont"]}
         ablation(args.ablation, chosen, args.result, args.jobs)

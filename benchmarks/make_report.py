@@ -30,6 +30,9 @@ TITLES = {
     "codec_candidate": "The Vocos codec trained 10,000 steps with the mel loss alone, on the three held-out sets",
     "codec_vocos_decoder": "codec-vocos's decoder retrained on its frozen codes: mel loss alone (the first decoder) "
     "vs + DDSP's spectral loss vs + APNet's phase losses, on the three held-out sets, pitch by pYIN",
+    "codec_mel_encoder": "The log-mel encoder (codec-mel) beside codec-vocos on the three held-out sets, pitch by pYIN",
+    "codec_swap": "Which half of a Vocos decoder's STFT frames loses the pitch: its magnitudes or its phases swapped "
+    "for the input's, on the monophonic held-out clips",
     "rave": "RAVE violin beside DDSP and the codec: held-out resynthesis, transfer of flute, trumpet and speech, "
     "the prior, speed and latency",
     "rave_textures": "RAVE on fresh procedural textures, the paper's pair beside the log-mel/spectral pair and the "
