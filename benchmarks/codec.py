@@ -321,6 +321,46 @@ def swaps(models: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]]) -> 
     write_result("codec_swap", out, command="python benchmarks/codec.py --swap " + " ".join(models))
 
 
+def picture(
+    models: list[str], clips: list[tuple[np.ndarray, bool]], index: int, kbps: float = 6.0, seconds: float = 4.0
+) -> Path:
+    """Spectrograms of one monophonic held-out clip (the `index`-th) and of each codec's decoding of it at `kbps`:
+    whether the partials follow the notes is seen at a glance (results/codec_spectrograms.png)."""
+    import librosa
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [c for c, mono in clips if mono][index][: round(seconds * SR)]
+    rows = [("input", x)]
+    for name in models:  # a codec model, or "opus:KBPS"
+        if name.startswith("opus:"):
+            y = opus_round_trip(AudioClip(x, SR), float(name[5:])).audio.samples[0]
+            rows.append((f"Opus at {name[5:]} kbps", y[: len(x)]))
+            continue
+        codec = Codec.from_pretrained(name)
+        rows.append((f"{name} at {kbps:g} kbps", codec_round_trip(codec, AudioClip(x, SR), kbps).samples[0][: len(x)]))
+    errors = [None] + [pitch_errors(x, np.asarray(y, np.float32)) for _, y in rows[1:]]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(9, 2.2 * len(rows)), sharex=True)
+    for ax, (name, y), err in zip(axes, rows, errors):
+        spec = librosa.amplitude_to_db(np.abs(librosa.stft(np.asarray(y, np.float32), n_fft=2048, hop_length=256)),
+                                       ref=np.max)  # fmt: skip
+        top = 400  # bins: 0-3.1 kHz
+        ax.imshow(spec[:top], origin="lower", aspect="auto", vmin=-80, vmax=0, cmap="magma",
+                  extent=(0, len(x) / SR, 0, top * SR / 2048))  # fmt: skip
+        if err is not None:
+            name += f": {np.mean(err[0] > 50):.0%} of voiced frames off by > 50 cents ({np.mean(err[1]):.0%} no tone)"
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel("Hz")
+    axes[-1].set_xlabel("seconds")
+    fig.tight_layout()
+    out = Path(__file__).parent / "results" / "codec_spectrograms.png"
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="codec")
@@ -339,6 +379,10 @@ def main() -> None:
     ap.add_argument("--swap", nargs="+", metavar="MODEL",
                     help="Vocos-decoder codecs: their STFT magnitude or phase swapped for the input's, on the "
                     "monophonic clips (writes results/codec_swap.json)")  # fmt: skip
+    ap.add_argument("--picture", nargs="+", metavar="MODEL",
+                    help="spectrograms of a monophonic held-out clip of seen instruments and of its decoding by each "
+                    "codec at 6 kbps (or by Opus: opus:KBPS) (writes results/codec_spectrograms.png)")  # fmt: skip
+    ap.add_argument("--clip", type=int, default=1, help="--picture: which monophonic clip (default 1: an oboe)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     sets = {
@@ -347,6 +391,9 @@ def main() -> None:
         "unseen SoundFont": held_out("seen-musescore-20min-seed4", SEEN, args.seconds, soundfont="musescore",
                                      minutes=20, seed=4),
     }  # fmt: skip
+    if args.picture:
+        print("wrote", picture(args.picture, sets["seen"], args.clip))
+        return
     if args.swap:
         swaps(args.swap, {"seen": sets["seen"], "unseen instruments": sets["unseen instruments"]})
         return

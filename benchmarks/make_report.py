@@ -30,6 +30,8 @@ TITLES = {
     "codec_candidate": "The Vocos codec trained 10,000 steps with the mel loss alone, on the three held-out sets",
     "codec_vocos_decoder": "codec-vocos's decoder retrained on its frozen codes: mel loss alone (the first decoder) "
     "vs + DDSP's spectral loss vs + APNet's phase losses, on the three held-out sets, pitch by pYIN",
+    "codec_vocos_gan": "codec-vocos's decoder trained alone once more, with DAC's discriminators (shipped), on the "
+    "three held-out sets beside Opus 12 kbps",
     "codec_vocos_decoder2": "codec-vocos's decoder trained 6,000 steps more (decoder only, frozen codes), on the three "
     "held-out sets, pitch by pYIN",
     "codec_mel_encoder": "The log-mel encoder (codec-mel) beside codec-vocos on the three held-out sets, pitch by pYIN",
