@@ -32,6 +32,8 @@ TITLES = {
     "vs + DDSP's spectral loss vs + APNet's phase losses, on the three held-out sets, pitch by pYIN",
     "codec_vocos_gan": "codec-vocos's decoder trained alone once more, with DAC's discriminators (shipped), on the "
     "three held-out sets beside Opus 12 kbps",
+    "codec_vocos_joint": "codec-vocos's encoder, codebooks and decoder trained together again for 45 minutes (new "
+    "codes; not shipped), on the three held-out sets beside Opus 12 kbps",
     "codec_vocos_decoder2": "codec-vocos's decoder trained 6,000 steps more (decoder only, frozen codes), on the three "
     "held-out sets, pitch by pYIN",
     "codec_mel_encoder": "The log-mel encoder (codec-mel) beside codec-vocos on the three held-out sets, pitch by pYIN",
