@@ -385,15 +385,16 @@ def main() -> None:
     ap.add_argument("--clip", type=int, default=1, help="--picture: which monophonic clip (default 1: an oboe)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    seen = held_out("multi-40min-seed0", SEEN, args.seconds)
+    if args.picture:  # the seen set only: the others are not rendered for it
+        print("wrote", picture(args.picture, seen, args.clip))
+        return
     sets = {
-        "seen": held_out("multi-40min-seed0", SEEN, args.seconds),
+        "seen": seen,
         "unseen instruments": held_out("unseen-instruments-20min-seed3", UNSEEN, args.seconds, minutes=20, seed=3),
         "unseen SoundFont": held_out("seen-musescore-20min-seed4", SEEN, args.seconds, soundfont="musescore",
                                      minutes=20, seed=4),
     }  # fmt: skip
-    if args.picture:
-        print("wrote", picture(args.picture, sets["seen"], args.clip))
-        return
     if args.swap:
         swaps(args.swap, {"seen": sets["seen"], "unseen instruments": sets["unseen instruments"]})
         return
