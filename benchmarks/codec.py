@@ -4,6 +4,7 @@ measures issue 15 asks for and its musts checked.
 usage: python benchmarks/codec.py [--model codec] [--vqvae codec-vqvae] [--threads 1] [--seconds 8]
        python benchmarks/codec.py --ablation NAME=FOLDER ... [--all-sets] [--jobs 2] [--result NAME]
        python benchmarks/codec.py --swap codec-vocos codec-mel   (does the magnitude or the phase lose the pitch?)
+       python benchmarks/codec.py --probe codec-vocos codec-mel  (is the pitch in the latent at all?)
 
 Three held-out sets, reported apart (valid and test splits only: pieces the codec never heard):
 - `seen`: the instruments of the codec's training data, through FluidR3 (its training SoundFont);
@@ -56,15 +57,16 @@ ARCHITECTURE = ("encoder", "decoder", "latent_dim", "strides", "decoder_channels
 
 
 def held_out(name: str, programs: list[str], seconds: float, soundfont: str | None = None,
-             minutes: float = 40, seed: int = 0) -> list[tuple[np.ndarray, bool]]:  # fmt: skip
-    """(the first `seconds` of each held-out clip, whether it is monophonic)."""
+             minutes: float = 40, seed: int = 0, train: bool = False) -> list[tuple[np.ndarray, bool]]:  # fmt: skip
+    """(the first `seconds` of each held-out clip, whether it is monophonic); `train`: the set's train split
+    instead (pieces the probe of `--probe` learns from)."""
     folder = CACHE / name
     if not (folder / "manifest.jsonl").exists():
         render_dataset(["essen", "bach"], list(programs), folder, minutes=minutes, seed=seed, soundfont=soundfont,
                        progress=False)  # fmt: skip
     out = []
     for e in read_manifest(folder):
-        if e["split"] != "train":
+        if (e["split"] == "train") == train:
             x = read_audio(folder / e["file"], sample_rate=SR, mono=True).samples[0][: round(seconds * SR)]
             out.append((x, int(e.get("n_parts", 1)) == 1))
     return out
@@ -361,6 +363,78 @@ def picture(
     return out
 
 
+def _probe_features(codec: Codec, x: np.ndarray, context: int = 2) -> dict[str, np.ndarray]:
+    """Per codec frame: the encoder's latent, its quantization at 6 kbps and the input's log-mel at the same
+    hop (what the latent could hold), each with `context` frames either side."""
+    from cadenza.audio.dsp import mel_spectrogram
+
+    t = codec.pad_to_frames(torch.tensor(x)[None, None])
+    with torch.no_grad():
+        mel = mel_spectrogram(t[:, 0], SR, n_fft=1024, hop=codec.cfg.hop, n_mels=128)[0].T
+        codes = codec.encode(t, codec.cfg.codebooks_for(6.0))
+        feats = {"latent": codec.analysis(t)[0].T, "quantized, 6 kbps": codec.quantizer.decode(codes)[0].T,
+                 "input log-mel": torch.log(mel + 1e-5)}  # fmt: skip
+    n = min(len(f) for f in feats.values())
+    out = {}
+    for name, f in feats.items():
+        a = np.pad(f[:n].numpy(), ((context, context), (0, 0)), mode="edge")
+        out[name] = np.concatenate([a[i : i + n] for i in range(2 * context + 1)], 1)
+    return out
+
+
+def _probe_notes(x: np.ndarray, n: int, hop: int) -> np.ndarray:
+    """The input's MIDI note per codec frame by pYIN (-1 where unvoiced)."""
+    f0, prob = _f0_of_input(x)  # 100 frames/s
+    i = np.minimum((np.arange(n) * hop / SR * 100).astype(int), len(f0) - 1)
+    return np.where(prob[i] > 0.5, np.round(69 + 12 * np.log2(f0[i] / 440)), -1).astype(int)
+
+
+def probe(models: list[str], train: list[np.ndarray], sets: dict[str, list[np.ndarray]]) -> None:
+    """`--probe`: is the pitch in a codec's latent? A small MLP learns each voiced frame's MIDI note (pYIN of the
+    input) from 5 frames of the latent, of its 6 kbps quantization, and of the input's log-mel (the reference), on
+    the train split of the seen set; its accuracy on the held-out clips says how much of the tune the encoder keeps,
+    whatever the decoder makes of it. Writes results/codec_probe.json."""
+
+    def frames(codec: Codec, clips: list[np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        feats, notes = [], []
+        for x in clips:
+            f = _probe_features(codec, x)
+            n = len(next(iter(f.values())))
+            feats.append(f)
+            notes.append(_probe_notes(x, n, codec.cfg.hop))
+        y = np.concatenate(notes)
+        return {k: np.concatenate([f[k] for f in feats])[y >= 0] for k in feats[0]}, y[y >= 0]
+
+    out: dict[str, Any] = {"train_clips": len(train), "clips": {s: len(c) for s, c in sets.items()}}
+    for name in models:
+        codec = Codec.from_pretrained(name).eval()
+        x_tr, y_tr = frames(codec, train)
+        tests = {s: frames(codec, clips) for s, clips in sets.items()}
+        out[name] = {}
+        for feat in x_tr:
+            torch.manual_seed(0)
+            mu, sd = x_tr[feat].mean(0), x_tr[feat].std(0) + 1e-5
+            xs, ys = torch.tensor((x_tr[feat] - mu) / sd, dtype=torch.float32), torch.tensor(y_tr)
+            net = torch.nn.Sequential(torch.nn.Linear(xs.shape[1], 512), torch.nn.GELU(), torch.nn.Linear(512, 512),
+                                      torch.nn.GELU(), torch.nn.Linear(512, 128))  # fmt: skip
+            opt = torch.optim.Adam(net.parameters(), 1e-3)
+            for _ in range(3000):
+                i = torch.randint(0, len(xs), (256,))
+                loss = torch.nn.functional.cross_entropy(net(xs[i]), ys[i])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            with torch.no_grad():
+                row = {"train_accuracy": round(float((net(xs).argmax(1) == ys).float().mean()), 3)}
+                for s, (xt, yt) in tests.items():
+                    guess = net(torch.tensor((xt[feat] - mu) / sd, dtype=torch.float32)).argmax(1).numpy()
+                    row[f"{s}: note right"] = round(float((guess == yt).mean()), 3)
+                    row[f"{s}: within a semitone"] = round(float((np.abs(guess - yt) <= 1).mean()), 3)
+            out[name][feat] = row
+            print(name, feat, row, flush=True)
+    write_result("codec_probe", out, command="python benchmarks/codec.py --probe " + " ".join(models))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="codec")
@@ -383,6 +457,9 @@ def main() -> None:
                     help="spectrograms of a monophonic held-out clip of seen instruments and of its decoding by each "
                     "codec at 6 kbps (or by Opus: opus:KBPS) (writes results/codec_spectrograms.png)")  # fmt: skip
     ap.add_argument("--clip", type=int, default=1, help="--picture: which monophonic clip (default 1: an oboe)")
+    ap.add_argument("--probe", nargs="+", metavar="MODEL",
+                    help="is the pitch in each codec's latent? an MLP probe's note accuracy from its latent, against "
+                    "the input's log-mel (writes results/codec_probe.json)")  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     seen = held_out("multi-40min-seed0", SEEN, args.seconds)
@@ -395,6 +472,11 @@ def main() -> None:
         "unseen SoundFont": held_out("seen-musescore-20min-seed4", SEEN, args.seconds, soundfont="musescore",
                                      minutes=20, seed=4),
     }  # fmt: skip
+    if args.probe:
+        mono = {s: [x for x, m in sets[s] if m] for s in ("seen", "unseen instruments")}
+        train = [x for x, m in held_out("multi-40min-seed0", SEEN, args.seconds, train=True) if m][:60]
+        probe(args.probe, train, mono)
+        return
     if args.swap:
         swaps(args.swap, {"seen": sets["seen"], "unseen instruments": sets["unseen instruments"]})
         return

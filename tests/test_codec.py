@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -348,12 +349,14 @@ def test_codec_train_command_with_the_vocos_decoder(tmp_path: Path) -> None:
     # the decoder alone, fine-tuned from that model with the spectral term: the codes, and so the id, stay
     fine = tmp_path / "fine"
     p = run("codec", "train", "--data", *data, "--init-from", str(out), "--decoder-only", "--spectral-weight", "1",
-            "--phase-weight", "1", "--batch-size", "2", "--steps", "2", "-o", str(fine))  # fmt: skip
+            "--phase-weight", "1", "--magnitude-weight", "1", "--batch-size", "2", "--steps", "2",
+            "-o", str(fine))  # fmt: skip
     assert p.returncode == 0, p.stderr
     tuned = Codec.from_pretrained(fine)
     assert tuned.cfg == codec.cfg and ct.model_id(tuned) == ct.model_id(codec)
     assert not torch.equal(tuned.decoder.head.weight, codec.decoder.head.weight)
     assert '"decoder_only": true' in (fine / "card.md").read_text()
+    assert '"magnitude_weight": 1.0' in (fine / "card.md").read_text()
     p = run("codec", "train", "--data", *data, "--encoder", "mel", *tiny, "-o", str(tmp_path / "m"))
     assert p.returncode == 0 and "log-mel spectrogram" in (tmp_path / "m" / "card.md").read_text(), p.stderr
     alone = run("codec", "train", "--data", *data, "--decoder-only", *tiny, "-o", str(tmp_path / "alone"))
@@ -363,7 +366,8 @@ def test_codec_train_command_with_the_vocos_decoder(tmp_path: Path) -> None:
 def test_decoder_only_training_keeps_the_codes_and_learns_the_spectral_and_phase_terms() -> None:
     torch.manual_seed(0)
     start = Codec(replace(TINY, decoder="vocos", decoder_layers=1))
-    model = ct.CodecGAN(start.cfg, ct.CodecLossConfig(decoder_only=True, spectral_weight=1.0, phase_weight=1.0))
+    loss = ct.CodecLossConfig(decoder_only=True, spectral_weight=1.0, phase_weight=1.0, magnitude_weight=1.0)
+    model = ct.CodecGAN(start.cfg, loss)
     model.codec.load_state_dict(start.state_dict())
     model.train()
     assert not model.codec.encoder.training and not model.codec.quantizer.training and model.codec.decoder.training
@@ -375,6 +379,7 @@ def test_decoder_only_training_keeps_the_codes_and_learns_the_spectral_and_phase
         terms["loss"].backward()
         opt.step()
     assert terms["spectral"].item() > 0 and terms["phase"].item() > 0 and terms["codebook"].item() == 0
+    assert terms["magnitude"].item() > 0
     after = model.codec.state_dict()
     for name, t in start.state_dict().items():  # the encoder, codebooks and their usage counts stay as they were
         assert torch.equal(t, after[name]) or name.startswith("decoder."), name
@@ -384,6 +389,17 @@ def test_decoder_only_training_keeps_the_codes_and_learns_the_spectral_and_phase
     with torch.no_grad():  # another encoder is another code space: another id
         next(start.encoder.parameters()).add_(0.1)
     assert ct.model_id(start) != ct.model_id(model.codec)
+
+
+def test_magnitude_loss_reads_log_magnitudes_blind_to_phase_and_floored_in_silence() -> None:
+    torch.manual_seed(0)
+    target = torch.randn(2, 20, 33, dtype=torch.complex64) * 10
+    assert ct.magnitude_loss(target, target).item() < 1e-6
+    turned = target * torch.exp(1j * torch.rand(target.shape) * 2 * torch.pi)  # another phase, the same magnitudes
+    assert ct.magnitude_loss(turned, target).item() < 1e-5
+    assert abs(ct.magnitude_loss(target * 2, target).item() - math.log(2)) < 1e-5  # 6 dB louder everywhere
+    silent = torch.zeros_like(target)  # below the floor, a 1e-9 and a 1e-6 bin are the same silence
+    assert ct.magnitude_loss(silent + 1e-9, silent + 1e-6).item() == 0.0
 
 
 def test_phase_loss_is_zero_on_the_target_and_blind_to_whole_turns_and_silence() -> None:

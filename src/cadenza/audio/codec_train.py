@@ -53,6 +53,9 @@ class CodecLossConfig:
     spectral_weight: float = 0.0  # DDSP's multi-scale spectral loss (linear + log magnitudes), beside the mel one
     decoder_only: bool = False  # encoder and codebooks frozen: the codes stay those of the start model
     phase_weight: float = 0.0  # a Vocos decoder's phase against the input's (APNet's anti-wrapped losses)
+    # a Vocos decoder's log magnitudes against the input's STFT, frame by frame, before the inverse STFT (APNet's
+    # amplitude loss): a target for each bin that does not pass through the overlap-add and its phases
+    magnitude_weight: float = 0.0
 
 
 class CodecGAN(nn.Module):
@@ -98,7 +101,7 @@ class CodecGAN(nn.Module):
         cfg = self.loss_cfg
         spec = None
         q = self.frozen_latent(audio) if cfg.decoder_only else self.codec.quantizer(self.codec.analysis(audio))
-        if cfg.phase_weight and isinstance(self.codec.decoder, VocosDecoder):
+        if (cfg.phase_weight or cfg.magnitude_weight) and isinstance(self.codec.decoder, VocosDecoder):
             spec = self.codec.decoder.spectrum(q.z_q)
             recon = self.codec.decoder.istft(spec)[:, None]
         else:
@@ -111,8 +114,13 @@ class CodecGAN(nn.Module):
         total = cfg.mel_weight * terms["mel"] + cfg.codebook_weight * q.codebook_loss
         total = total + cfg.commitment_weight * q.commitment_loss
         if spec is not None:
-            terms["phase"] = phase_loss(spec, self.codec.decoder.stft(audio[:, 0]))  # type: ignore[operator]
-            total = total + cfg.phase_weight * terms["phase"]
+            target = self.codec.decoder.stft(audio[:, 0])  # type: ignore[operator]
+            if cfg.phase_weight:
+                terms["phase"] = phase_loss(spec, target)
+                total = total + cfg.phase_weight * terms["phase"]
+            if cfg.magnitude_weight:
+                terms["magnitude"] = magnitude_loss(spec, target)
+                total = total + cfg.magnitude_weight * terms["magnitude"]
         if cfg.spectral_weight:
             terms["spectral"] = multiscale_spectral_distance(recon, audio)
             total = total + cfg.spectral_weight * terms["spectral"]
@@ -147,6 +155,17 @@ def phase_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     wt, wf = torch.minimum(w[:, 1:], w[:, :-1]), torch.minimum(w[..., 1:], w[..., :-1])
     return (mean(anti_wrap(p - t), w) + mean(anti_wrap(p.diff(dim=-1) - t.diff(dim=-1)), wf)
             + mean(anti_wrap(p.diff(dim=1) - t.diff(dim=1)), wt))  # fmt: skip
+
+
+def magnitude_loss(pred: torch.Tensor, target: torch.Tensor, floor: float = 1e-2) -> torch.Tensor:
+    """Mean |log magnitude difference| of two framings of the same audio (APNet's amplitude loss, as L1), each
+    magnitude floored at `floor` (the default is 90 dB below a full-scale sine's peak bin, n_fft / 4, at a 1,280-point
+    Hann framing), so that the depth of near-silent bins does not outweigh the sounding ones.
+
+    Args:
+        pred, target: complex STFT frames [B, T, F] of the same framing.
+    """
+    return (torch.log(pred.abs().clamp_min(floor)) - torch.log(target.abs().clamp_min(floor))).abs().mean()
 
 
 def codec_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -38,6 +38,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise InputError("--encoder" if "encoder" in str(e) else "--decoder", str(e)) from None
     loss = CodecLossConfig(adversarial=args.adversarial, batch_size=args.batch_size,
                            spectral_weight=args.spectral_weight, decoder_only=args.decoder_only,
+                           magnitude_weight=args.magnitude_weight,
                            phase_weight=args.phase_weight)  # fmt: skip
     lr = args.lr or (3e-4 if args.adversarial else 1e-3)
     groups = (ParamGroup("discriminator", "disc.", lr=args.disc_lr),) if args.adversarial else ()
@@ -226,6 +227,13 @@ def register(sub: Any) -> None:
         default=0.0,
         help="vocos decoder: weight of APNet's anti-wrapped phase losses against the input's STFT phase, which teach "
         "it to hold a tone from frame to frame (default 0)",
+    )
+    t.add_argument(
+        "--magnitude-weight",
+        type=float,
+        default=0.0,
+        help="vocos decoder: weight of a log-magnitude L1 against the input's STFT, frame by frame before the inverse "
+        "STFT (APNet's amplitude loss; default 0)",
     )
     common.add_training(t, steps=4000, lr=None, eval_every=500,
                         lr_help="learning rate (default 1e-3; 3e-4 with --adversarial)")  # fmt: skip
