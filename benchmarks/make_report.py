@@ -30,8 +30,12 @@ TITLES = {
     "codec_candidate": "The Vocos codec trained 10,000 steps with the mel loss alone, on the three held-out sets",
     "codec_vocos_decoder": "codec-vocos's decoder retrained on its frozen codes: mel loss alone (the first decoder) "
     "vs + DDSP's spectral loss vs + APNet's phase losses, on the three held-out sets, pitch by pYIN",
-    "codec_vocos_gan": "codec-vocos's decoder trained alone once more, with DAC's discriminators (shipped), on the "
+    "codec_vocos_gan": "codec-vocos's decoder trained alone once more, with DAC's discriminators, on the "
     "three held-out sets beside Opus 12 kbps",
+    "codec_vocos_magnitude": "codec-vocos's decoder trained alone 35 minutes more, with and without APNet's amplitude "
+    "loss (the amplitude arm shipped), on the three held-out sets beside Opus 12 kbps",
+    "codec_probe": "Is the pitch in a codec's latent? An MLP probe's note accuracy from the latent, its 6 kbps "
+    "quantization and the input's log-mel, on monophonic held-out clips",
     "codec_vocos_joint": "codec-vocos's encoder, codebooks and decoder trained together again for 45 minutes (new "
     "codes; not shipped), on the three held-out sets beside Opus 12 kbps",
     "codec_vocos_decoder2": "codec-vocos's decoder trained 6,000 steps more (decoder only, frozen codes), on the three "
