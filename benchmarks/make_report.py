@@ -36,6 +36,8 @@ TITLES = {
     "loss (the amplitude arm shipped), on the three held-out sets beside Opus 12 kbps",
     "codec_mel_magnitude": "codec-mel's decoder trained alone 30 minutes more with the spectral and amplitude losses "
     "(not shipped), on the three held-out sets beside Opus 12 kbps",
+    "codec_vocos_joint_magnitude": "codec-vocos's encoder, codebooks and decoder trained together 20 minutes from "
+    "the shipped decoder, with the spectral and amplitude losses (new codes; not shipped), on the three held-out sets",
     "codec_probe": "Is the pitch in a codec's latent? An MLP probe's note accuracy from the latent, its 6 kbps "
     "quantization and the input's log-mel, on monophonic held-out clips",
     "codec_vocos_joint": "codec-vocos's encoder, codebooks and decoder trained together again for 45 minutes (new "
