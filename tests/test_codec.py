@@ -361,6 +361,9 @@ def test_codec_train_command_with_the_vocos_decoder(tmp_path: Path) -> None:
     assert p.returncode == 0 and "log-mel spectrogram" in (tmp_path / "m" / "card.md").read_text(), p.stderr
     alone = run("codec", "train", "--data", *data, "--decoder-only", *tiny, "-o", str(tmp_path / "alone"))
     assert_user_error(alone, "--decoder-only", "--init-from")
+    conv = run("codec", "train", "--data", *data, "--magnitude-weight", "1", *tiny, "-o", str(tmp_path / "conv"))
+    assert_user_error(conv, "--magnitude-weight", "Vocos decoder")  # the default decoder has no STFT frames
+    assert not (tmp_path / "conv").exists()
 
 
 def test_decoder_only_training_keeps_the_codes_and_learns_the_spectral_and_phase_terms() -> None:

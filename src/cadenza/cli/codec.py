@@ -36,6 +36,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                               strides=tuple(args.strides), encoder=args.encoder)  # fmt: skip
         except ValueError as e:
             raise InputError("--encoder" if "encoder" in str(e) else "--decoder", str(e)) from None
+    for flag, weight in (("--phase-weight", args.phase_weight), ("--magnitude-weight", args.magnitude_weight)):
+        if weight and cfg.decoder != "vocos":  # these losses read a Vocos decoder's STFT frames
+            raise InputError(flag, f"needs a Vocos decoder (this codec's decoder is '{cfg.decoder}')")
     loss = CodecLossConfig(adversarial=args.adversarial, batch_size=args.batch_size,
                            spectral_weight=args.spectral_weight, decoder_only=args.decoder_only,
                            magnitude_weight=args.magnitude_weight,
