@@ -32,8 +32,9 @@ def test_training_masks_follow_the_cosine_schedule() -> None:
     assert abs(float(mask[:, 1:].float().mean()) - 2 / np.pi) < 0.02  # E[cos(pi r / 2)] over r ~ U(0, 1)
 
 
-def test_masked_tokens_cannot_leak() -> None:
-    model = tiny()
+@pytest.mark.parametrize("embedding", ["learned", "codec"])
+def test_masked_tokens_cannot_leak(embedding: str) -> None:
+    model = tiny(cfg=VampNetConfig(**{**TINY.__dict__, "embedding": embedding}))
     codes = torch.randint(0, 16, (2, 3, 20))
     mask = torch.rand(2, 3, 20) < 0.5
     other = torch.where(mask, (codes + 1) % 16, codes)  # change only what is masked
@@ -41,6 +42,27 @@ def test_masked_tokens_cannot_leak() -> None:
     b = model(other.masked_fill(mask, model.mask_id))
     assert torch.equal(a, b)
     assert torch.isclose(model.loss(codes, mask), model.loss(codes, mask))
+
+
+def test_the_codec_embedding_reads_the_codecs_code_vectors(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    codec = Codec(TINY_CODEC).eval()
+    model = tiny(cfg=VampNetConfig(**{**TINY.__dict__, "embedding": "codec", "code_dim": 8}))
+    model.use_code_vectors(codec)
+    for i in range(3):
+        book = codec.quantizer.quantizers[i].codebook.weight
+        assert torch.allclose(model.code_vectors[i], book / book.pow(2).mean().sqrt())
+    codes = torch.randint(0, 16, (1, 3, 20))
+    codes[0, :, 5] = codes[0, :, 9]  # the same frame twice: the same embedding, whatever the position
+    e = model.embed_tokens(codes)
+    assert torch.equal(e[0, 5], e[0, 9]) and not torch.equal(e[0, 5], e[0, 6])
+    masked = model.embed_tokens(codes.masked_fill(torch.ones_like(codes, dtype=torch.bool), model.mask_id))
+    assert torch.allclose(masked[0, 0], masked[0, 1])  # every masked frame alike: the mask vectors
+    model.save_pretrained(tmp_path / "m", card="card")
+    again = VampNet.from_pretrained(tmp_path / "m")
+    assert torch.equal(again.code_vectors, model.code_vectors) and torch.equal(again(codes), model(codes))
+    with pytest.raises(ValueError, match="embedding"):
+        VampNetConfig(embedding="onehot")
 
 
 @pytest.mark.parametrize("steps", [1, 4, 12])
@@ -187,6 +209,11 @@ def test_train_vamp_and_fine_tune(trained: dict[str, Path]) -> None:
             "--threads", "1", "--batch-size", "2", "-o", str(trained["root"] / "tuned"))  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert "fine-tuned from" in (trained["root"] / "tuned" / "card.md").read_text()
+    p = run("vampnet", "train", "--data", str(trained["data"]), "--codec", str(trained["codec"]), *TINY_ARGS,
+            "--embedding", "codec", "--steps", "2", "-o", str(trained["root"] / "by-vectors"))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    by_vectors = VampNet.from_pretrained(trained["root"] / "by-vectors")
+    assert by_vectors.cfg.embedding == "codec" and by_vectors.code_vectors.abs().sum() > 0
 
 
 def test_commands_refuse_bad_input(trained: dict[str, Path]) -> None:

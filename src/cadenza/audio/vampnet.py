@@ -1,7 +1,8 @@
 """VampNet (Garcia et al. 2023, https://arxiv.org/abs/2307.04686): a bidirectional Transformer over codec tokens,
 trained to fill masked tokens, that "vamps" on a piece: variations, continuation, inpainting, looping.
 
-A frame's K codebooks are embedded per codebook and summed; every codebook has its own head. Training masks each
+A frame's K codes are embedded per codebook and summed (`embedding="learned"`), or, as VampNet does, read as the
+codec's own code vectors, concatenated and projected (`"codec"`); every codebook has its own head. Training masks each
 token with a probability drawn from a cosine schedule and scores the masked tokens only. A coarse model generates
 the first codebooks; a coarse-to-fine model (`n_conditioning` > 0) is the same network with its first codebooks
 always given, that fills the finer ones.
@@ -54,10 +55,17 @@ class VampNetConfig:
     n_head: int = 6
     n_embd: int = 192
     dropout: float = 0.0
+    # "learned": an embedding table per codebook (the first shipped model); "codec": the codec's own code vectors
+    # (fixed), concatenated over codebooks and projected, as VampNet does: codes the codec puts near each other
+    # start near each other, instead of 1,024 unrelated rows per codebook to learn from little data
+    embedding: str = "learned"
+    code_dim: int = 8  # the codec's code vectors' size ("codec" embedding)
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:
             raise ValueError("n_embd / n_head must be an even whole number (rotary positions rotate pairs)")
+        if self.embedding not in ("learned", "codec"):
+            raise ValueError(f"embedding must be 'learned' or 'codec', not {self.embedding!r}")
         if not 0 <= self.n_conditioning < self.n_codebooks:
             raise ValueError("n_conditioning must leave at least one codebook to generate")
 
@@ -97,29 +105,61 @@ def mask_ratio(r: torch.Tensor) -> torch.Tensor:
     return torch.cos(r * math.pi / 2)
 
 
+def code_vectors(codec: Any, n_codebooks: int) -> torch.Tensor:
+    """The lookup vectors of a codec's first `n_codebooks` quantizers: [n_codebooks, cardinality, code size]."""
+    return torch.stack([q.codebook.weight.detach().float() for q in codec.quantizer.quantizers[:n_codebooks]])
+
+
 class VampNet(Pretrained, nn.Module):
     kind: ClassVar[str] = "vampnet"
     config_cls: ClassVar[type] = VampNetConfig
     shipped: ClassVar[str | None] = "vampnet-music"
     cfg: VampNetConfig
+    code_vectors: torch.Tensor  # the "codec" embedding's fixed vectors (a buffer)
 
     def __init__(self, cfg: VampNetConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.mask_id = cfg.cardinality
         c = cfg.n_embd
-        self.embed = nn.ModuleList(nn.Embedding(cfg.cardinality + 1, c) for _ in range(cfg.n_codebooks))
+        if cfg.embedding == "codec":  # filled by `use_code_vectors` before training, then saved with the weights
+            self.register_buffer("code_vectors", torch.zeros(cfg.n_codebooks, cfg.cardinality, cfg.code_dim))
+            self.mask_vectors = nn.Parameter(torch.randn(cfg.n_codebooks, cfg.code_dim))
+            self.embed_proj = nn.Linear(cfg.n_codebooks * cfg.code_dim, c)
+        else:
+            self.embed = nn.ModuleList(nn.Embedding(cfg.cardinality + 1, c) for _ in range(cfg.n_codebooks))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(c)
         self.head = nn.Linear(c, cfg.n_codebooks * cfg.cardinality)
         self.apply(GPT._init)  # nanoGPT's initialization
         self._codec: Any = None
 
+    def use_code_vectors(self, codec: Any) -> None:
+        """Take the codec's code vectors (each codebook's, scaled to unit RMS) as the "codec" embedding's."""
+        books = code_vectors(codec, self.cfg.n_codebooks)
+        if books.shape[1:] != self.code_vectors.shape[1:]:
+            raise ValueError(f"the codec's code vectors are {tuple(books.shape[1:])}, the model's "
+                             f"{tuple(self.code_vectors.shape[1:])}")  # fmt: skip
+        with torch.no_grad():
+            self.code_vectors.copy_(books / books.pow(2).mean(dim=(1, 2), keepdim=True).sqrt().clamp_min(1e-8))
+
+    def embed_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens [B, K, T] (`mask_id` where masked) -> [B, T, n_embd]."""
+        k = tokens.shape[1]
+        if self.cfg.embedding == "codec":
+            masked = (tokens == self.mask_id).transpose(1, 2)[..., None]  # [B, T, K, 1]
+            known = tokens.clamp(max=self.cfg.cardinality - 1)
+            v = torch.stack([self.code_vectors[i][known[:, i]] for i in range(k)], 2)  # [B, T, K, code_dim]
+            v = torch.where(masked, self.mask_vectors[:k].to(v), v)
+            return self.embed_proj(v.flatten(2))
+        x = sum(self.embed[i](tokens[:, i]) for i in range(k))
+        assert isinstance(x, torch.Tensor)
+        return x
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens [B, K, T] (`mask_id` where masked) -> logits [B, K, T, cardinality]."""
         b, k, t = tokens.shape
-        x = sum(self.embed[i](tokens[:, i]) for i in range(k))
-        assert isinstance(x, torch.Tensor)
+        x = self.embed_tokens(tokens)
         for block in self.blocks:
             x = block(x)
         return self.head(self.ln_f(x)).view(b, t, k, self.cfg.cardinality).transpose(1, 2)

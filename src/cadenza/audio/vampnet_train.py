@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cadenza.audio.vampnet import VampNet, VampNetConfig
+from cadenza.audio.vampnet import VampNet, VampNetConfig, code_vectors
 from cadenza.errors import InputError
 from cadenza.train.loop import TrainConfig
 
@@ -124,7 +124,13 @@ def train_vampnet(folders: list[str | Path], out_dir: str | Path, base: VampNetC
     codec = Codec.from_pretrained(base.codec)
     if base.n_codebooks > codec.n_codebooks:
         raise InputError(base.codec, f"has {codec.n_codebooks} codebooks, fewer than the {base.n_codebooks} asked")
-    cfg = replace(base, codec_id=model_id(codec), frame_rate=codec.frame_rate, cardinality=codec.cardinality)
+    cfg = replace(
+        base,
+        codec_id=model_id(codec),
+        frame_rate=codec.frame_rate,
+        cardinality=codec.cardinality,
+        code_dim=code_vectors(codec, 1).shape[-1] if base.embedding == "codec" else base.code_dim,
+    )
     if start is not None and start.cfg.codec_id and start.cfg.codec_id != cfg.codec_id:
         raise InputError(init_from or "", "was trained on another codec's codes")
     run = Path(out_dir)
@@ -136,6 +142,8 @@ def train_vampnet(folders: list[str | Path], out_dir: str | Path, base: VampNetC
     model = VampNet(cfg)
     if start is not None:
         model.load_state_dict(start.state_dict())
+    elif cfg.embedding == "codec":
+        model.use_code_vectors(codec)
     batches = CodeWindows(model, train_codes, cfg.context, batch_size, tc.seed, source)
 
     def eval_fn(m: nn.Module) -> dict[str, float]:

@@ -18,7 +18,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         base = VampNetConfig(codec=args.codec, n_codebooks=args.codebooks, n_conditioning=args.conditioning,
                              context=args.context, n_layer=args.layers, n_head=args.heads,
-                             n_embd=args.width)  # fmt: skip
+                             n_embd=args.width, embedding=args.embedding)  # fmt: skip
     except ValueError as e:
         raise InputError("vampnet config", str(e)) from None
     tc = common.train_config(args, warmup_steps=min(200, args.steps // 10), betas=(0.9, 0.95))
@@ -113,6 +113,9 @@ def register(sub: Any) -> None:
     t.add_argument("--layers", type=int, default=6)
     t.add_argument("--heads", type=int, default=6)
     t.add_argument("--width", type=int, default=192)
+    t.add_argument("--embedding", choices=["learned", "codec"], default="learned",
+                   help="how codes enter: a learned table per codebook, or the codec's own code vectors projected "
+                   "(VampNet's way)")  # fmt: skip
     t.add_argument("--batch-size", type=int, default=8)
     common.add_training(t, steps=6000, lr=6e-4, eval_every=500)
     t.set_defaults(func=cmd_train)
