@@ -2,6 +2,7 @@
 as the number of sampling passes grows, how well it fills a gap, how fast it plays.
 
 usage: python benchmarks/vampnet.py [--model vampnet-music] [--data /work/data/codec-train] [--clips 24]
+       python benchmarks/vampnet.py --valid-loss MODEL [MODEL ...]   (cross-entropy per codebook: context used?)
 
 Data: the set the model was trained on, rebuilt with the same command and seed (see `models/codec-vocos`'s
 card); its test split gives the inputs (pieces the model never heard), its valid split the reference set of
@@ -17,7 +18,8 @@ Sets, each against the same reference (2 s windows, cadenza's classifier and CLA
 - `unigram`: every generated token drawn from its codebook's frequencies in the test codes (the floor).
 
 Pitch: the share of the inputs' voiced frames (pYIN) where an output is off by more than 50 cents (the inputs are
-monophonic melodies, so a variation that keeps every 7th frame should mostly keep the tune).
+monophonic melodies, so a variation that keeps every 7th frame should mostly keep the tune); also with every 3rd
+frame kept, and with the first one or two codebooks kept everywhere (beside the codec decoding only those).
 Inpainting: the middle second of each window masked and filled in 24 passes (without guidance); DAC's mel
 distance between the filled span and the input's span, beside the codec's own reconstruction of the span (ceiling)
 and unigram tokens (floor).
@@ -65,14 +67,58 @@ def pitch_gross(outputs: list[np.ndarray], inputs: list[np.ndarray], sr: int) ->
     return round(off / max(total, 1), 3)
 
 
+def valid_loss(models: list[str], data: str) -> None:
+    """`--valid-loss`: the training's own validation (fixed windows and masks of the valid split), per codebook,
+    for several models over the same codec, with a bigram of the first codebook (the previous frame's code, counted
+    on the train split) as the floor that a model reading its context must beat."""
+    from cadenza.audio.rave_train import training_audio
+    from cadenza.audio.vampnet_train import validation_loss
+
+    loaded = [VampNet.from_pretrained(m).eval() for m in models]
+    codec, k = loaded[0].codec, loaded[0].cfg.n_codebooks
+    train, valid = training_audio([data], codec.sample_rate)
+    code = [codec.encode_chunked(torch.tensor(x)[None, None], k)[0].numpy() for x in train + valid]
+    figures: dict[str, Any] = {"data": data, "valid_clips": len(valid)}
+    for name, model in zip(models, loaded):
+        if model.cfg.codec_id != loaded[0].cfg.codec_id:
+            raise SystemExit(f"{name}: another codec's codes than {models[0]}")
+        figures[name] = {k: round(v, 3) for k, v in validation_loss(model, code[len(train) :]).items()}
+        print(name, figures[name], flush=True)
+    card = loaded[0].cfg.cardinality
+    counts = np.ones((card, card)) * 1e-3  # add-epsilon, mixed with the unigram below
+    for c in code[: len(train)]:
+        np.add.at(counts, (c[0, :-1], c[0, 1:]), 1)
+    uni = counts.sum(0) / counts.sum()
+    big = counts / counts.sum(1, keepdims=True)
+    prev = np.concatenate([c[0, :-1] for c in code[len(train) :]])
+    nxt = np.concatenate([c[0, 1:] for c in code[len(train) :]])
+    figures["first codebook: unigram"] = round(float(-np.log(uni[nxt]).mean()), 3)
+    figures["first codebook: bigram on the previous frame"] = round(
+        min(float(-np.log(lam * big[prev, nxt] + (1 - lam) * uni[nxt]).mean()) for lam in (0.5, 0.7, 0.9)), 3
+    )
+    figures["first codebook: consecutive frames with the same code"] = round(float(np.mean(prev == nxt)), 3)
+    write_result("vampnet_valid_loss", figures,
+                 command=f"python benchmarks/vampnet.py --data {data} --valid-loss " + " ".join(models))  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="vampnet-music")
     ap.add_argument("--data", default="/work/data/codec-train")
     ap.add_argument("--clips", type=int, default=24)
     ap.add_argument("--result", default="vampnet")
+    ap.add_argument(
+        "--valid-loss",
+        nargs="+",
+        metavar="MODEL",
+        help="instead: each model's cross-entropy per codebook on the held-out codes of --data at mask "
+        "ratios 0.3 / 0.6 / 0.9 (how much it reads from its context; results/vampnet_valid_loss.json)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.valid_loss:
+        valid_loss(args.valid_loss, args.data)
+        return
     from cadenza.audio.embed import get_embedder
     from cadenza.evaluate.audio_metrics import fad, kad
 
@@ -136,6 +182,16 @@ def main() -> None:
     # pitch, by an independent tracker (pYIN): the inputs are monophonic melodies
     for set_name in ("codec", "vamp_steps_24", "unigram"):
         figures[set_name]["pitch_gross_share"] = pitch_gross(sets[set_name], inputs, sr)
+    # where the tune goes: denser periodic prompts, and prompts that keep the coarse codebooks everywhere, beside the
+    # codec decoding only those codebooks
+    where: dict[str, float] = {}
+    for prompt in ("periodic:3", "codebooks:1", "codebooks:2"):
+        m = prompt_mask([prompt], n, cfg)
+        outs = [decode(model.vamp(c, m, steps=24, guidance=0.0, seed=i)) for i, c in enumerate(codes)]
+        where[f"vamp {prompt}, 24 passes"] = pitch_gross(outs, inputs, sr)
+    for k in (1, 2):
+        where[f"codec, first {k} codebook(s) only"] = pitch_gross([decode(c[:, :k]) for c in codes], inputs, sr)
+    figures["pitch_gross_share_by_prompt"] = where
 
     # inpainting the middle second
     a, b = (n // 2 - round(cfg.frame_rate / 2)), (n // 2 + round(cfg.frame_rate / 2))
@@ -152,7 +208,8 @@ def main() -> None:
         for k, v in rows.items()
     }
     figures["speed"] = speed
-    write_result(args.result, figures, command=f"python benchmarks/vampnet.py --clips {args.clips}")
+    command = f"python benchmarks/vampnet.py --model {args.model} --clips {args.clips} --result {args.result}"
+    write_result(args.result, figures, command=command)
     plot_steps(figures, Path(__file__).parent / "results" / f"{args.result}_steps.png")
 
 

@@ -176,6 +176,9 @@ def test_train_vamp_and_fine_tune(trained: dict[str, Path]) -> None:
 
     model = VampNet.from_pretrained(trained["model"])
     assert model.cfg.n_codebooks == 2 and "valid_loss" in model.figures
+    assert model.cfg.embedding == "codec" and model.code_vectors.abs().sum() > 0  # the default: the codec's vectors
+    per_codebook = [model.figures[f"valid_loss_mask_0.6_cb{k}"] for k in range(2)]  # the total is their mix
+    assert min(per_codebook) <= model.figures["valid_loss_mask_0.6"] <= max(per_codebook)
     assert "VampNet" in (trained["model"] / "card.md").read_text()
     wav = trained["data"] / "tone1.wav"
     for prompt in (["periodic:3"], ["inpaint:0.5s-1s"], ["continue:1s", "codebooks:1"]):
@@ -210,10 +213,9 @@ def test_train_vamp_and_fine_tune(trained: dict[str, Path]) -> None:
     assert p.returncode == 0, p.stderr
     assert "fine-tuned from" in (trained["root"] / "tuned" / "card.md").read_text()
     p = run("vampnet", "train", "--data", str(trained["data"]), "--codec", str(trained["codec"]), *TINY_ARGS,
-            "--embedding", "codec", "--steps", "2", "-o", str(trained["root"] / "by-vectors"))  # fmt: skip
+            "--embedding", "learned", "--steps", "2", "-o", str(trained["root"] / "by-table"))  # fmt: skip
     assert p.returncode == 0, p.stderr
-    by_vectors = VampNet.from_pretrained(trained["root"] / "by-vectors")
-    assert by_vectors.cfg.embedding == "codec" and by_vectors.code_vectors.abs().sum() > 0
+    assert VampNet.from_pretrained(trained["root"] / "by-table").cfg.embedding == "learned"
 
 
 def test_commands_refuse_bad_input(trained: dict[str, Path]) -> None:

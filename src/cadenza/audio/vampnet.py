@@ -58,7 +58,7 @@ class VampNetConfig:
     # "learned": an embedding table per codebook (the first shipped model); "codec": the codec's own code vectors
     # (fixed), concatenated over codebooks and projected, as VampNet does: codes the codec puts near each other
     # start near each other, instead of 1,024 unrelated rows per codebook to learn from little data
-    embedding: str = "learned"
+    embedding: str = "learned"  # (the default of configs saved before the choice; `vampnet train` picks "codec")
     code_dim: int = 8  # the codec's code vectors' size ("codec" embedding)
 
     def __post_init__(self) -> None:

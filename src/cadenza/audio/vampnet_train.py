@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -88,7 +89,8 @@ class VampNetTrainer(nn.Module):
 @torch.no_grad()
 def validation_loss(model: VampNet, clips: list[np.ndarray], ratios: tuple[float, ...] = (0.3, 0.6, 0.9),
                     per_clip: int = 2) -> dict[str, float]:  # fmt: skip
-    """Cross-entropy (nats per masked token) of fixed windows of the held-out clips at fixed mask ratios."""
+    """Cross-entropy (nats per masked token) of fixed windows of the held-out clips at fixed mask ratios, in all
+    (`loss_mask_R`) and per codebook (`loss_mask_R_cbK`: how much the context tells about each codebook)."""
     model.eval()
     n = model.cfg.context
     wins = [torch.from_numpy(c[:, s : s + n].astype(np.int64)) for c in clips if c.shape[-1] >= n
@@ -101,9 +103,19 @@ def validation_loss(model: VampNet, clips: list[np.ndarray], ratios: tuple[float
         g = torch.Generator().manual_seed(0)
         mask = torch.rand(codes.shape, generator=g) < r
         mask[:, : model.cfg.n_conditioning] = False
-        losses = [float(model.loss(codes[i : i + 8], mask[i : i + 8])) for i in range(0, len(codes), 8)]
+        total, count = torch.zeros(codes.shape[1]), torch.zeros(codes.shape[1])
+        losses = []
+        for i in range(0, len(codes), 8):
+            c, m = codes[i : i + 8], mask[i : i + 8]
+            logits = model(c.masked_fill(m, model.mask_id))
+            ce = F.cross_entropy(logits.reshape(-1, model.cfg.cardinality), c.reshape(-1), reduction="none")
+            ce = ce.reshape(c.shape) * m
+            losses.append(float(ce.sum() / m.sum().clamp_min(1)))
+            total, count = total + ce.sum((0, 2)), count + m.sum((0, 2))
         out[f"loss_mask_{r:g}"] = float(np.mean(losses))
-    out["loss"] = float(np.mean(list(out.values())))
+        for k in range(model.cfg.n_conditioning, codes.shape[1]):
+            out[f"loss_mask_{r:g}_cb{k}"] = float(total[k] / count[k].clamp_min(1))
+    out["loss"] = float(np.mean([out[f"loss_mask_{r:g}"] for r in ratios]))
     return out
 
 

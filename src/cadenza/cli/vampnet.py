@@ -113,9 +113,9 @@ def register(sub: Any) -> None:
     t.add_argument("--layers", type=int, default=6)
     t.add_argument("--heads", type=int, default=6)
     t.add_argument("--width", type=int, default=192)
-    t.add_argument("--embedding", choices=["learned", "codec"], default="learned",
-                   help="how codes enter: a learned table per codebook, or the codec's own code vectors projected "
-                   "(VampNet's way)")  # fmt: skip
+    t.add_argument("--embedding", choices=["codec", "learned"], default="codec",
+                   help="how codes enter: the codec's own code vectors, projected (VampNet's way; the default), or a "
+                   "learned table per codebook (the first shipped model's)")  # fmt: skip
     t.add_argument("--batch-size", type=int, default=8)
     common.add_training(t, steps=6000, lr=6e-4, eval_every=500)
     t.set_defaults(func=cmd_train)
