@@ -38,6 +38,8 @@ TITLES = {
     "(not shipped), on the three held-out sets beside Opus 12 kbps",
     "codec_vocos_joint_magnitude": "codec-vocos's encoder, codebooks and decoder trained together 20 minutes from "
     "the shipped decoder, with the spectral and amplitude losses (new codes; not shipped), on the three held-out sets",
+    "codec_vocos_joint_full": "The same whole-codec run carried to the end of its 8,000-step schedule (63 minutes "
+    "in all; new codes, not shipped), on the three held-out sets beside Opus 12 kbps",
     "codec_probe": "Is the pitch in a codec's latent? An MLP probe's note accuracy from the latent, its 6 kbps "
     "quantization and the input's log-mel, on monophonic held-out clips",
     "codec_vocos_joint": "codec-vocos's encoder, codebooks and decoder trained together again for 45 minutes (new "
@@ -55,6 +57,10 @@ TITLES = {
     "sound follow its parameter, class accuracy, FAD/KAD per class, the KV cache's speed-up, live play",
     "vampnet": "VampNet on held-out renders: FAD/KAD as the sampling passes grow, beside the codec (ceiling) and "
     "unigram tokens (floor); inpainting; speed",
+    "vampnet_learned_embedding": "The first VampNet (a learned embedding table per codebook), the same benchmark in "
+    "the same state of the codec: the other arm of the embedding ablation",
+    "vampnet_valid_loss": "VampNet's cross-entropy per codebook on held-out codes at 30 / 60 / 90% masked: the codec's "
+    "code vectors against learned tables, beside a bigram of the first codebook (does it read its context?)",
     "text2music": "Text-to-music, token model and latent diffusion on held-out captions: adherence (instrument, "
     "tempo, key, CLAP score against shuffled prompts) at guidance 1 / 3 / 5, FAD/KAD beside the codec (ceiling), "
     "melody following, 'make it a cello', speed",
