@@ -82,7 +82,7 @@ def valid_loss(models: list[str], data: str) -> None:
     for name, model in zip(models, loaded):
         if model.cfg.codec_id != loaded[0].cfg.codec_id:
             raise SystemExit(f"{name}: another codec's codes than {models[0]}")
-        figures[name] = {k: round(v, 3) for k, v in validation_loss(model, code[len(train) :]).items()}
+        figures[name] = {key: round(v, 3) for key, v in validation_loss(model, code[len(train) :]).items()}
         print(name, figures[name], flush=True)
     card = loaded[0].cfg.cardinality
     counts = np.ones((card, card)) * 1e-3  # add-epsilon, mixed with the unigram below

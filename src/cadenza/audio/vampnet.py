@@ -173,11 +173,15 @@ class VampNet(Pretrained, nn.Module):
         mask[:, : self.cfg.n_conditioning] = False
         return mask
 
-    def loss(self, codes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the masked tokens of codes [B, K, T] given the rest."""
+    def token_losses(self, codes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of each masked token of codes [B, K, T] given the rest, 0 where not masked: [B, K, T]."""
         logits = self(codes.masked_fill(mask, self.mask_id))
-        target = codes.masked_fill(~mask, -100)
-        return F.cross_entropy(logits.reshape(-1, self.cfg.cardinality), target.reshape(-1))
+        ce = F.cross_entropy(logits.reshape(-1, self.cfg.cardinality), codes.reshape(-1), reduction="none")
+        return ce.reshape(codes.shape) * mask
+
+    def loss(self, codes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of the masked tokens of codes [B, K, T] given the rest."""
+        return self.token_losses(codes, mask).sum() / mask.sum().clamp_min(1)
 
     # ---- MaskGIT sampling
     @torch.no_grad()

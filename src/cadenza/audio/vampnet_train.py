@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -106,10 +105,8 @@ def validation_loss(model: VampNet, clips: list[np.ndarray], ratios: tuple[float
         total, count = torch.zeros(codes.shape[1]), torch.zeros(codes.shape[1])
         losses = []
         for i in range(0, len(codes), 8):
-            c, m = codes[i : i + 8], mask[i : i + 8]
-            logits = model(c.masked_fill(m, model.mask_id))
-            ce = F.cross_entropy(logits.reshape(-1, model.cfg.cardinality), c.reshape(-1), reduction="none")
-            ce = ce.reshape(c.shape) * m
+            m = mask[i : i + 8]
+            ce = model.token_losses(codes[i : i + 8], m)
             losses.append(float(ce.sum() / m.sum().clamp_min(1)))
             total, count = total + ce.sum((0, 2)), count + m.sum((0, 2))
         out[f"loss_mask_{r:g}"] = float(np.mean(losses))
