@@ -364,8 +364,9 @@ def picture(
 
 
 def _probe_features(codec: Codec, x: np.ndarray, context: int = 2) -> dict[str, np.ndarray]:
-    """Per codec frame: the encoder's latent, its quantization at 6 kbps and the input's log-mel at the same
-    hop (what the latent could hold), each with `context` frames either side."""
+    """Per codec frame: the encoder's latent, its quantization at 6 kbps, on its first codebook alone and on its
+    first two (what VampNet's `codebooks:1` and `codebooks:2` prompts keep) and the input's log-mel at the same hop
+    (what the latent could hold), each with `context` frames either side."""
     from cadenza.audio.dsp import mel_spectrogram
 
     t = codec.pad_to_frames(torch.tensor(x)[None, None])
@@ -373,6 +374,8 @@ def _probe_features(codec: Codec, x: np.ndarray, context: int = 2) -> dict[str, 
         mel = mel_spectrogram(t[:, 0], SR, n_fft=1024, hop=codec.cfg.hop, n_mels=128)[0].T
         codes = codec.encode(t, codec.cfg.codebooks_for(6.0))
         feats = {"latent": codec.analysis(t)[0].T, "quantized, 6 kbps": codec.quantizer.decode(codes)[0].T,
+                 "quantized, first codebook": codec.quantizer.decode(codes[:, :1])[0].T,
+                 "quantized, first 2 codebooks": codec.quantizer.decode(codes[:, :2])[0].T,
                  "input log-mel": torch.log(mel + 1e-5)}  # fmt: skip
     n = min(len(f) for f in feats.values())
     out = {}
@@ -389,11 +392,33 @@ def _probe_notes(x: np.ndarray, n: int, hop: int) -> np.ndarray:
     return np.where(prob[i] > 0.5, np.round(69 + 12 * np.log2(f0[i] / 440)), -1).astype(int)
 
 
-def probe(models: list[str], train: list[np.ndarray], sets: dict[str, list[np.ndarray]]) -> None:
+def _first_code_holds(codec: Codec, clips: list[np.ndarray]) -> dict[str, float]:
+    """Of consecutive frame pairs where pYIN hears the same note, the share whose first-codebook code is the same
+    too; beside it, the share over all pairs."""
+    same_note, held, same_all, pairs = 0, 0, 0, 0
+    for x in clips:
+        t = codec.pad_to_frames(torch.tensor(x)[None, None])
+        with torch.no_grad():
+            c = codec.encode(t, 1)[0, 0].numpy()
+        notes = _probe_notes(x, len(c), codec.cfg.hop)
+        keep = (notes[1:] >= 0) & (notes[1:] == notes[:-1])
+        same = c[1:] == c[:-1]
+        same_note += int(keep.sum())
+        held += int((same & keep).sum())
+        same_all += int(same.sum())
+        pairs += len(same)
+    return {"first_code_same_while_note_same": round(held / max(same_note, 1), 3),
+            "first_code_same_any_two_frames": round(same_all / max(pairs, 1), 3)}  # fmt: skip
+
+
+def probe(models: list[str], train: list[np.ndarray], sets: dict[str, list[np.ndarray]],
+          result: str = "codec_probe") -> None:  # fmt: skip
     """`--probe`: is the pitch in a codec's latent? A small MLP learns each voiced frame's MIDI note (pYIN of the
-    input) from 5 frames of the latent, of its 6 kbps quantization, and of the input's log-mel (the reference), on
-    the train split of the seen set; its accuracy on the held-out clips says how much of the tune the encoder keeps,
-    whatever the decoder makes of it. Writes results/codec_probe.json."""
+    input) from 5 frames of the latent, of its quantization (6 kbps, the first codebook, the first two), and of the
+    input's log-mel (the reference), on the train split of the seen set; its accuracy on the held-out clips says how
+    much of the tune the encoder keeps, whatever the decoder makes of it. Also: how often the first codebook's code
+    stays the same from one frame to the next while the note does (a code that holds a note is what a masked token
+    model can fill between kept frames). Writes results/`result`.json."""
 
     def frames(codec: Codec, clips: list[np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         feats, notes = [], []
@@ -411,7 +436,8 @@ def probe(models: list[str], train: list[np.ndarray], sets: dict[str, list[np.nd
         codec = Codec.from_pretrained(name).eval()
         x_tr, y_tr = frames(codec, train)
         tests = {s: frames(codec, clips) for s, clips in sets.items()}
-        out[name] = {}
+        out[name] = {f"{s}: {k}": v for s, clips in sets.items() for k, v in _first_code_holds(codec, clips).items()}
+        print(name, out[name], flush=True)
         for feat in x_tr:
             if feat == "input log-mel" and codec.cfg.hop in reference:
                 out[name][feat] = reference[codec.cfg.hop]
@@ -438,7 +464,7 @@ def probe(models: list[str], train: list[np.ndarray], sets: dict[str, list[np.nd
             if feat == "input log-mel":
                 reference[codec.cfg.hop] = row
             print(name, feat, row, flush=True)
-    write_result("codec_probe", out, command="python benchmarks/codec.py --probe " + " ".join(models))
+    write_result(result, out, command=f"python benchmarks/codec.py --probe {' '.join(models)} --result {result}")
 
 
 def main() -> None:
@@ -453,7 +479,8 @@ def main() -> None:
         metavar="NAME=FOLDER",
         help="compare codecs trained side by side instead (writes results/codec_ablation.json)",
     )
-    ap.add_argument("--result", default="codec_ablation", help="--ablation: the results file's name")
+    ap.add_argument("--result", help="--ablation or --probe: the results file's name (default codec_ablation, "
+                    "codec_probe)")  # fmt: skip
     ap.add_argument("--all-sets", action="store_true", help="--ablation: the unseen instruments too")
     ap.add_argument("--jobs", type=int, default=1, help="--ablation: arms measured at once, one core each")
     ap.add_argument("--swap", nargs="+", metavar="MODEL",
@@ -481,14 +508,14 @@ def main() -> None:
     if args.probe:
         mono = {s: [x for x, m in sets[s] if m] for s in ("seen", "unseen instruments")}
         train = [x for x, m in held_out("multi-40min-seed0", SEEN, args.seconds, train=True) if m][:60]
-        probe(args.probe, train, mono)
+        probe(args.probe, train, mono, args.result or "codec_probe")
         return
     if args.swap:
         swaps(args.swap, {"seen": sets["seen"], "unseen instruments": sets["unseen instruments"]})
         return
     if args.ablation:
         chosen = sets if args.all_sets else {"seen": sets["seen"], "unseen SoundFont": sets["unseen SoundFont"]}
-        ablation(args.ablation, chosen, args.result, args.jobs)
+        ablation(args.ablation, chosen, args.result or "codec_ablation", args.jobs)
         return
     codec = Codec.from_pretrained(args.model)
     vqvae = Codec.from_pretrained(args.vqvae) if args.vqvae else None

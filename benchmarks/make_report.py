@@ -42,6 +42,9 @@ TITLES = {
     "in all; new codes, not shipped), on the three held-out sets beside Opus 12 kbps",
     "codec_probe": "Is the pitch in a codec's latent? An MLP probe's note accuracy from the latent, its 6 kbps "
     "quantization and the input's log-mel, on monophonic held-out clips",
+    "codec_probe_codebooks": "Does the first codebook hold the note? The probe's note accuracy from the first "
+    "codebook and the first two (what VampNet's codebooks:1 and codebooks:2 prompts keep), and how often the first "
+    "code stays the same while the note does",
     "codec_vocos_joint": "codec-vocos's encoder, codebooks and decoder trained together again for 45 minutes (new "
     "codes; not shipped), on the three held-out sets beside Opus 12 kbps",
     "codec_vocos_decoder2": "codec-vocos's decoder trained 6,000 steps more (decoder only, frozen codes), on the three "

@@ -434,3 +434,43 @@ def test_shipped_codec_reconstructs_a_held_out_tune() -> None:
         x = render_clip(held_out_tune(2), program).slice_s(0, 3.0)
         y = ct.codec_round_trip(codec, x, 6.0)
         assert float(mel_distance(torch.tensor(y.samples)[None], torch.tensor(x.samples)[None], SR)) < 2.8, program
+
+
+def test_pitch_salience_peaks_at_the_fundamental_of_a_harmonic_tone() -> None:
+    from cadenza.audio.dsp import SALIENCE_NOTES, pitch_salience
+
+    sr, t = 16000, torch.arange(16000) / 16000
+    for midi in (33, 45, 57, 69, 81, 93):  # A1 .. A6
+        f = 440.0 * 2 ** ((midi - 69) / 12)
+        x = sum(0.7**h * torch.sin(2 * math.pi * f * (h + 1) * t) for h in range(8) if f * (h + 1) < sr / 2)
+        s = pitch_salience(torch.as_tensor(x)[None], sr, hop=320)
+        assert s.shape == (1, SALIENCE_NOTES[1] - SALIENCE_NOTES[0] + 1, 50)
+        assert (s[0].argmax(0) + SALIENCE_NOTES[0] == midi).float().mean() > 0.9, midi
+
+
+def test_note_loss_teaches_the_first_codebook_alone_and_skips_silence() -> None:
+    torch.manual_seed(0)
+    loss = ct.CodecLossConfig(note_weight=1.0)
+    model = ct.CodecGAN(TINY, loss)
+    x = torch.tensor(np.stack([tone(0.5, f) for f in (220, 330, 440, 550)]))[:, None]
+    out = model.codec.quantizer(model.codec.analysis(x))
+    # the first level's output is what the first code decodes to (straight-through: the same values)
+    assert torch.allclose(out.first, model.codec.quantizer.quantizers[0].decode(out.codes[:, 0]), atol=1e-5)
+    terms = model(x)
+    assert 0 < terms["note"].item() and torch.isfinite(terms["loss"])
+    terms["note"].backward()  # it reaches the encoder (through the first level) and the head, not the decoder
+    assert model.note_head.weight.grad.abs().sum() > 0
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.codec.encoder.parameters())
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.codec.decoder.parameters())
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.codec.quantizer.quantizers[1].parameters())
+    silent = torch.zeros(2, 1600)
+    assert ct.note_loss(torch.randn(2, 73, 5), silent, 16000, 320).item() == 0  # no note where nothing sounds
+    assert "note_head" not in "".join(model.codec.state_dict())  # the head is not part of the saved codec
+
+
+def test_note_weight_needs_a_trainable_encoder(tmp_path: Path) -> None:
+    (tmp_path / "c").mkdir()
+    p = run("codec", "train", "--data", str(tmp_path), "--init-from", str(tmp_path / "c"), "--decoder-only",
+            "--note-weight", "1", "--steps", "1", "-o", str(tmp_path / "out"))  # fmt: skip
+    assert_user_error(p, "--note-weight", "--decoder-only")
+    assert not (tmp_path / "out").exists()

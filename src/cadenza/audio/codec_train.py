@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from cadenza.audio.codec import Codec, CodecConfig, VocosDecoder, model_id
 from cadenza.audio.discriminators import Discriminator, adversarial_terms
-from cadenza.audio.dsp import mel_distance, multiscale_spectral_distance, si_sdr
+from cadenza.audio.dsp import SALIENCE_NOTES, mel_distance, multiscale_spectral_distance, pitch_salience, si_sdr
 from cadenza.core.audio import AudioClip
 from cadenza.errors import InputError
 from cadenza.nn.quantize import QuantizerOutput
@@ -56,6 +56,10 @@ class CodecLossConfig:
     # a Vocos decoder's log magnitudes against the input's STFT, frame by frame, before the inverse STFT (APNet's
     # amplitude loss): a target for each bin that does not pass through the overlap-add and its phases
     magnitude_weight: float = 0.0
+    # the first codebook's output alone predicts the input's pitch salience per frame (`pitch_salience`, softened
+    # into a distribution over notes) through a 1x1 head that is not part of the codec: the first codes learn the
+    # notes, as SpeechTokenizer distils HuBERT into its first level (the head is dropped when the codec is saved)
+    note_weight: float = 0.0
 
 
 class CodecGAN(nn.Module):
@@ -66,6 +70,9 @@ class CodecGAN(nn.Module):
         self.codec = Codec(cfg)
         self.loss_cfg = loss
         self.disc = Discriminator(channels=loss.disc_channels) if loss.adversarial else None
+        self.note_head = (
+            nn.Conv1d(cfg.latent_dim, SALIENCE_NOTES[1] - SALIENCE_NOTES[0] + 1, 1) if loss.note_weight else None
+        )
         if loss.decoder_only:
             for part in self.frozen():
                 part.requires_grad_(False)
@@ -124,12 +131,28 @@ class CodecGAN(nn.Module):
         if cfg.spectral_weight:
             terms["spectral"] = multiscale_spectral_distance(recon, audio)
             total = total + cfg.spectral_weight * terms["spectral"]
+        if self.note_head is not None and q.first is not None:
+            terms["note"] = note_loss(self.note_head(q.first), audio[:, 0], sr, self.codec.cfg.hop)
+            total = total + cfg.note_weight * terms["note"]
         if self.disc is not None:
             terms.update(adversarial_terms(self.disc, audio, recon))
             total = total + terms["disc"] + cfg.adversarial_weight * terms["adversarial"]
             total = total + cfg.feature_weight * terms["feature"]
         terms["loss"] = total
         return terms
+
+
+def note_loss(logits: torch.Tensor, audio: torch.Tensor, sample_rate: int, hop: int, sharpness: float = 4.0,
+              floor_db: float = -60.0) -> torch.Tensor:  # fmt: skip
+    """Cross-entropy of logits [B, n_notes, T] against the input's pitch salience made a distribution over notes
+    (softmax of `sharpness` x log salience), over the frames louder than `floor_db` (silence has no note)."""
+    with torch.no_grad():
+        target = torch.softmax(sharpness * pitch_salience(audio, sample_rate, hop), 1)
+        n = min(target.shape[-1], logits.shape[-1])
+        frames = audio[:, : n * hop].reshape(audio.shape[0], n, hop)
+        loud = (frames.pow(2).mean(-1) > 10 ** (floor_db / 10)).to(logits)  # [B, T]
+    ce = -(target[..., :n] * torch.log_softmax(logits[..., :n], 1)).sum(1)
+    return (ce * loud).sum() / loud.sum().clamp(min=1)
 
 
 def anti_wrap(x: torch.Tensor) -> torch.Tensor:

@@ -79,6 +79,33 @@ def mel_filterbank(
     return weights.astype(np.float32)
 
 
+SALIENCE_NOTES = (28, 100)  # MIDI notes E1..E7 that `pitch_salience` scores (one row each, both ends included)
+
+
+@lru_cache(maxsize=8)
+def harmonic_filterbank(sample_rate: int, n_fft: int, harmonics: int = 6, decay: float = 0.8,
+                        notes: tuple[int, int] = SALIENCE_NOTES) -> np.ndarray:  # fmt: skip
+    """[n_notes, n_fft // 2 + 1]: each row sums the STFT magnitude at a note's first `harmonics` harmonics
+    (interpolated between bins), the h-th weighted decay^(h-1): harmonic summation (Klapuri 2006)."""
+    midi = np.arange(notes[0], notes[1] + 1)
+    f0 = 440.0 * 2 ** ((midi - 69) / 12)
+    bins = np.arange(n_fft // 2 + 1)
+    out = np.zeros((len(midi), len(bins)), np.float32)
+    for h in range(1, harmonics + 1):
+        k = h * f0 * n_fft / sample_rate  # fractional bin of the h-th harmonic
+        w = np.maximum(0.0, 1.0 - np.abs(bins[None, :] - k[:, None])) * (k < len(bins) - 1)[:, None]
+        out += decay ** (h - 1) * w
+    return out
+
+
+def pitch_salience(audio: torch.Tensor, sample_rate: int, hop: int, n_fft: int = 2048) -> torch.Tensor:
+    """Log harmonic-sum salience of every note of `SALIENCE_NOTES` per frame: audio [B, T] -> [B, n_notes,
+    T // hop] (frame i centred on sample i * hop). A tone's fundamental scores highest; differentiable."""
+    mag = stft_magnitude(audio, n_fft, hop)[..., : audio.shape[-1] // hop]
+    bank = torch.as_tensor(harmonic_filterbank(sample_rate, n_fft), device=audio.device, dtype=audio.dtype)
+    return torch.log(torch.einsum("nf,bft->bnt", bank, mag) + 1e-4)
+
+
 # Slaney's mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above (27 mels per factor 6.4).
 _MEL_LINEAR_HZ, _MEL_BREAK_HZ, _MEL_LOG_STEP = 200 / 3, 1000.0, math.log(6.4) / 27
 

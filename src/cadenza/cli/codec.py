@@ -21,6 +21,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.decoder_only and not args.init_from:
         raise InputError("--decoder-only", "needs --init-from: the codec whose encoder and codebooks stay as they are")
+    if args.note_weight and args.decoder_only:
+        raise InputError("--note-weight", "teaches the encoder's first codebook, which --decoder-only freezes")
     if args.init_from:  # the start model's architecture, whatever the architecture options say
         from cadenza.audio.codec import Codec
 
@@ -41,7 +43,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise InputError(flag, f"needs a Vocos decoder (this codec's decoder is '{cfg.decoder}')")
     loss = CodecLossConfig(adversarial=args.adversarial, batch_size=args.batch_size,
                            spectral_weight=args.spectral_weight, decoder_only=args.decoder_only,
-                           magnitude_weight=args.magnitude_weight,
+                           magnitude_weight=args.magnitude_weight, note_weight=args.note_weight,
                            phase_weight=args.phase_weight)  # fmt: skip
     lr = args.lr or (3e-4 if args.adversarial else 1e-3)
     groups = (ParamGroup("discriminator", "disc.", lr=args.disc_lr),) if args.adversarial else ()
@@ -237,6 +239,13 @@ def register(sub: Any) -> None:
         default=0.0,
         help="vocos decoder: weight of a log-magnitude L1 against the input's STFT, frame by frame before the inverse "
         "STFT (APNet's amplitude loss; default 0)",
+    )
+    t.add_argument(
+        "--note-weight",
+        type=float,
+        default=0.0,
+        help="weight of a loss that makes the first codebook alone predict the input's notes (harmonic-sum pitch "
+        "salience), so that the first codes hold the tune for the token models (default 0)",
     )
     common.add_training(t, steps=4000, lr=None, eval_every=500,
                         lr_help="learning rate (default 1e-3; 3e-4 with --adversarial)")  # fmt: skip

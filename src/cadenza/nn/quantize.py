@@ -60,6 +60,8 @@ class QuantizerOutput:
     codes: torch.Tensor  # [B, K, T] int64
     commitment_loss: torch.Tensor  # scalar: ||z_e - sg(z_q)||^2, pulls the encoder to its codes
     codebook_loss: torch.Tensor  # scalar: ||sg(z_e) - z_q||^2, pulls the codes to the encoder
+    first: torch.Tensor | None = None  # the first level's output alone [B, D, T], straight-through (what an
+    # auxiliary loss on the first codebook reads, as SpeechTokenizer distils into its first level)
 
 
 def _projection(c_in: int, c_out: int) -> nn.Module:
@@ -201,18 +203,19 @@ class ResidualVQ(nn.Module):
         if self.training and self.quantizer_dropout > 0 and n_quantizers is None:
             drop = torch.rand(b, device=z.device) < self.quantizer_dropout
             active = torch.where(drop, torch.randint(1, self.n_codebooks + 1, (b,), device=z.device), active)
-        residual, z_q = z, torch.zeros_like(z)
+        residual, z_q, first = z, torch.zeros_like(z), None
         codes, commit, book = [], z.new_zeros(()), z.new_zeros(())
         for i, q in enumerate(self.quantizers[:n]):
             on = i < active  # [B] bool
             zi, ci, cl, bl = q(residual, on)
+            first = zi if first is None else first
             mask = on.to(z)
             z_q = z_q + zi * mask[:, None, None]
             residual = residual - zi  # each level codes its own residual (as DAC), active or not
             commit = commit + (cl * mask).mean()
             book = book + (bl * mask).mean()
             codes.append(ci)
-        return QuantizerOutput(z_q, torch.stack(codes, 1), commit, book)
+        return QuantizerOutput(z_q, torch.stack(codes, 1), commit, book, first)
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """codes [B, K, T] (K <= n_codebooks) -> z_q [B, D, T]."""
