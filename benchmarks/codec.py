@@ -5,6 +5,7 @@ usage: python benchmarks/codec.py [--model codec] [--vqvae codec-vqvae] [--threa
        python benchmarks/codec.py --ablation NAME=FOLDER ... [--all-sets] [--jobs 2] [--result NAME]
        python benchmarks/codec.py --swap codec-vocos codec-mel   (does the magnitude or the phase lose the pitch?)
        python benchmarks/codec.py --probe codec-vocos codec-mel  (is the pitch in the latent at all?)
+       python benchmarks/codec.py --pitch-floor   (what the gross pitch error reads where the pitch is kept)
 
 Three held-out sets, reported apart (valid and test splits only: pieces the codec never heard):
 - `seen`: the instruments of the codec's training data, through FluidR3 (its training SoundFont);
@@ -311,6 +312,43 @@ def spectrum_swaps(codec: Codec, kbps: float = 6.0) -> dict[str, RoundTrip]:
     }
 
 
+def pitch_floor(sets: dict[str, list[tuple[np.ndarray, bool]]]) -> None:
+    """`--pitch-floor`: what the gross-error measure reads on outputs that keep the pitch by construction (the
+    input itself, noise 60 dB below it, a gain of -6 dB, a one-sample delay) and on Opus at 24 and 12 kbps, with the
+    share of "no tone" (output unvoiced) and of wrong notes (voiced, off by more than 50 cents) apart. Writes
+    results/codec_pitch_floor.json."""
+    rng = np.random.default_rng(0)
+
+    def noise(x: np.ndarray) -> np.ndarray:
+        return x + rng.standard_normal(len(x)).astype(np.float32) * np.sqrt(np.mean(x**2)) * 1e-3
+
+    arms: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "the input itself": lambda x: x,
+        "noise 60 dB below": noise,
+        "gain -6 dB": lambda x: 0.5 * x,
+        "delayed one sample": lambda x: np.concatenate([[0.0], x[:-1]]).astype(np.float32),
+        "Opus 24 kbps": lambda x: opus_round_trip(AudioClip(x, SR), 24).audio.samples[0],
+        "Opus 12 kbps": lambda x: opus_round_trip(AudioClip(x, SR), 12).audio.samples[0],
+    }
+    out: dict[str, Any] = {}
+    for name, clips in sets.items():
+        out[name] = {}
+        for arm, fn in arms.items():
+            gross, none = [], []
+            for x in (x for x, mono in clips if mono):
+                y = np.asarray(fn(x), np.float32)[: len(x)]
+                errors = pitch_errors(x, np.pad(y, (0, len(x) - len(y))))
+                if errors is not None:
+                    gross.append(float((errors[0] > 50).mean()))
+                    none.append(float(errors[1].mean()))
+            out[name][arm] = {"pitch_gross_share": round(float(np.mean(gross)), 3),
+                              "of_which_no_tone": round(float(np.mean(none)), 3),
+                              "of_which_wrong_note": round(float(np.mean(gross) - np.mean(none)), 3),
+                              "clips": len(gross)}  # fmt: skip
+            print(name, arm, out[name][arm], flush=True)
+    write_result("codec_pitch_floor", out, command="python benchmarks/codec.py --pitch-floor")
+
+
 def swaps(models: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]]) -> None:
     """`--swap`: each model's spectrum swaps on the monophonic clips of each set; writes results/codec_swap.json."""
     mono = {name: [(x, m) for x, m in clips if m] for name, clips in sets.items()}
@@ -483,6 +521,9 @@ def main() -> None:
                     "codec_probe)")  # fmt: skip
     ap.add_argument("--all-sets", action="store_true", help="--ablation: the unseen instruments too")
     ap.add_argument("--jobs", type=int, default=1, help="--ablation: arms measured at once, one core each")
+    ap.add_argument("--pitch-floor", action="store_true",
+                    help="what the gross pitch error reads on outputs that keep the pitch (the input, a little "
+                    "noise, a gain, a delay) and on Opus 24 and 12 kbps (results/codec_pitch_floor.json)")  # fmt: skip
     ap.add_argument("--swap", nargs="+", metavar="MODEL",
                     help="Vocos-decoder codecs: their STFT magnitude or phase swapped for the input's, on the "
                     "monophonic clips (writes results/codec_swap.json)")  # fmt: skip
@@ -509,6 +550,9 @@ def main() -> None:
         mono = {s: [x for x, m in sets[s] if m] for s in ("seen", "unseen instruments")}
         train = [x for x, m in held_out("multi-40min-seed0", SEEN, args.seconds, train=True) if m][:60]
         probe(args.probe, train, mono, args.result or "codec_probe")
+        return
+    if args.pitch_floor:
+        pitch_floor({"seen": sets["seen"], "unseen instruments": sets["unseen instruments"]})
         return
     if args.swap:
         swaps(args.swap, {"seen": sets["seen"], "unseen instruments": sets["unseen instruments"]})

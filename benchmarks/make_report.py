@@ -42,6 +42,8 @@ TITLES = {
     "in all; new codes, not shipped), on the three held-out sets beside Opus 12 kbps",
     "codec_probe": "Is the pitch in a codec's latent? An MLP probe's note accuracy from the latent, its 6 kbps "
     "quantization and the input's log-mel, on monophonic held-out clips",
+    "codec_pitch_floor": "What the gross pitch error reads where the pitch is kept by construction, and on Opus: "
+    "no tone (output unvoiced) and wrong notes apart",
     "codec_probe_codebooks": "Does the first codebook hold the note? The probe's note accuracy from the first "
     "codebook and the first two (what VampNet's codebooks:1 and codebooks:2 prompts keep), and how often the first "
     "code stays the same while the note does",
@@ -58,8 +60,10 @@ TITLES = {
     "codec: the parameter read back from the resynthesis, distances, level, class, FAD, the prior against N(0, I)",
     "synthformer": "Synthformer on held-out textures beside the codec (ceiling) and unigram tokens (floor): does the "
     "sound follow its parameter, class accuracy, FAD/KAD per class, the KV cache's speed-up, live play",
-    "vampnet": "VampNet on held-out renders: FAD/KAD as the sampling passes grow, beside the codec (ceiling) and "
-    "unigram tokens (floor); inpainting; speed",
+    "vampnet": "VampNet at 3,000 steps (its first segment) on held-out renders: FAD/KAD as the sampling passes grow, "
+    "beside the codec (ceiling) and unigram tokens (floor); inpainting; speed",
+    "vampnet_6000": "VampNet at 6,000 steps (the shipped model: the same run resumed for a second segment), the same "
+    "benchmark and seeds",
     "vampnet_learned_embedding": "The first VampNet (a learned embedding table per codebook), the same benchmark in "
     "the same state of the codec: the other arm of the embedding ablation",
     "vampnet_valid_loss": "VampNet's cross-entropy per codebook on held-out codes at 30 / 60 / 90% masked: the codec's "
