@@ -70,6 +70,8 @@ class CodecGAN(nn.Module):
         self.codec = Codec(cfg)
         self.loss_cfg = loss
         self.disc = Discriminator(channels=loss.disc_channels) if loss.adversarial else None
+        if loss.note_weight and loss.decoder_only:  # a frozen first codebook cannot learn the notes
+            raise ValueError("note_weight teaches the encoder's first codebook, which decoder_only freezes")
         self.note_head = (
             nn.Conv1d(cfg.latent_dim, SALIENCE_NOTES[1] - SALIENCE_NOTES[0] + 1, 1) if loss.note_weight else None
         )

@@ -208,7 +208,7 @@ class ResidualVQ(nn.Module):
         for i, q in enumerate(self.quantizers[:n]):
             on = i < active  # [B] bool
             zi, ci, cl, bl = q(residual, on)
-            first = zi if first is None else first
+            first = zi if i == 0 else first
             mask = on.to(z)
             z_q = z_q + zi * mask[:, None, None]
             residual = residual - zi  # each level codes its own residual (as DAC), active or not
