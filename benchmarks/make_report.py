@@ -44,6 +44,8 @@ TITLES = {
     "quantization and the input's log-mel, on monophonic held-out clips",
     "codec_pitch_floor": "What the gross pitch error reads where the pitch is kept by construction, and on Opus: "
     "no tone (output unvoiced) and wrong notes apart",
+    "codec_wide_data": "More instruments in the codec's training data: the whole codec trained 50 minutes more on its "
+    "own 14 instruments against as much audio with 83, side by side, on the three held-out sets beside Opus 12 kbps",
     "codec_probe_codebooks": "Does the first codebook hold the note? The probe's note accuracy from the first "
     "codebook and the first two (what VampNet's codebooks:1 and codebooks:2 prompts keep), and how often the first "
     "code stays the same while the note does",
