@@ -132,6 +132,32 @@ def test_time_budget_stops_with_a_checkpoint(tmp_path: Path) -> None:
     assert again.seconds > first + 5.0  # the time of both runs, summed
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_checkpoints_the_step_under_way_and_resume_goes_on_from_it(tmp_path: Path, sig: int) -> None:
+    """The signal arrives in the middle of step 3 (inside its loss): the step finishes, is checkpointed, and the
+    run stops with KeyboardInterrupt; the handlers are put back; the same call then resumes from step 3."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=16, block_size=16, n_layer=1, n_head=2, n_embd=32))
+    data = Windows(tiny_run.tokens(), 16, 4)
+    cfg = TrainConfig(max_steps=8, lr=1e-3, checkpoint_every=100, eval_every=100, log_every=100)
+    calls = []
+
+    def loss_once_signalled(m: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), sig)
+        return lm_loss(m, batch)
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt, match="stopped at step 3"):
+        train(model, data, loss_once_signalled, cfg, out_dir=tmp_path, progress=False)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    ck = latest_checkpoint(tmp_path)
+    assert ck is not None and ck.name == "step-0000003"
+    again = train(model, data, lm_loss, cfg, out_dir=tmp_path, progress=False)
+    assert again.resumed_from == 3 and again.step == 8
+
+
 def test_resume_with_dropout_ends_where_an_unbroken_run_ends(tmp_path: Path) -> None:
     cfg = GPTConfig(vocab_size=16, block_size=16, n_layer=1, n_head=2, n_embd=16, dropout=0.2)
     data = Windows(tiny_run.tokens(), 16, 4, seed=2)

@@ -57,8 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CadenzaError as e:
         print(f"cadenza: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("cadenza: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # training checkpoints the step under way first and says so
+        print(f"cadenza: interrupted{': ' + str(e) if str(e) else ''}", file=sys.stderr)
         return 130
 
 

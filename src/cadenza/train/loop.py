@@ -7,7 +7,9 @@ own optimizer, learning rate and clipping (`TrainConfig.groups`). One CPU proces
 or GPUs) with the same code when started by `torchrun --nproc_per_node N` or `accelerate launch`.
 
 The data order is a pure function of (seed, step, rank), and dropout draws of the step alone: a run killed and
-resumed from its last checkpoint ends where an uninterrupted run ends. A resumed run must keep its schedule;
+resumed from its last checkpoint ends where an uninterrupted run ends. Ctrl-C (or SIGTERM) in a one-process run
+stops it after the step under way, with a checkpoint there: no work is lost (a second one stops at once). A resumed
+run must keep its schedule;
 a changed one (more steps, another learning rate) starts a new *segment* only when asked (`new_segment=True`),
 and the checkpoints (then the model card) list every segment that made the weights.
 
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -201,6 +205,35 @@ def _segments_on_resume(ckpt: Path, cfg: TrainConfig, new_segment: bool, out: Pa
     return [*segments, {"start": step, "end": step, "train": now}]
 
 
+class StopRequests:
+    """Ctrl-C (SIGINT) and SIGTERM, while installed, ask the loop to stop after the step under way instead of
+    killing it mid-step (the loop then checkpoints that step); the first one restores the previous handlers, so a
+    second one acts at once. Installed only where signals can be caught (the main thread)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.requested = False
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequests:
+        if self.enabled:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._ask)
+        return self
+
+    def _ask(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        self._restore()
+
+    def _restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
+
+
 def train(
     model: torch.nn.Module,
     batches: Batches,
@@ -238,6 +271,7 @@ def train(
 
     Raises:
         InputError: resuming a run whose schedule changed, without `new_segment`.
+        KeyboardInterrupt: after Ctrl-C or SIGTERM (one process), once the step under way is checkpointed.
     """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -276,61 +310,67 @@ def train(
     last_loss, last_eval = float("nan"), {}
     best = _best_step(read_metrics(out), cfg.keep_best)
     done = start_step  # steps trained, this run and the ones it resumes
-    for step in range(start_step, cfg.max_steps):
-        if describe is not None:
-            label = f"train {describe(step)}"
-            if bar.desc != label:
-                bar.set_description(label)
-        for o in optims.values():
-            for group in o.optimizer.param_groups:
-                group["lr"] = lr_at(step, cfg, o.lr)
-        batch = {k: v.to(accelerator.device) for k, v in batches.batch(step, rank, world).items()}
-        torch.manual_seed(cfg.seed * 1_000_003 + step * 64 + rank)  # dropout draws depend on the step alone
-        model.train()
-        with accelerator.autocast():
-            loss = loss_fn(model, batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower the learning rate")
-        for o in optims.values():
-            o.optimizer.zero_grad(set_to_none=True)
-        accelerator.backward(loss)
-        for o in optims.values():
-            if o.grad_clip > 0:
-                accelerator.clip_grad_norm_(o.params, o.grad_clip)
-            o.optimizer.step()
-        loss_acc += loss.item()
-        n_acc += 1
-        done = step + 1
-        segments[-1]["end"] = done
-        bar.update()
-        if done % cfg.log_every == 0 or done == cfg.max_steps:
-            last_loss = loss_acc / n_acc
-            now = clock()
-            record: dict[str, Any] = {"step": done, "train/loss": round(last_loss, 6), "lr": lr_at(step, cfg)}
-            if tokens_per_batch and now > t_log:
-                record["tokens_per_s"] = round(tokens_per_batch * n_acc * world / (now - t_log), 1)
-            bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{lr_at(step, cfg):.2e}")
-            if main:
-                _append_metrics(out / "metrics.jsonl", record)
-            t_log, loss_acc, n_acc = now, 0.0, 0
-        out_of_time = _out_of_time(cfg, clock() - t0, accelerator)
-        if eval_fn is not None and (done % cfg.eval_every == 0 or done == cfg.max_steps or out_of_time) and main:
-            last_eval = _evaluate(accelerator.unwrap_model(model), eval_fn, accelerator)
-            _append_metrics(out / "metrics.jsonl", {"step": done, **last_eval})
-            bar.write(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in last_eval.items()))
-            if cfg.keep_best in last_eval and (best is None or last_eval[cfg.keep_best] > best[1]):
-                best = (done, last_eval[cfg.keep_best])
-        if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or out_of_time:
-            accelerator.wait_for_everyone()
-            if main:
-                save_checkpoint(out, done, accelerator.unwrap_model(model), {k: o.optimizer for k, o in optims.items()},
-                                model_config or {}, asdict(cfg), elapsed_s=prior_s + clock() - t0,
-                                segments=segments, keep=best[0] if best else None)  # fmt: skip
-        if out_of_time:
-            bar.write(f"stopping at step {done}: the {cfg.max_seconds:g} s budget is spent")
-            break
+    with StopRequests(enabled=world == 1) as stops:  # several processes: each would stop at its own step
+        for step in range(start_step, cfg.max_steps):
+            if describe is not None:
+                label = f"train {describe(step)}"
+                if bar.desc != label:
+                    bar.set_description(label)
+            for o in optims.values():
+                for group in o.optimizer.param_groups:
+                    group["lr"] = lr_at(step, cfg, o.lr)
+            batch = {k: v.to(accelerator.device) for k, v in batches.batch(step, rank, world).items()}
+            torch.manual_seed(cfg.seed * 1_000_003 + step * 64 + rank)  # dropout draws depend on the step alone
+            model.train()
+            with accelerator.autocast():
+                loss = loss_fn(model, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower the learning rate")
+            for o in optims.values():
+                o.optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            for o in optims.values():
+                if o.grad_clip > 0:
+                    accelerator.clip_grad_norm_(o.params, o.grad_clip)
+                o.optimizer.step()
+            loss_acc += loss.item()
+            n_acc += 1
+            done = step + 1
+            segments[-1]["end"] = done
+            bar.update()
+            if done % cfg.log_every == 0 or done == cfg.max_steps:
+                last_loss = loss_acc / n_acc
+                now = clock()
+                record: dict[str, Any] = {"step": done, "train/loss": round(last_loss, 6), "lr": lr_at(step, cfg)}
+                if tokens_per_batch and now > t_log:
+                    record["tokens_per_s"] = round(tokens_per_batch * n_acc * world / (now - t_log), 1)
+                bar.set_postfix(loss=f"{last_loss:.4f}", lr=f"{lr_at(step, cfg):.2e}")
+                if main:
+                    _append_metrics(out / "metrics.jsonl", record)
+                t_log, loss_acc, n_acc = now, 0.0, 0
+            out_of_time = _out_of_time(cfg, clock() - t0, accelerator)
+            if eval_fn is not None and (done % cfg.eval_every == 0 or done == cfg.max_steps or out_of_time) and main:
+                last_eval = _evaluate(accelerator.unwrap_model(model), eval_fn, accelerator)
+                _append_metrics(out / "metrics.jsonl", {"step": done, **last_eval})
+                bar.write(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in last_eval.items()))
+                if cfg.keep_best in last_eval and (best is None or last_eval[cfg.keep_best] > best[1]):
+                    best = (done, last_eval[cfg.keep_best])
+            if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or out_of_time or stops.requested:
+                accelerator.wait_for_everyone()
+                if main:
+                    save_checkpoint(out, done, accelerator.unwrap_model(model),
+                                    {k: o.optimizer for k, o in optims.items()}, model_config or {}, asdict(cfg),
+                                    elapsed_s=prior_s + clock() - t0, segments=segments,
+                                    keep=best[0] if best else None)  # fmt: skip
+            if out_of_time:
+                bar.write(f"stopping at step {done}: the {cfg.max_seconds:g} s budget is spent")
+                break
+            if stops.requested:
+                break
     bar.close()
     accelerator.wait_for_everyone()
+    if stops.requested:
+        raise KeyboardInterrupt(f"stopped at step {done}, checkpointed in {out}: the same command resumes it")
     return TrainResult(done, last_loss, last_eval, prior_s + clock() - t0, resumed_from, segments)
 
 
