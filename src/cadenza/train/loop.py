@@ -9,9 +9,8 @@ or GPUs) with the same code when started by `torchrun --nproc_per_node N` or `ac
 The data order is a pure function of (seed, step, rank), and dropout draws of the step alone: a run killed and
 resumed from its last checkpoint ends where an uninterrupted run ends. Ctrl-C (or SIGTERM) in a one-process run
 stops it after the step under way, with a checkpoint there: no work is lost (a second one stops at once). A resumed
-run must keep its schedule;
-a changed one (more steps, another learning rate) starts a new *segment* only when asked (`new_segment=True`),
-and the checkpoints (then the model card) list every segment that made the weights.
+run must keep its schedule; a changed one (more steps, another learning rate) starts a new *segment* only when asked
+(`new_segment=True`), and the checkpoints (then the model card) list every segment that made the weights.
 
     >>> result = train(model, batches, loss_fn, TrainConfig(max_steps=1000), out_dir="runs/x")
 """
