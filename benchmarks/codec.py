@@ -1,7 +1,7 @@
 """The neural codec against Opus and the VQ-VAE baseline, on held-out music, side by side in one run, with the
 measures issue 15 asks for and its musts checked.
 
-usage: python benchmarks/codec.py [--model codec] [--vqvae codec-vqvae] [--threads 1] [--seconds 8]
+usage: python benchmarks/codec.py [--model codec] [--vqvae codec-vqvae] [--threads 1] [--seconds 8] [--jobs 2]
        python benchmarks/codec.py --ablation NAME=FOLDER ... [--all-sets] [--jobs 2] [--result NAME]
        python benchmarks/codec.py --swap codec-vocos codec-mel   (does the magnitude or the phase lose the pitch?)
        python benchmarks/codec.py --probe codec-vocos codec-mel  (is the pitch in the latent at all?)
@@ -159,6 +159,28 @@ def rows_for(codec: Codec, vqvae: Codec | None) -> dict[str, RoundTrip]:
     for kbps in (6.0, 12.0, 24.0):
         rows[f"Opus {kbps:g} kbps"] = lambda c, kb=kbps: opus_round_trip(c, kb).audio
     return rows
+
+
+_MODELS: dict[tuple[str, str | None], tuple[Codec, Codec | None]] = {}
+
+
+def _row(model: str, vqvae: str | None, row: str, clips: list[tuple[np.ndarray, bool]]) -> dict[str, Any]:
+    """One row of the full run on one set, in a worker process (each worker loads the codecs once)."""
+    torch.set_num_threads(1)
+    if (model, vqvae) not in _MODELS:
+        _MODELS[(model, vqvae)] = (Codec.from_pretrained(model), Codec.from_pretrained(vqvae) if vqvae else None)
+    return measure(clips, rows_for(*_MODELS[(model, vqvae)])[row])
+
+
+def full_rows(model: str, vqvae: str | None, sets: dict[str, list[tuple[np.ndarray, bool]]],
+              jobs: int) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Every row on every set, `jobs` (set, row) pairs at a time, one core each; the same figures as one process."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    names = list(rows_for(Codec.from_pretrained(model), Codec.from_pretrained(vqvae) if vqvae else None))
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        todo = {(s, r): pool.submit(_row, model, vqvae, r, clips) for s, clips in sets.items() for r in names}
+        return {s: {r: todo[(s, r)].result() for r in names} for s in sets}
 
 
 def silence(codec: Codec) -> dict[str, float]:
@@ -517,10 +539,12 @@ def main() -> None:
         metavar="NAME=FOLDER",
         help="compare codecs trained side by side instead (writes results/codec_ablation.json)",
     )
-    ap.add_argument("--result", help="--ablation or --probe: the results file's name (default codec_ablation, "
-                    "codec_probe)")  # fmt: skip
+    ap.add_argument("--result", help="the results file's name (default codec, or codec_ablation with --ablation, "
+                    "codec_probe with --probe)")  # fmt: skip
     ap.add_argument("--all-sets", action="store_true", help="--ablation: the unseen instruments too")
-    ap.add_argument("--jobs", type=int, default=1, help="--ablation: arms measured at once, one core each")
+    ap.add_argument(
+        "--jobs", type=int, default=1, help="arms (--ablation) or rows (the full run) measured at once, one core each"
+    )
     ap.add_argument("--pitch-floor", action="store_true",
                     help="what the gross pitch error reads on outputs that keep the pitch (the input, a little "
                     "noise, a gain, a delay) and on Opus 24 and 12 kbps (results/codec_pitch_floor.json)")  # fmt: skip
@@ -563,8 +587,11 @@ def main() -> None:
         return
     codec = Codec.from_pretrained(args.model)
     vqvae = Codec.from_pretrained(args.vqvae) if args.vqvae else None
-    trips = rows_for(codec, vqvae)
-    results = {name: {row: measure(clips, fn) for row, fn in trips.items()} for name, clips in sets.items()}
+    if args.jobs > 1:
+        results = full_rows(args.model, args.vqvae, sets, args.jobs)
+    else:
+        trips = rows_for(codec, vqvae)
+        results = {name: {row: measure(clips, fn) for row, fn in trips.items()} for name, clips in sets.items()}
     all_clips = [x for clips in sets.values() for x, _ in clips]
     figures: dict[str, Any] = {
         "clips": {name: len(clips) for name, clips in sets.items()},
@@ -582,7 +609,9 @@ def main() -> None:
     # the causal variant of the same size (its speed does not depend on its weights, so an untrained one serves)
     causal = Codec(replace(codec.cfg, causal=True)).eval()
     figures["realtime_factor_1_core_causal"] = {**realtime(causal, x), **streamed_realtime(causal, x, 1)}
-    write_result("codec", figures, command="python benchmarks/codec.py")
+    command = "python benchmarks/codec.py" + (f" --model {args.model}" if args.model != "codec" else "")
+    command += f" --result {args.result}" if args.result else ""
+    write_result(args.result or "codec", figures, command=command + (f" --jobs {args.jobs}" if args.jobs > 1 else ""))
     print(figures["musts"])
 
 
