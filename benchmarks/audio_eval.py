@@ -2,6 +2,8 @@
 that exist, the CLAP model's retrieval table, and each embedder's speed.
 
 usage: python benchmarks/audio_eval.py [--clips 120] [--seconds 4]
+       python benchmarks/audio_eval.py --codecs "old=codec" "new=/path/to/codec" [--embedders clap classifier mel]
+           (the issue's ladder only, for each codec: A < codec 6 kbps < codec 1.5 kbps < Opus 1.5 kbps < noise)
 
 The references are held-out renders: pieces of the valid and test splits (never in the embedders' training data) of
 Essen tunes and Bach chorales, played by 18 General MIDI instruments through FluidR3, cut into windows of `--seconds`
@@ -116,6 +118,27 @@ def conditions(a: list[np.ndarray], rng: np.random.Generator) -> dict[str, list[
     }
 
 
+def codec_conditions(a: list[np.ndarray], models: list[str], rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
+    """The issue's ladder for each codec in `models` (NAME=FOLDER or a shipped name), beside Opus, in one run."""
+    from cadenza.audio.codec import Codec
+    from cadenza.audio.codec_train import codec_round_trip
+    from cadenza.audio.opus import opus_round_trip
+
+    def through(fn: Any) -> list[np.ndarray]:
+        return [np.asarray(fn(AudioClip(c, SR)).samples[0][: len(c)], np.float32) for c in a]
+
+    out = {"held-out renders (the other half)": a}
+    for arm in models:
+        label, _, folder = arm.rpartition("=")
+        codec = Codec.from_pretrained(folder)
+        for kbps in (6.0, 3.0, 1.5):
+            out[f"{label or folder} {kbps:g} kbps"] = through(lambda c, m=codec, k=kbps: codec_round_trip(m, c, k))
+    for kbps in (12.0, 6.0, 1.5):
+        out[f"Opus {kbps:g} kbps"] = through(lambda c, k=kbps: opus_round_trip(c, k).audio)
+    out["white noise, same level"] = noise_like(a, rng)
+    return out
+
+
 # A ladder whose order is known by construction: a metric that does not climb it is not used.
 CONTROLLED = ("held-out renders (the other half)", "noise at 30 dB SNR", "noise at 20 dB SNR", "noise at 10 dB SNR",
               "noise at 0 dB SNR", "white noise, same level")  # fmt: skip
@@ -213,16 +236,50 @@ def speed(embedders: dict[str, Any], clips: list[np.ndarray]) -> dict[str, float
     return out
 
 
+def codec_ladders(a: list[np.ndarray], b: list[np.ndarray], arms: list[str], embedders: dict[str, Any],
+                  rng: np.random.Generator, seconds: float) -> None:  # fmt: skip
+    """The issue's ladder (A < codec 6 kbps < codec 1.5 kbps < Opus 1.5 kbps < noise) for each codec, one run."""
+    rows = table(codec_conditions(a, arms, rng), b, embedders, rng)
+    holds: dict[str, Any] = {}
+    for name in embedders:
+        for arm in arms:
+            label = arm.rpartition("=")[0] or arm
+            rungs = (LADDER[0], f"{label} 6 kbps", f"{label} 1.5 kbps", *LADDER[3:])
+            holds.setdefault(name, {})[label] = {m: ladder_holds(rows[name], m, rungs) for m in ("fad", "kad")}
+        print(name, {k: v["fad"] for k, v in rows[name].items()})
+    command = "python benchmarks/audio_eval.py --codecs " + " ".join(f'"{arm}"' for arm in arms)
+    write_result("audio_eval_codecs", {"references": {"clips_per_half": len(b), "seconds": seconds},
+                                       "ladder_holds": holds, "ladder": rows}, command=command)  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=120, help="held-out windows, dealt into two halves by piece")
     ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument(
+        "--codecs",
+        nargs="+",
+        metavar="NAME=FOLDER",
+        help="the issue's ladder only, these codecs side by side (results/audio_eval_codecs.json)",
+    )
+    ap.add_argument(
+        "--embedders",
+        nargs="+",
+        choices=EMBEDDERS,
+        default=list(EMBEDDERS),
+        help="with --codecs: the embedders to measure through (default: all)",
+    )
     args = ap.parse_args()
+    if not args.codecs and set(args.embedders) != set(EMBEDDERS):
+        ap.error("--embedders goes with --codecs (the full run measures every embedder)")
     torch.set_num_threads(2)
     rng = np.random.default_rng(0)
-    embedders = {name: get_embedder(name) for name in EMBEDDERS}
+    embedders = {name: get_embedder(name) for name in args.embedders}
     a, b = held_out(rendered("eval-refs-fluidr3-180", corpus=["essen", "bach"], program=PROGRAMS, minutes=180, seed=7),
                     args.clips, args.seconds)  # fmt: skip
+    if args.codecs:
+        codec_ladders(a, b, args.codecs, embedders, rng, args.seconds)
+        return
     refs = a + b
     ladder = table(conditions(a, rng), b, embedders, rng)
     rungs = (("controlled", CONTROLLED), ("issue", LADDER))

@@ -83,6 +83,8 @@ TITLES = {
     "from their seeds (sources and techniques against chance, the main confusions)",
     "audio_eval": "Evaluating generated audio: the ladders FAD and KAD must climb per embedder, the audio models "
     "measured, CLAP retrieval, embedder speed",
+    "audio_eval_codecs": "The evaluation issue's ladder for each codec side by side (held-out renders < codec 6 kbps < "
+    "codec 1.5 kbps < Opus 1.5 kbps < noise): FAD / KAD through CLAP, the classifier and log-mel statistics",
 }
 
 
