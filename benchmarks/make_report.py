@@ -48,6 +48,8 @@ TITLES = {
     "own 14 instruments against as much audio with 83, side by side, on the three held-out sets beside Opus 12 kbps",
     "codec_mel_decoder_80min": "codec-mel's decoder (log-mel encoder, codes that hold a note) trained alone 50 "
     "minutes more from its 30-minute decoder-only run (not shipped), on the three held-out sets beside Opus 12 kbps",
+    "codec_mel_decoder_135min": "codec-mel's decoder trained alone 55 minutes more (135 in all), the 83-instrument "
+    "renders added to its data (not shipped), on the three held-out sets beside Opus 12 kbps",
     "codec_probe_codebooks": "Does the first codebook hold the note? The probe's note accuracy from the first "
     "codebook and the first two (what VampNet's codebooks:1 and codebooks:2 prompts keep), and how often the first "
     "code stays the same while the note does",
