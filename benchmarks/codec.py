@@ -254,6 +254,19 @@ def streamed_realtime(codec: Codec, x: torch.Tensor, frames: int) -> dict[str, f
             "streamed_latency_ms": 1000 * (frames * hop + codec.delay) / SR}  # fmt: skip
 
 
+def speeds(codec: Codec, x: torch.Tensor) -> dict[str, Any]:
+    """Encode + decode real-time factors on one core, of this codec and of its causal variant of the same size (an
+    untrained one serves: speed does not depend on the weights; a Vocos decoder's iSTFT frames overlap the next, so
+    a Vocos codec's causal variant has the transposed-convolution decoder)."""
+    torch.set_num_threads(1)
+    causal = Codec(replace(codec.cfg, causal=True, decoder="conv")).eval()
+    return {
+        "realtime_factor_1_core": realtime(codec, x),
+        "realtime_factor_1_core_causal": {"decoder": causal.cfg.decoder, **realtime(causal, x),
+                                          **streamed_realtime(causal, x, 1)},
+    }  # fmt: skip
+
+
 def opus_arm(sets: dict[str, list[tuple[np.ndarray, bool]]]) -> dict[str, Any]:
     torch.set_num_threads(1)
     return {n: measure(clips, lambda c: opus_round_trip(c, 12.0).audio) for n, clips in sets.items()}
@@ -587,12 +600,13 @@ def main() -> None:
         return
     codec = Codec.from_pretrained(args.model)
     vqvae = Codec.from_pretrained(args.vqvae) if args.vqvae else None
+    all_clips = [x for clips in sets.values() for x, _ in clips]
+    speed = speeds(codec, torch.tensor(np.concatenate(all_clips)[: 30 * SR])[None, None])  # first: seconds, not minutes
     if args.jobs > 1:
         results = full_rows(args.model, args.vqvae, sets, args.jobs)
     else:
         trips = rows_for(codec, vqvae)
         results = {name: {row: measure(clips, fn) for row, fn in trips.items()} for name, clips in sets.items()}
-    all_clips = [x for clips in sets.values() for x, _ in clips]
     figures: dict[str, Any] = {
         "clips": {name: len(clips) for name, clips in sets.items()},
         "monophonic_clips": {name: sum(m for _, m in clips) for name, clips in sets.items()},
@@ -602,13 +616,8 @@ def main() -> None:
         "silence_decodes_to": silence(codec),
         "codes_file_kbps_with_header": codes_file_kbps(codec, all_clips[0]),
         "codebook_usage": codebook_usage(codec, all_clips),
+        **speed,
     }
-    torch.set_num_threads(1)
-    x = torch.tensor(np.concatenate(all_clips)[: 30 * SR])[None, None]
-    figures["realtime_factor_1_core"] = realtime(codec, x)
-    # the causal variant of the same size (its speed does not depend on its weights, so an untrained one serves)
-    causal = Codec(replace(codec.cfg, causal=True)).eval()
-    figures["realtime_factor_1_core_causal"] = {**realtime(causal, x), **streamed_realtime(causal, x, 1)}
     command = "python benchmarks/codec.py" + (f" --model {args.model}" if args.model != "codec" else "")
     command += f" --result {args.result}" if args.result else ""
     write_result(args.result or "codec", figures, command=command + (f" --jobs {args.jobs}" if args.jobs > 1 else ""))
