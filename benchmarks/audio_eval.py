@@ -90,15 +90,17 @@ def low_pass(clips: list[np.ndarray], cutoff_hz: float) -> list[np.ndarray]:
     return [sosfiltfilt(sos, c).astype(np.float32) for c in clips]
 
 
+def through(a: list[np.ndarray], fn: Any) -> list[np.ndarray]:
+    """Each clip of `a` through `fn` (AudioClip -> AudioClip), cut to its length."""
+    return [np.asarray(fn(AudioClip(c, SR)).samples[0][: len(c)], np.float32) for c in a]
+
+
 def conditions(a: list[np.ndarray], rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
     from cadenza.audio.codec import Codec
     from cadenza.audio.codec_train import codec_round_trip
     from cadenza.audio.opus import opus_round_trip
 
     codec, vqvae = Codec.from_pretrained("codec"), Codec.from_pretrained("codec-vqvae")
-
-    def through(fn: Any) -> list[np.ndarray]:
-        return [np.asarray(fn(AudioClip(c, SR)).samples[0][: len(c)], np.float32) for c in a]
 
     return {
         "held-out renders (the other half)": a,
@@ -107,34 +109,32 @@ def conditions(a: list[np.ndarray], rng: np.random.Generator) -> dict[str, list[
         "noise at 10 dB SNR": with_noise(a, 10, rng),
         "noise at 0 dB SNR": with_noise(a, 0, rng),
         "low-pass 3.5 kHz (MUSHRA anchor)": low_pass(a, 3500),
-        "codec 6 kbps": through(lambda c: codec_round_trip(codec, c, 6.0)),
-        "codec 3 kbps": through(lambda c: codec_round_trip(codec, c, 3.0)),
-        "codec 1.5 kbps": through(lambda c: codec_round_trip(codec, c, 1.5)),
-        "VQ-VAE 0.5 kbps": through(lambda c: codec_round_trip(vqvae, c)),
-        "Opus 12 kbps": through(lambda c: opus_round_trip(c, 12.0).audio),
-        "Opus 6 kbps": through(lambda c: opus_round_trip(c, 6.0).audio),
-        "Opus 1.5 kbps": through(lambda c: opus_round_trip(c, 1.5).audio),
+        "codec 6 kbps": through(a, lambda c: codec_round_trip(codec, c, 6.0)),
+        "codec 3 kbps": through(a, lambda c: codec_round_trip(codec, c, 3.0)),
+        "codec 1.5 kbps": through(a, lambda c: codec_round_trip(codec, c, 1.5)),
+        "VQ-VAE 0.5 kbps": through(a, lambda c: codec_round_trip(vqvae, c)),
+        "Opus 12 kbps": through(a, lambda c: opus_round_trip(c, 12.0).audio),
+        "Opus 6 kbps": through(a, lambda c: opus_round_trip(c, 6.0).audio),
+        "Opus 1.5 kbps": through(a, lambda c: opus_round_trip(c, 1.5).audio),
         "white noise, same level": noise_like(a, rng),
     }
 
 
-def codec_conditions(a: list[np.ndarray], models: list[str], rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
-    """The issue's ladder for each codec in `models` (NAME=FOLDER or a shipped name), beside Opus, in one run."""
+def codec_conditions(
+    a: list[np.ndarray], arms: dict[str, str], rng: np.random.Generator
+) -> dict[str, list[np.ndarray]]:
+    """The issue's ladder for each codec of `arms` (label -> folder or shipped name), beside Opus, in one run."""
     from cadenza.audio.codec import Codec
     from cadenza.audio.codec_train import codec_round_trip
     from cadenza.audio.opus import opus_round_trip
 
-    def through(fn: Any) -> list[np.ndarray]:
-        return [np.asarray(fn(AudioClip(c, SR)).samples[0][: len(c)], np.float32) for c in a]
-
     out = {"held-out renders (the other half)": a}
-    for arm in models:
-        label, _, folder = arm.rpartition("=")
+    for label, folder in arms.items():
         codec = Codec.from_pretrained(folder)
         for kbps in (6.0, 3.0, 1.5):
-            out[f"{label or folder} {kbps:g} kbps"] = through(lambda c, m=codec, k=kbps: codec_round_trip(m, c, k))
+            out[f"{label} {kbps:g} kbps"] = through(a, lambda c, m=codec, k=kbps: codec_round_trip(m, c, k))
     for kbps in (12.0, 6.0, 1.5):
-        out[f"Opus {kbps:g} kbps"] = through(lambda c, k=kbps: opus_round_trip(c, k).audio)
+        out[f"Opus {kbps:g} kbps"] = through(a, lambda c, k=kbps: opus_round_trip(c, k).audio)
     out["white noise, same level"] = noise_like(a, rng)
     return out
 
@@ -239,11 +239,11 @@ def speed(embedders: dict[str, Any], clips: list[np.ndarray]) -> dict[str, float
 def codec_ladders(a: list[np.ndarray], b: list[np.ndarray], arms: list[str], embedders: dict[str, Any],
                   rng: np.random.Generator, seconds: float) -> None:  # fmt: skip
     """The issue's ladder (A < codec 6 kbps < codec 1.5 kbps < Opus 1.5 kbps < noise) for each codec, one run."""
-    rows = table(codec_conditions(a, arms, rng), b, embedders, rng)
+    labelled = {(arm.rpartition("=")[0] or arm): arm.rpartition("=")[2] for arm in arms}  # NAME=FOLDER or a name
+    rows = table(codec_conditions(a, labelled, rng), b, embedders, rng)
     holds: dict[str, Any] = {}
     for name in embedders:
-        for arm in arms:
-            label = arm.rpartition("=")[0] or arm
+        for label in labelled:
             rungs = (LADDER[0], f"{label} 6 kbps", f"{label} 1.5 kbps", *LADDER[3:])
             holds.setdefault(name, {})[label] = {m: ladder_holds(rows[name], m, rungs) for m in ("fad", "kad")}
         print(name, {k: v["fad"] for k, v in rows[name].items()})

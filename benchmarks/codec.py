@@ -172,12 +172,12 @@ def _row(model: str, vqvae: str | None, row: str, clips: list[tuple[np.ndarray, 
     return measure(clips, rows_for(*_MODELS[(model, vqvae)])[row])
 
 
-def full_rows(model: str, vqvae: str | None, sets: dict[str, list[tuple[np.ndarray, bool]]],
+def full_rows(model: str, vqvae: str | None, names: list[str], sets: dict[str, list[tuple[np.ndarray, bool]]],
               jobs: int) -> dict[str, dict[str, Any]]:  # fmt: skip
-    """Every row on every set, `jobs` (set, row) pairs at a time, one core each; the same figures as one process."""
+    """The rows `names` on every set, `jobs` (set, row) pairs at a time, one core each; the same figures as one
+    process."""
     from concurrent.futures import ProcessPoolExecutor
 
-    names = list(rows_for(Codec.from_pretrained(model), Codec.from_pretrained(vqvae) if vqvae else None))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         todo = {(s, r): pool.submit(_row, model, vqvae, r, clips) for s, clips in sets.items() for r in names}
         return {s: {r: todo[(s, r)].result() for r in names} for s in sets}
@@ -602,10 +602,10 @@ def main() -> None:
     vqvae = Codec.from_pretrained(args.vqvae) if args.vqvae else None
     all_clips = [x for clips in sets.values() for x, _ in clips]
     speed = speeds(codec, torch.tensor(np.concatenate(all_clips)[: 30 * SR])[None, None])  # first: seconds, not minutes
+    trips = rows_for(codec, vqvae)
     if args.jobs > 1:
-        results = full_rows(args.model, args.vqvae, sets, args.jobs)
+        results = full_rows(args.model, args.vqvae, list(trips), sets, args.jobs)
     else:
-        trips = rows_for(codec, vqvae)
         results = {name: {row: measure(clips, fn) for row, fn in trips.items()} for name, clips in sets.items()}
     figures: dict[str, Any] = {
         "clips": {name: len(clips) for name, clips in sets.items()},
