@@ -3,6 +3,7 @@ as the number of sampling passes grows, how well it fills a gap, how fast it pla
 
 usage: python benchmarks/vampnet.py [--model vampnet-music] [--data /work/data/codec-train] [--clips 24]
        python benchmarks/vampnet.py --valid-loss MODEL [MODEL ...]   (cross-entropy per codebook: context used?)
+       python benchmarks/vampnet.py --c2f vampnet-c2f --result vampnet_c2f   (what the finer codebooks add)
 
 Data: the set the model was trained on, rebuilt with the same command and seed (see `models/codec-vocos`'s
 card); its test split gives the inputs (pieces the model never heard), its valid split the reference set of
@@ -48,6 +49,18 @@ from common import write_result
 def windows(clips: list[np.ndarray], sr: int, seconds: float = 2.0) -> list[np.ndarray]:
     n = round(seconds * sr)
     return [c[i : i + n] for c in clips for i in range(0, len(c) - n + 1, n)]
+
+
+def openings(data: str, split: str, limit: int, sr: int, n_samples: int) -> list[np.ndarray]:
+    """The first `n_samples` of up to `limit` clips of a split (clips shorter than that are skipped)."""
+    out = []
+    for e in read_manifest(data, split):
+        x = read_audio(f"{data}/{e['file']}", sample_rate=sr, mono=True).samples[0]
+        if len(x) >= n_samples:
+            out.append(x[:n_samples])
+        if len(out) == limit:
+            break
+    return out
 
 
 def pitch_gross(outputs: list[np.ndarray], inputs: list[np.ndarray], sr: int) -> float:
@@ -101,6 +114,67 @@ def valid_loss(models: list[str], data: str) -> None:
                  command=f"python benchmarks/vampnet.py --data {data} --valid-loss " + " ".join(models))  # fmt: skip
 
 
+def coarse_to_fine(coarse_name: str, c2f_name: str, data: str, n_clips: int, result: str) -> None:
+    """`--c2f`: what a coarse-to-fine model adds to the coarse model's codes, on the same held-out windows.
+
+    Given the inputs' own coarse codes, the fine codebooks it generates (all of them, nothing of the input's fine
+    codes kept) are scored against the input (mel distance, pYIN gross pitch errors) beside the codec decoding the
+    coarse codebooks alone (what `vamp` plays without it) and all of them (its ceiling); then periodic:7 variations
+    (24 passes, guided, as `vamp` makes them) are scored by FAD/KAD against other held-out renders, alone and
+    refined in 4 and 12 passes, beside the codec at both depths; and its speed on one core."""
+    from cadenza.audio.embed import get_embedder
+    from cadenza.evaluate.audio_metrics import fad, kad
+
+    coarse, c2f = VampNet.from_pretrained(coarse_name), VampNet.from_pretrained(c2f_name)
+    if c2f.cfg.codec_id != coarse.cfg.codec_id or c2f.cfg.n_conditioning != coarse.cfg.n_codebooks:
+        raise SystemExit(f"{c2f_name} does not refine {coarse_name}'s codes")
+    codec, k, k_all = coarse.codec, coarse.cfg.n_codebooks, c2f.cfg.n_codebooks
+    sr, hop, n = codec.sample_rate, codec.cfg.hop, min(coarse.cfg.context, c2f.cfg.context)
+
+    def decode(c: torch.Tensor) -> np.ndarray:
+        return codec.decode_chunked(c)[0, 0].numpy()
+
+    inputs, reference = openings(data, "test", n_clips, sr, n * hop), openings(data, "valid", 100, sr, n * hop)
+    codes = [codec.encode_chunked(torch.tensor(x)[None, None], k_all)[..., :n] for x in inputs]
+    everywhere = torch.ones(1, k, n, dtype=torch.bool)
+    t0 = time.perf_counter()
+    refined = [c2f.refine(c[:, :k], everywhere, None, steps=12, guidance=0.0, seed=i) for i, c in enumerate(codes)]
+    c2f_speed = round(len(codes) * n / coarse.cfg.frame_rate / (time.perf_counter() - t0), 2)
+    sets: dict[str, list[np.ndarray]] = {
+        "real": inputs,
+        f"codec, {k} codebooks": [decode(c[:, :k]) for c in codes],
+        f"codec, {k_all} codebooks": [decode(c) for c in codes],
+        f"codec's {k} + generated {k_all - k}": [decode(c) for c in refined],
+    }
+    figures: dict[str, Any] = {"model": coarse_name, "c2f": c2f_name, "codec_model": coarse.cfg.codec,
+                               "clips": len(inputs), "window_s": n / coarse.cfg.frame_rate,
+                               "c2f_audio_s_per_s_12_passes": c2f_speed}  # fmt: skip
+    for name in list(sets)[1:]:
+        d = [float(mel_distance(torch.tensor(y[: len(x)]), torch.tensor(x), sr)) for y, x in zip(sets[name], inputs)]
+        figures[name] = {"mel_distance_median": round(float(np.median(d)), 3),
+                         "mel_distance_p90": round(float(np.percentile(d, 90)), 3),
+                         "pitch_gross_share": pitch_gross(sets[name], inputs, sr)}  # fmt: skip
+        print(name, figures[name], flush=True)
+    periodic = prompt_mask(["periodic:7"], n, coarse.cfg)
+    vamped = [coarse.vamp(c[:, :k], periodic, steps=24, guidance=1.0, seed=i) for i, c in enumerate(codes)]
+    sets[f"vamp periodic:7, {k} codebooks"] = [decode(v) for v in vamped]
+    for steps in (4, 12):
+        sets[f"vamp periodic:7 + c2f {steps} passes"] = [
+            decode(c2f.refine(v, periodic, c[:, k:], steps=steps, guidance=0.0, seed=i))
+            for i, (v, c) in enumerate(zip(vamped, codes))
+        ]
+    for emb_name in ("classifier", "clap"):
+        emb = get_embedder(emb_name)
+        ref = emb.embed(windows(reference, sr))
+        for set_name, clips in sets.items():
+            e = emb.embed(windows(clips, sr))
+            figures.setdefault(set_name, {})[f"fad_{emb_name}"] = round(fad(e, ref), 3)
+            figures[set_name][f"kad_{emb_name}"] = round(kad(e, ref), 3)
+        print(emb_name, {k: v for k, v in figures.items() if isinstance(v, dict)}, flush=True)
+    write_result(result, figures, command=f"python benchmarks/vampnet.py --model {coarse_name} --c2f {c2f_name} "
+                                          f"--clips {n_clips} --result {result}")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="vampnet-music")
@@ -114,10 +188,14 @@ def main() -> None:
         help="instead: each model's cross-entropy per codebook on the held-out codes of --data at mask "
         "ratios 0.3 / 0.6 / 0.9 (how much it reads from its context; results/vampnet_valid_loss.json)",
     )
+    ap.add_argument("--c2f", metavar="MODEL", help="instead: what this coarse-to-fine model adds (see coarse_to_fine)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.valid_loss:
         valid_loss(args.valid_loss, args.data)
+        return
+    if args.c2f:
+        coarse_to_fine(args.model, args.c2f, args.data, args.clips, args.result)
         return
     from cadenza.audio.embed import get_embedder
     from cadenza.evaluate.audio_metrics import fad, kad
@@ -126,17 +204,8 @@ def main() -> None:
     codec, cfg = model.codec, model.cfg
     sr, hop, n = codec.sample_rate, codec.cfg.hop, cfg.context
 
-    def load(split: str, limit: int) -> list[np.ndarray]:
-        out = []
-        for e in read_manifest(args.data, split):
-            x = read_audio(f"{args.data}/{e['file']}", sample_rate=sr, mono=True).samples[0]
-            if len(x) >= n * hop:
-                out.append(x[: n * hop])
-            if len(out) == limit:
-                break
-        return out
-
-    inputs, reference = load("test", args.clips), load("valid", 100)
+    inputs = openings(args.data, "test", args.clips, sr, n * hop)
+    reference = openings(args.data, "valid", 100, sr, n * hop)
     codes = [codec.encode_chunked(torch.tensor(x)[None, None], cfg.n_codebooks)[..., :n] for x in inputs]
 
     def decode(c: torch.Tensor) -> np.ndarray:

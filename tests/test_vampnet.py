@@ -87,6 +87,24 @@ def test_long_files_vamp_in_overlapping_windows() -> None:
     assert not torch.equal(out, model.vamp(codes, mask, steps=3, seed=1))
 
 
+def test_coarse_to_fine_keeps_the_coarse_codes_and_the_fine_codes_of_kept_frames() -> None:
+    c2f = tiny(cfg=VampNetConfig(**{**TINY.__dict__, "n_conditioning": 1}))
+    coarse_cfg = VampNetConfig(**{**TINY.__dict__, "n_codebooks": 1})
+    coarse, fine = torch.randint(0, 16, (1, 1, 20)), torch.randint(0, 16, (1, 2, 20))
+    mask = prompt_mask(["periodic:4"], 20, coarse_cfg)  # frames 0, 4, 8, ... kept
+    out = c2f.refine(coarse, mask, fine, steps=3, seed=0)
+    assert out.shape == (1, 3, 20) and torch.equal(out[:, :1], coarse) and (out < 16).all()
+    kept = ~mask[0, 0]
+    assert torch.equal(out[:, 1:, kept], fine[..., kept])
+    assert not torch.equal(out[:, 1:, ~kept], fine[..., ~kept])  # generated, not copied
+    everywhere = c2f.refine(coarse, mask, None, steps=3, seed=0)  # no fine codes given: all generated
+    assert torch.equal(everywhere[:, :1], coarse) and (everywhere < 16).all()
+    with pytest.raises(ValueError, match="coarse-to-fine"):
+        tiny().refine(coarse, mask, fine)
+    with pytest.raises(ValueError, match=r"\[1, 1, T\]"):
+        c2f.refine(torch.randint(0, 16, (1, 2, 20)), mask.expand(1, 2, 20), fine)
+
+
 def test_a_tiny_model_learns_to_inpaint() -> None:
     """Codes that count up (t + k) mod 16: after a few hundred steps a masked span is filled back exactly."""
     torch.manual_seed(0)
@@ -216,6 +234,30 @@ def test_train_vamp_and_fine_tune(trained: dict[str, Path]) -> None:
             "--embedding", "learned", "--steps", "2", "-o", str(trained["root"] / "by-table"))  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert VampNet.from_pretrained(trained["root"] / "by-table").cfg.embedding == "learned"
+
+
+def test_vamp_with_a_coarse_to_fine_model(trained: dict[str, Path]) -> None:
+    import soundfile as sf
+
+    c2f = trained["root"] / "c2f"
+    args = [a if a != "2" or i != 1 else "4" for i, a in enumerate(TINY_ARGS)]  # 4 codebooks, the first 2 given
+    p = run("vampnet", "train", "--data", str(trained["data"]), "--codec", str(trained["codec"]), *args,
+            "--conditioning", "2", "--steps", "2", "-o", str(c2f))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert VampNet.from_pretrained(c2f).cfg.n_conditioning == 2
+    wav, out = str(trained["data"] / "tone2.wav"), trained["root"] / "c2f.wav"
+    p = run("vampnet", "vamp", wav, "--model", str(trained["model"]), "--c2f", str(c2f), "--steps", "2",
+            "--c2f-steps", "2", "-o", str(out))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "2 finer codebooks" in p.stdout
+    y, sr = sf.read(out)
+    assert sr == 16000 and len(y) == 32000 and np.isfinite(y).all()
+    m = str(trained["model"])
+    assert_user_error(run("vampnet", "vamp", wav, "--model", m, "--c2f", m, "-o", str(o := trained["root"] / "n.wav")),
+                      "is a coarse model")  # fmt: skip
+    assert_user_error(run("vampnet", "vamp", wav, "--model", m, "--c2f", str(c2f), "--c2f-steps", "0", "-o", str(o)),
+                      "--c2f-steps")  # fmt: skip
+    assert not o.exists()
 
 
 def test_commands_refuse_bad_input(trained: dict[str, Path]) -> None:

@@ -256,6 +256,34 @@ class VampNet(Pretrained, nn.Module):
                 todo[..., s:e] = False
         return out
 
+    @torch.no_grad()
+    def refine(self, coarse: torch.Tensor, mask: torch.Tensor, fine: torch.Tensor | None = None,
+               **sampling: Any) -> torch.Tensor:  # fmt: skip
+        """Coarse-to-fine (this model has `n_conditioning` > 0): a coarse model's output [1, C, T] (C =
+        `n_conditioning`) and the mask it was made with [1, C, T] -> codes [1, K, T].
+
+        The fine codebooks are generated at every frame where the coarse model generated anything, and kept from
+        `fine` [1, K - C, T] (the input's own fine codes) at the frames the prompt kept whole; with no `fine`, they
+        are generated everywhere. `sampling` goes to `vamp` (steps, guidance, seed, ...)."""
+        c, k = self.cfg.n_conditioning, self.cfg.n_codebooks
+        if c == 0:
+            raise ValueError("refine needs a coarse-to-fine model (n_conditioning > 0)")
+        if coarse.shape[1] != c or mask.shape != coarse.shape:
+            raise ValueError(f"coarse codes and mask must be [1, {c}, T]")
+        t = coarse.shape[-1]
+        if fine is None:
+            frames = torch.ones(1, k - c, t, dtype=torch.bool)
+            filler = torch.zeros(1, k - c, t, dtype=coarse.dtype)
+        else:
+            frames, filler = mask.any(1, keepdim=True).expand(1, k - c, t), fine
+        if filler.shape != (1, k - c, t):
+            raise ValueError(f"fine codes must be [1, {k - c}, {t}]")
+        codes = torch.cat([coarse, filler], 1)
+        full_mask = torch.cat([torch.zeros_like(mask), frames], 1)
+        if not full_mask.any():
+            return codes
+        return self.vamp(codes, full_mask, **sampling)
+
     # ---- the codec
     @property
     def codec(self) -> Any:

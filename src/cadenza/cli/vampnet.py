@@ -45,11 +45,15 @@ def cmd_vamp(args: argparse.Namespace) -> int:
     common.set_threads(args)
     if args.steps < 1:
         raise InputError("--steps", f"must be at least 1, got {args.steps}")
+    if args.c2f_steps < 1:
+        raise InputError("--c2f-steps", f"must be at least 1, got {args.c2f_steps}")
     if args.loop < 1:
         raise InputError("--loop", f"must be at least 1, got {args.loop}")
     model = VampNet.from_pretrained(args.model)
     codec = model.codec
     k = model.cfg.n_codebooks
+    c2f = _coarse_to_fine(args.c2f, model) if args.c2f else None
+    k_all = c2f.cfg.n_codebooks if c2f else k  # codebooks read from the input (the fine ones kept where prompted)
     if args.input.endswith(".codes"):  # codes from `cadenza codec encode`: checked to be this codec's
         from cadenza.audio.codec_train import read_codes
 
@@ -57,7 +61,7 @@ def cmd_vamp(args: argparse.Namespace) -> int:
         if codes.shape[1] < k:
             raise InputError(args.input, f"holds {codes.shape[1]} codebooks; the model reads {k} (encode at a "
                                          f"higher --kbps)")  # fmt: skip
-        codes = codes[:, :k].repeat(1, 1, args.loop)
+        codes = codes[:, :k_all].repeat(1, 1, args.loop)
         n_samples *= args.loop
         x = (
             codec.decode_chunked(codes)[0, 0, :n_samples].numpy()
@@ -68,7 +72,9 @@ def cmd_vamp(args: argparse.Namespace) -> int:
         clip = _read(args.input, codec.sample_rate)
         x = np.tile(clip.samples[0], args.loop)
         n_samples = len(x)
-        codes = codec.encode_chunked(torch.tensor(x)[None, None], k)
+        codes = codec.encode_chunked(torch.tensor(x)[None, None], k_all)
+    fine = codes[:, k:] if codes.shape[1] == k_all and c2f else None
+    codes = codes[:, :k]
     n = codes.shape[-1]
     prompts = args.prompt or ["periodic:7"]
     beats = detect_beats(x, codec.sample_rate) if x is not None and any(p.strip() == "beat" for p in prompts) else None
@@ -76,6 +82,10 @@ def cmd_vamp(args: argparse.Namespace) -> int:
     out = model.vamp(codes, mask, steps=args.steps, temperature=args.temperature, top_p=args.top_p,
                      typical_mass=args.typical, mask_temperature=args.mask_temperature, guidance=args.guidance,
                      seed=args.seed, progress=n > model.cfg.context)  # fmt: skip
+    if c2f is not None:  # the finer codebooks, given the coarse ones everywhere
+        out = c2f.refine(out, mask, fine, steps=args.c2f_steps, temperature=args.temperature, top_p=args.top_p,
+                         typical_mass=args.typical, mask_temperature=args.mask_temperature, guidance=0.0,
+                         seed=args.seed, progress=n > c2f.cfg.context)  # fmt: skip
     if args.output.endswith(".codes"):
         from cadenza.audio.codec_train import write_codes
 
@@ -84,9 +94,23 @@ def cmd_vamp(args: argparse.Namespace) -> int:
         y = codec.decode_chunked(out)[0, 0, :n_samples].numpy()
         path = write_audio(AudioClip(y.astype(np.float32), codec.sample_rate), args.output)
     share = float(mask[:, model.cfg.n_conditioning :].float().mean())
+    fine_note = f", {k_all - k} finer codebooks by {args.c2f} in {args.c2f_steps} steps" if c2f else ""
     print(f"wrote {path} ({n_samples / codec.sample_rate:.1f} s, {' '.join(prompts)}: {share:.0%} of the tokens "
-          f"generated in {args.steps} steps, seed {args.seed})")  # fmt: skip
+          f"generated in {args.steps} steps{fine_note}, seed {args.seed})")  # fmt: skip
     return 0
+
+
+def _coarse_to_fine(name: str, coarse: Any) -> Any:
+    """The coarse-to-fine model `name`, checked to continue `coarse` (same codec, its codebooks as conditioning)."""
+    from cadenza.audio.vampnet import VampNet
+
+    c2f = VampNet.from_pretrained(name)
+    if c2f.cfg.n_conditioning == 0:
+        raise InputError(name, "is a coarse model, not a coarse-to-fine one (trained without --conditioning)")
+    if c2f.cfg.codec_id != coarse.cfg.codec_id or c2f.cfg.n_conditioning != coarse.cfg.n_codebooks:
+        raise InputError(name, f"refines {c2f.cfg.n_conditioning} codebooks of codec {c2f.cfg.codec_id}; "
+                               f"the coarse model makes {coarse.cfg.n_codebooks} of {coarse.cfg.codec_id}")  # fmt: skip
+    return c2f
 
 
 def register(sub: Any) -> None:
@@ -129,6 +153,9 @@ def register(sub: Any) -> None:
                    help="what to keep (repeatable; default periodic:7): periodic:K (every K-th frame), continue:5s, "
                         "suffix:2s, inpaint:10s-14s, codebooks:N (the N coarsest everywhere), beat")  # fmt: skip
     x.add_argument("--steps", type=int, default=24, help="sampling passes (default 24)")
+    x.add_argument("--c2f", metavar="MODEL",
+                   help="a coarse-to-fine model (vampnet-c2f) that adds the codec's finer codebooks")  # fmt: skip
+    x.add_argument("--c2f-steps", type=int, default=12, help="its sampling passes (default 12)")
     x.add_argument("--loop", type=int, default=1, help="play the input N times first (a loop that varies)")
     x.add_argument("--typical", type=float, default=0.15, help="typical filtering mass (default 0.15; 1: off)")
     x.add_argument(
