@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -192,6 +193,21 @@ def test_beat_clock_in_batches_and_sampling(prompts: TextCondition) -> None:
                    np.ones(3, bool))  # fmt: skip
     assert b["chroma"].shape == (3, 20, 16)
     assert b["chroma"][0, :, 15].all() and not b["chroma"][1:, :, 13:].any()  # no tempo word / prompt dropped
+    caps = ["a cello melody at 150 bpm"] * 3  # the clock dropped on its own: the words stay
+    b = make_batch(model, [clip], [(0, 0), (0, 5), (0, 10)], 20, caps, np.zeros(3, bool), np.ones(3, bool),
+                   drop_beat=np.array([False, True, False]))  # fmt: skip
+    assert b["chroma"][[0, 2], :, 15].all() and not b["chroma"][1, :, 13:].any()
+    assert torch.equal(b["text"].pooled[0], b["text"].pooled[1]) and b["text"].pooled[1].abs().sum() > 0
+    with pytest.raises(ValueError, match="beat_dropout"):
+        replace(TINY, beat_dropout=1.0)
+    from cadenza.audio.text2music_train import CaptionBatches
+
+    clip.entry = {"caption": "a cello melody at 150 bpm"}
+    seen: list[dict[str, Any]] = []
+    for rate in (0.0, 0.5):  # the batches draw the clock's own dropout at the config's rate, and only then
+        m = Text2Music(replace(TINY, beat=True, beat_dropout=rate))
+        CaptionBatches(m, [clip], 20, 64, make=lambda *a, **kw: seen.append(kw)).batch(0)
+    assert seen[0] == {} and 10 < int(seen[1]["drop_beat"].sum()) < 54
     with torch.no_grad():
         model.beat.weight.normal_()  # type: ignore[union-attr]
     one = prompts.row(0)
@@ -316,6 +332,12 @@ def test_fine_tune_resumes_from_a_model(trained: dict[str, Path]) -> None:
             "-o", str(out))  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert Text2Music.from_pretrained(out).cfg.beat and "valid_loss_no_beat" in Text2Music.from_pretrained(out).figures
+    p = run("text2music", "train", "--data", str(trained["data"]), "--init-from", str(out), "--beat-dropout", "0.3",
+            "--window-frames", "16", "--batch-size", "2", "--threads", "1", "--steps", "2",
+            "-o", str(trained["root"] / "tuned-beat-drop"))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert Text2Music.from_pretrained(trained["root"] / "tuned-beat-drop").cfg.beat_dropout == 0.3
+    assert "on its own on 30% of the windows" in (trained["root"] / "tuned-beat-drop" / "card.md").read_text()
     p = run("text2music", "a high sine tone at 90 bpm", "--model", str(out), "--seconds", "0.5",
             "--beat-guidance", "8", "-o", str(trained["root"] / "beat.wav"))  # fmt: skip
     assert p.returncode == 0 and "a beat clock at 90 bpm guided at 8 on the first codebook" in p.stdout, p.stderr

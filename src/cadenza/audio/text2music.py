@@ -61,10 +61,15 @@ class Text2MusicConfig:
     melody_dropout: float = 0.5  # share without their melody (the model also plays from the prompt alone)
     attributes: bool = False  # also read tempo and key from the prompt's words (`prompt_attributes`), not in MusicGen
     beat: bool = False  # a beat clock at the prompt's tempo on every frame (`beat_clock`), not in MusicGen
+    # share of training windows whose clock is dropped while their words are kept: the branch that `beat_guidance`
+    # compares with (the prompt without its clock) is then one the model was trained on (0: dropped with the prompt)
+    beat_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:
             raise ValueError("n_embd / n_head must be an even whole number (rotary positions rotate pairs)")
+        if not 0.0 <= self.beat_dropout < 1.0:
+            raise ValueError(f"beat_dropout must be in [0, 1), got {self.beat_dropout}")
 
 
 class TextCondition(NamedTuple):

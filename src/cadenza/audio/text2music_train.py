@@ -146,13 +146,17 @@ def beat_phases(clips: list[MusicClip], frame_rate: float, sample_rate: int, cac
 
 
 def make_batch(model: Text2Music, clips: list[MusicClip], picks: list[tuple[int, int]], n: int,
-               captions: list[str], drop_text: np.ndarray, drop_melody: np.ndarray) -> dict[str, Any]:  # fmt: skip
+               captions: list[str], drop_text: np.ndarray, drop_melody: np.ndarray,
+               drop_beat: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
+    """A batch of windows `picks` (clip, first frame) with their captions; the prompt, melody and beat clock
+    dropped where the arrays say (the clock also goes with the prompt)."""
     codes = torch.stack([torch.from_numpy(clips[i].codes[:, s : s + n].astype(np.int64)) for i, s in picks])
     chroma = torch.stack([chroma_onehot(clips[i].melody[s : s + n]) for i, s in picks])
     chroma[torch.from_numpy(drop_melody)] = 0.0
     if model.beat is not None:  # the clock where the caption states a tempo (as at sampling), dropped with it
         beats = []
-        for (i, s), cap, dropped in zip(picks, captions, drop_text):
+        no_clock = drop_text if drop_beat is None else drop_text | drop_beat
+        for (i, s), cap, dropped in zip(picks, captions, no_clock):
             phase = clips[i].beat
             given = phase is not None and not dropped and prompt_bpm(cap) is not None
             beats.append(beat_features(phase[s : s + n] if given else np.full(n, np.nan)))  # type: ignore[index]
@@ -184,7 +188,9 @@ class CaptionBatches:
         cfg = self.model.cfg
         drop_text = rng.random(self.batch_size) < cfg.text_dropout
         drop_melody = rng.random(self.batch_size) < cfg.melody_dropout
-        return self.make(self.model, self.clips, picks, self.n, captions, drop_text, drop_melody)
+        beat_dropout = getattr(cfg, "beat_dropout", 0.0)  # drawn last: the other draws stay as they were without it
+        extra = {"drop_beat": rng.random(self.batch_size) < beat_dropout} if beat_dropout > 0 else {}
+        return self.make(self.model, self.clips, picks, self.n, captions, drop_text, drop_melody, **extra)
 
 
 class Text2MusicTrainer(nn.Module):
@@ -244,8 +250,9 @@ def train_text2music(folders: list[str | Path], out_dir: str | Path, base: Text2
     start: Text2Music | None = None
     if init_from is not None:
         start = Text2Music.from_pretrained(init_from)
-        base = replace(start.cfg, attributes=start.cfg.attributes or base.attributes,
-                       beat=start.cfg.beat or base.beat)  # may learn to read them now  # fmt: skip
+        base = replace(start.cfg, attributes=start.cfg.attributes or base.attributes,  # may learn to read them now
+                       beat=start.cfg.beat or base.beat,
+                       beat_dropout=base.beat_dropout or start.cfg.beat_dropout)  # fmt: skip
     for f in folders:
         caption_entries(f)  # every folder checked before the long coding starts
     codec = Codec.from_pretrained(base.codec)
@@ -303,7 +310,7 @@ BEAT_NOTE = """
 A beat clock runs on every frame (sine and cosine of the beat's phase, `beat_features`) at the prompt's tempo ("N bpm",
 or its tempo word's middle, `prompt_bpm`); in training, at the tempo each clip was rendered at, placed by librosa's beat
 tracker held to that tempo (as Music ControlNet takes its rhythm control from a tracker), and given only where the
-caption states a tempo, as at sampling. Not in MusicGen. Dropped with the prompt (guidance's other branch has none)."""
+caption states a tempo, as at sampling. Not in MusicGen. Dropped with the prompt (guidance's other branch has none)"""
 
 CARD = """# Text-to-music `{name}` (cadenza)
 

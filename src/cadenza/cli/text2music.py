@@ -24,7 +24,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         base = Text2MusicConfig(codec=args.codec, n_codebooks=args.codebooks, n_layer=args.layers, n_head=args.heads,
                                 n_embd=args.width, window=args.window, dropout=args.dropout,
-                                attributes=args.attributes, beat=args.beat)  # fmt: skip
+                                attributes=args.attributes, beat=args.beat, beat_dropout=args.beat_dropout)  # fmt: skip
     except ValueError as e:
         raise InputError("text2music config", str(e)) from None
     if args.window_frames < 8:
@@ -35,6 +35,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                                       new_segment=args.new_segment)  # fmt: skip
     print(", ".join(f"{k} {v}" for k, v in figures.items() if k.startswith(("valid_", "uniform"))))
     cfg = model.cfg
+    beat_note = "." if not cfg.beat_dropout else (
+        f", and on its own on {cfg.beat_dropout:.0%} of the windows whose caption states a tempo, the words kept (the "
+        f"branch that `--beat-guidance` compares with).")  # fmt: skip
     common.save_trained(
         model, args, figures, CARD, name=Path(args.output).name, codec=cfg.codec, n_codebooks=cfg.n_codebooks,
         frame_rate=cfg.frame_rate, n_layer=cfg.n_layer, n_embd=cfg.n_embd, n_head=cfg.n_head, window=cfg.window,
@@ -42,7 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         n_params=sum(p.numel() for p in model.parameters()), data=" + ".join(f"`{d}`" for d in args.data),
         minutes_audio=figures["train_minutes_of_audio"], config=json.dumps(asdict(cfg)),
         window_frames=args.window_frames, batch_size=args.batch_size,
-        attributes=(ATTRIBUTES_NOTE if cfg.attributes else "") + (BEAT_NOTE if cfg.beat else ""),
+        attributes=(ATTRIBUTES_NOTE if cfg.attributes else "") + (BEAT_NOTE + beat_note if cfg.beat else ""),
         init=f"\n\nFine-tuned from `{args.init_from}` (its card lists its own training)." if args.init_from else "",
     )  # fmt: skip
     return 0
@@ -190,5 +193,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--beat", action="store_true",
                    help="also give every frame a beat clock at the prompt's tempo "
                         "(with --init-from: learn to)")  # fmt: skip
+    t.add_argument("--beat-dropout", type=float, default=0.0, metavar="P",
+                   help="with --beat: also drop the clock alone on this share of windows, the words kept, so "
+                        "that --beat-guidance compares with a branch the model knows (default 0: only with the "
+                        "prompt)")  # fmt: skip
     common.add_training(t, steps=3000, lr=6e-4, eval_every=250)
     t.set_defaults(func=cmd_train)
