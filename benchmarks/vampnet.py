@@ -51,6 +51,22 @@ def windows(clips: list[np.ndarray], sr: int, seconds: float = 2.0) -> list[np.n
     return [c[i : i + n] for c in clips for i in range(0, len(c) - n + 1, n)]
 
 
+def distances(sets: dict[str, list[np.ndarray]], reference: list[np.ndarray], sr: int, figures: dict[str, Any]) -> None:
+    """FAD and KAD of every set to the reference (2 s windows), through cadenza's classifier and CLAP, into
+    `figures[set name]`."""
+    from cadenza.audio.embed import get_embedder
+    from cadenza.evaluate.audio_metrics import fad, kad
+
+    for name in ("classifier", "clap"):
+        emb = get_embedder(name)
+        ref = emb.embed(windows(reference, sr))
+        for set_name, clips in sets.items():
+            e = emb.embed(windows(clips, sr))
+            figures.setdefault(set_name, {})[f"fad_{name}"] = round(fad(e, ref), 3)
+            figures[set_name][f"kad_{name}"] = round(kad(e, ref), 3)
+        print(name, {k: v for k, v in figures.items() if isinstance(v, dict)}, flush=True)
+
+
 def openings(data: str, split: str, limit: int, sr: int, n_samples: int) -> list[np.ndarray]:
     """The first `n_samples` of up to `limit` clips of a split (clips shorter than that are skipped)."""
     out = []
@@ -122,9 +138,6 @@ def coarse_to_fine(coarse_name: str, c2f_name: str, data: str, n_clips: int, res
     coarse codebooks alone (what `vamp` plays without it) and all of them (its ceiling); then periodic:7 variations
     (24 passes, guided, as `vamp` makes them) are scored by FAD/KAD against other held-out renders, alone and
     refined in 4 and 12 passes, beside the codec at both depths; and its speed on one core."""
-    from cadenza.audio.embed import get_embedder
-    from cadenza.evaluate.audio_metrics import fad, kad
-
     coarse, c2f = VampNet.from_pretrained(coarse_name), VampNet.from_pretrained(c2f_name)
     if c2f.cfg.codec_id != coarse.cfg.codec_id or c2f.cfg.n_conditioning != coarse.cfg.n_codebooks:
         raise SystemExit(f"{c2f_name} does not refine {coarse_name}'s codes")
@@ -163,14 +176,7 @@ def coarse_to_fine(coarse_name: str, c2f_name: str, data: str, n_clips: int, res
             decode(c2f.refine(v, periodic, c[:, k:], steps=steps, guidance=0.0, seed=i))
             for i, (v, c) in enumerate(zip(vamped, codes))
         ]
-    for emb_name in ("classifier", "clap"):
-        emb = get_embedder(emb_name)
-        ref = emb.embed(windows(reference, sr))
-        for set_name, clips in sets.items():
-            e = emb.embed(windows(clips, sr))
-            figures.setdefault(set_name, {})[f"fad_{emb_name}"] = round(fad(e, ref), 3)
-            figures[set_name][f"kad_{emb_name}"] = round(kad(e, ref), 3)
-        print(emb_name, {k: v for k, v in figures.items() if isinstance(v, dict)}, flush=True)
+    distances(sets, reference, sr, figures)
     write_result(result, figures, command=f"python benchmarks/vampnet.py --model {coarse_name} --c2f {c2f_name} "
                                           f"--clips {n_clips} --result {result}")  # fmt: skip
 
@@ -197,9 +203,6 @@ def main() -> None:
     if args.c2f:
         coarse_to_fine(args.model, args.c2f, args.data, args.clips, args.result)
         return
-    from cadenza.audio.embed import get_embedder
-    from cadenza.evaluate.audio_metrics import fad, kad
-
     model = VampNet.from_pretrained(args.model)
     codec, cfg = model.codec, model.cfg
     sr, hop, n = codec.sample_rate, codec.cfg.hop, cfg.context
@@ -239,14 +242,7 @@ def main() -> None:
     figures: dict[str, Any] = {"model": args.model, "codec_model": cfg.codec, "codebooks": cfg.n_codebooks,
                                "clips": len(inputs), "window_s": n / cfg.frame_rate,
                                "generated_share_periodic_7": round(float(periodic.float().mean()), 3)}  # fmt: skip
-    for name in ("classifier", "clap"):
-        emb = get_embedder(name)
-        ref = emb.embed(windows(reference, sr))
-        for set_name, clips in sets.items():
-            e = emb.embed(windows(clips, sr))
-            figures.setdefault(set_name, {})[f"fad_{name}"] = round(fad(e, ref), 3)
-            figures[set_name][f"kad_{name}"] = round(kad(e, ref), 3)
-        print(name, {k: v for k, v in figures.items() if isinstance(v, dict)}, flush=True)
+    distances(sets, reference, sr, figures)
 
     # pitch, by an independent tracker (pYIN): the inputs are monophonic melodies
     for set_name in ("codec", "vamp_steps_24", "unigram"):
