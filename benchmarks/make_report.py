@@ -72,6 +72,8 @@ TITLES = {
     "benchmark and seeds",
     "vampnet_learned_embedding": "The first VampNet (a learned embedding table per codebook), the same benchmark in "
     "the same state of the codec: the other arm of the embedding ablation",
+    "vampnet_c2f_3200": "VampNet's coarse-to-fine stage (codebooks 5-12 given 1-4; 3,200 steps, 46 min, not shipped) "
+    "on 2.56 s held-out windows: what it adds to the coarse codes, beside the codec at 4 and 12 codebooks",
     "vampnet_valid_loss": "VampNet's cross-entropy per codebook on held-out codes at 30 / 60 / 90% masked: the codec's "
     "code vectors against learned tables, beside a bigram of the first codebook (does it read its context?)",
     "text2music": "Text-to-music, token model and latent diffusion on held-out captions: adherence (instrument, "

@@ -154,7 +154,8 @@ def register(sub: Any) -> None:
                         "suffix:2s, inpaint:10s-14s, codebooks:N (the N coarsest everywhere), beat")  # fmt: skip
     x.add_argument("--steps", type=int, default=24, help="sampling passes (default 24)")
     x.add_argument("--c2f", metavar="MODEL",
-                   help="a coarse-to-fine model (vampnet-c2f) that adds the codec's finer codebooks")  # fmt: skip
+                   help="a coarse-to-fine model (trained with vampnet train --conditioning N) that adds the "
+                        "codec's finer codebooks")  # fmt: skip
     x.add_argument("--c2f-steps", type=int, default=12, help="its sampling passes (default 12)")
     x.add_argument("--loop", type=int, default=1, help="play the input N times first (a loop that varies)")
     x.add_argument("--typical", type=float, default=0.15, help="typical filtering mass (default 0.15; 1: off)")
