@@ -312,6 +312,15 @@ or its tempo word's middle, `prompt_bpm`); in training, at the tempo each clip w
 tracker held to that tempo (as Music ControlNet takes its rhythm control from a tracker), and given only where the
 caption states a tempo, as at sampling. Not in MusicGen. Dropped with the prompt (guidance's other branch has none)"""
 
+
+def beat_note(cfg: Text2MusicConfig) -> str:
+    """The card's paragraph on the beat clock, with its own dropout if the model was trained with one."""
+    if not cfg.beat_dropout:
+        return BEAT_NOTE + "."
+    return (BEAT_NOTE + f", and on its own on {cfg.beat_dropout:.0%} of the windows whose caption states a tempo, the "
+            f"words kept (the branch that `--beat-guidance` compares with).")  # fmt: skip
+
+
 CARD = """# Text-to-music `{name}` (cadenza)
 
 A MusicGen-style decoder (Copet et al. 2023) over the codes of the codec `{codec}` ({n_codebooks} codebooks, delay

@@ -19,7 +19,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from cadenza.audio.text2music import Text2MusicConfig
-    from cadenza.audio.text2music_train import ATTRIBUTES_NOTE, BEAT_NOTE, CARD, train_text2music
+    from cadenza.audio.text2music_train import ATTRIBUTES_NOTE, CARD, beat_note, train_text2music
 
     try:
         base = Text2MusicConfig(codec=args.codec, n_codebooks=args.codebooks, n_layer=args.layers, n_head=args.heads,
@@ -35,9 +35,6 @@ def cmd_train(args: argparse.Namespace) -> int:
                                       new_segment=args.new_segment)  # fmt: skip
     print(", ".join(f"{k} {v}" for k, v in figures.items() if k.startswith(("valid_", "uniform"))))
     cfg = model.cfg
-    beat_note = "." if not cfg.beat_dropout else (
-        f", and on its own on {cfg.beat_dropout:.0%} of the windows whose caption states a tempo, the words kept (the "
-        f"branch that `--beat-guidance` compares with).")  # fmt: skip
     common.save_trained(
         model, args, figures, CARD, name=Path(args.output).name, codec=cfg.codec, n_codebooks=cfg.n_codebooks,
         frame_rate=cfg.frame_rate, n_layer=cfg.n_layer, n_embd=cfg.n_embd, n_head=cfg.n_head, window=cfg.window,
@@ -45,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         n_params=sum(p.numel() for p in model.parameters()), data=" + ".join(f"`{d}`" for d in args.data),
         minutes_audio=figures["train_minutes_of_audio"], config=json.dumps(asdict(cfg)),
         window_frames=args.window_frames, batch_size=args.batch_size,
-        attributes=(ATTRIBUTES_NOTE if cfg.attributes else "") + (BEAT_NOTE + beat_note if cfg.beat else ""),
+        attributes=(ATTRIBUTES_NOTE if cfg.attributes else "") + (beat_note(cfg) if cfg.beat else ""),
         init=f"\n\nFine-tuned from `{args.init_from}` (its card lists its own training)." if args.init_from else "",
     )  # fmt: skip
     return 0

@@ -79,13 +79,11 @@ def cmd_vamp(args: argparse.Namespace) -> int:
     prompts = args.prompt or ["periodic:7"]
     beats = detect_beats(x, codec.sample_rate) if x is not None and any(p.strip() == "beat" for p in prompts) else None
     mask = prompt_mask(prompts, n, model.cfg, beats=beats)
-    out = model.vamp(codes, mask, steps=args.steps, temperature=args.temperature, top_p=args.top_p,
-                     typical_mass=args.typical, mask_temperature=args.mask_temperature, guidance=args.guidance,
-                     seed=args.seed, progress=n > model.cfg.context)  # fmt: skip
+    sampling = {"temperature": args.temperature, "top_p": args.top_p, "typical_mass": args.typical,
+                "mask_temperature": args.mask_temperature, "seed": args.seed}  # fmt: skip
+    out = model.vamp(codes, mask, steps=args.steps, guidance=args.guidance, progress=n > model.cfg.context, **sampling)
     if c2f is not None:  # the finer codebooks, given the coarse ones everywhere
-        out = c2f.refine(out, mask, fine, steps=args.c2f_steps, temperature=args.temperature, top_p=args.top_p,
-                         typical_mass=args.typical, mask_temperature=args.mask_temperature, guidance=0.0,
-                         seed=args.seed, progress=n > c2f.cfg.context)  # fmt: skip
+        out = c2f.refine(out, mask, fine, steps=args.c2f_steps, guidance=0.0, progress=n > c2f.cfg.context, **sampling)
     if args.output.endswith(".codes"):
         from cadenza.audio.codec_train import write_codes
 
