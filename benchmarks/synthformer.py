@@ -3,6 +3,10 @@ parameter asked for, is it the class asked for, how far is it from real clips, a
 
 usage: python benchmarks/synthformer.py [--model synthformer-textures] [--data /work/data/textures-sf] [--clips 8]
                                       [--guidance 1 3]
+       python benchmarks/synthformer.py --fm-plot OUT.png [--compare [LABEL=]MODEL]   (fm from an index that jumps)
+
+Data for the stepped-curve measure (does it read a jump at once, or follow its past?): `--data` a set made with
+`--curves steps` (the model's card names it).
 
 Data: the test split of the texture set the model was trained on, rebuilt with the same command and seed
 (`cadenza data textures --kind wind rain engine bugs fm applause --clips 150 --duration 8 --seed 1`); the model
@@ -56,6 +60,57 @@ def windows(clips: list[np.ndarray], sr: int, seconds: float = 2.0) -> list[np.n
     return [c[i : i + n] for c in clips for i in range(0, len(c) - n + 1, n)]
 
 
+def fm_plot(out: str, models: dict[str, str], seeds: int = 8, guidance: float = 1.5) -> None:
+    """The fm texture from a held FM-index curve that jumps (1.6 s per value): the real synthesis, then each model at
+    `guidance`; the share of energy above 1 kHz (dB) averaged over `seeds`, and one seed's spectrogram each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.signal import stft
+
+    from cadenza.audio.textures import fm
+
+    sr, n_frames, rate = 16000, 400, 50.0
+    curve = np.repeat([0.05, 0.9, 0.3, 1.0, 0.05], n_frames // 5).astype(np.float32)
+
+    def held(k: int, _rng: np.random.Generator) -> np.ndarray:
+        return np.interp(np.linspace(0, 1, k), np.linspace(0, 1, len(curve)), curve)
+
+    def brightness(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f, t, z = stft(x, sr, nperseg=1024, noverlap=768)
+        p = np.abs(z) ** 2
+        return t, 10 * np.log10((p[f > 1000].sum(0) + 1e-12) / (p.sum(0) + 1e-12))
+
+    played = {}
+    for name, path in models.items():
+        m = Synthformer.from_pretrained(path)
+        sr, rate = m.codec.sample_rate, m.cfg.frame_rate
+        played[name] = [m.codec.decode_chunked(m.generate("fm", {"index": curve}, n_frames, seed=s, guidance=guidance))
+                        [0, 0].numpy() for s in range(seeds)]  # fmt: skip
+    real = [fm(round(n_frames / rate * sr), sr, np.random.default_rng(s), curve=held)[0] for s in range(seeds)]
+    clips = {"real (the texture's synthesis)": real, **played}
+    fig, axes = plt.subplots(len(clips) + 2, 1, figsize=(9, 2.2 * len(clips) + 4.4), sharex=True,
+                             gridspec_kw={"height_ratios": [0.5, 1] + [1] * len(clips)})  # fmt: skip
+    axes[0].plot(np.arange(len(curve)) / rate, curve, color="k")
+    axes[0].set_ylabel("FM index asked")
+    axes[0].set_title(f"Synthformer fm: a held index curve that jumps (guidance {guidance:g})")
+    for (name, xs), color in zip(clips.items(), ["k", "tab:red", "tab:blue", "tab:green"]):
+        t, b = zip(*[brightness(x) for x in xs])
+        axes[1].plot(t[0], np.mean(b, 0), color=color, label=name)
+    axes[1].set_ylabel(f"energy > 1 kHz (dB)\nmean of {seeds} seeds")
+    axes[1].legend(fontsize=8, loc="lower right")
+    for ax, (name, xs) in zip(axes[2:], clips.items()):
+        ax.specgram(xs[0], NFFT=1024, Fs=sr, noverlap=768, cmap="magma", vmin=-120)
+        ax.set_ylim(0, 6000)
+        ax.set_ylabel("Hz")
+        ax.set_title(f"{name}, seed 0", fontsize=10)
+    axes[-1].set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(out, dpi=72)
+    print("wrote", out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="synthformer-textures")
@@ -64,8 +119,15 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, nargs="+", default=[1.0, 3.0],
                     help="guidance coefficients, one `model` arm each (default 1 3; 1: the model alone)")  # fmt: skip
     ap.add_argument("--result", default="synthformer")
+    ap.add_argument("--fm-plot", metavar="OUT", help="instead: fm played from an index that jumps (see fm_plot)")
+    ap.add_argument("--compare", metavar="[LABEL=]MODEL", help="with --fm-plot: another model beside --model")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.fm_plot:
+        label, _, other = (args.compare or "").rpartition("=")
+        models = {label or other: other} if other else {}
+        fm_plot(args.fm_plot, {**models, args.model: args.model})
+        return
     from cadenza.audio.classifier import SoundClassifier
     from cadenza.audio.embed import get_embedder
     from cadenza.evaluate.audio_metrics import fad, kad
@@ -134,7 +196,8 @@ def main() -> None:
                       "kad_classifier") if k in figures[cfg.classes[0]][name]
         }  # fmt: skip
     figures["speed"] = speed(model, max(args.guidance))
-    command = f"python benchmarks/synthformer.py --clips {args.clips} --guidance {' '.join(map(str, args.guidance))}"
+    command = (f"python benchmarks/synthformer.py --model {args.model} --data {args.data} --clips {args.clips} "
+               f"--guidance {' '.join(map(str, args.guidance))} --result {args.result}")  # fmt: skip
     write_result(args.result, figures, command=command)
 
 
