@@ -64,8 +64,20 @@ TITLES = {
     "the prior, speed and latency",
     "rave_textures": "RAVE on fresh procedural textures, the paper's pair beside the log-mel/spectral pair and the "
     "codec: the parameter read back from the resynthesis, distances, level, class, FAD, the prior against N(0, I)",
-    "synthformer": "Synthformer on held-out textures beside the codec (ceiling) and unigram tokens (floor): does the "
-    "sound follow its parameter, class accuracy, FAD/KAD per class, the KV cache's speed-up, live play",
+    "synthformer": "Synthformer (the shipped model: stage 1 fine-tuned on textures whose parameters jump and hold) on "
+    "held-out textures beside the codec (ceiling) and unigram tokens (floor): does the sound follow its parameter, "
+    "class accuracy, FAD/KAD per class, the KV cache's speed-up, live play",
+    "synthformer_jumps": "The shipped Synthformer on held-out textures whose parameters jump and hold "
+    "(`--curves steps`): does it read its parameter at once, or follow its own past?",
+    "synthformer_stage1": "The Synthformer before its fine-tuning on stepped curves (stage 1 of its card, the weights "
+    "of models/synthformer-textures before 2026-12-03), re-measured through codec-vocos's current decoder",
+    "synthformer_stage1_jumps": "The same stage-1 Synthformer on held-out stepped curves",
+    "synthformer_steps": "Stage 2 as trained (float32 run weights; the shipped model is the same in float16), the "
+    "stepped-curve arm of the fine-tuning ablation",
+    "synthformer_jumps_steps": "Stage 2 as trained (float32) on held-out stepped curves",
+    "synthformer_control_smooth": "The fine-tuning ablation's control: stage 1 fine-tuned the same 1,000 steps on "
+    "fresh smooth curves (`--seed 8`) instead of stepped ones",
+    "synthformer_control_smooth_jumps": "The smooth-curve control on held-out stepped curves",
     "vampnet": "VampNet at 3,000 steps (its first segment) on held-out renders: FAD/KAD as the sampling passes grow, "
     "beside the codec (ceiling) and unigram tokens (floor); inpainting; speed",
     "vampnet_6000": "VampNet at 6,000 steps (the shipped model: the same run resumed for a second segment), the same "

@@ -18,11 +18,13 @@ u without them (`unconditioned`): a learned null where the model was trained wit
 parameters at the middle of their range (guidance away from a neutral setting: the sound follows its curve more
 closely, at a cost in fidelity; `GUIDANCE` says what was measured). Training options for a model that ignores its
 parameters and copies its history: token dropout, parameter dropout, Fourier features of the parameters. Tried on
-the shipped model's failure, the fm texture (its FM index not followed: probe r -0.17 on held-out curves), by
+the first model's failure, the fm texture (its FM index not followed: probe r -0.17 on held-out curves), by
 fine-tuning it for 25-40 min (about 2 s/step on one core): token dropout 0.2 / 0.4 gave 0.01 / -0.57 at 750 steps
 and cost the wind its following (0.58 -> 0.17 / 0.29); 1,000 more fm clips with parameter dropout 0.1 gave -0.09
-(wind 0.16), with Fourier features (4) as well 0.22 while applause, bugs and engine lost 0.07-0.10 each. None was
-shipped; guidance on the shipped model gave fm 0.40 at 2 (BENCHMARKS.md).
+(wind 0.16), with Fourier features (4) as well 0.22 while applause, bugs and engine lost 0.07-0.10 each. What
+worked is the data: 1,000 steps on all six textures with curves that jump and hold (`cadenza data textures --curves
+steps`, so that the past cannot say what comes next) beside the smooth ones gave fm 0.62 alone and 0.60 at guidance
+1.5 (the same steps on fresh smooth curves, the control: 0.61 and 0.38), and is the shipped model (its card).
 
 `frames(kind, control)` yields one frame of codes at a time, reading the parameters of each frame from `control`
 as it goes (the live mode); `FrameDecoder` turns frames into audio with a bounded look-ahead.
@@ -124,8 +126,8 @@ class Synthformer(Pretrained, nn.Module):
     cfg: SynthformerConfig
     # What `play` and the demo use (`frames` and `generate` default to 1, the model alone). Measured on the shipped
     # model (benchmarks/synthformer.py, 8 held-out clips per texture): guidance 1.5 follows the curve better (probe
-    # r 0.56 -> 0.66, clips below r 0.5 31% -> 25%) while FAD stays at the codec's own (87 vs 74 unguided, codec 90);
-    # 2 follows better still (0.77, 15%) and sounds further from real textures (FAD 139); 3 loses the class (88%).
+    # r 0.69 -> 0.80, clips below r 0.5 27% -> 17%) and sounds closer to real textures (FAD 108 vs 128 unguided,
+    # codec 146); 2 follows as well (0.81, 8%) further from them (FAD 141); on the first model 3 lost the class (88%).
     GUIDANCE: ClassVar[float] = 1.5
 
     def __init__(self, cfg: SynthformerConfig) -> None:
