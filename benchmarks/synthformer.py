@@ -5,13 +5,12 @@ usage: python benchmarks/synthformer.py [--model synthformer-textures] [--data /
                                       [--guidance 1 3]
        python benchmarks/synthformer.py --fm-plot OUT.png [--compare [LABEL=]MODEL]   (fm from an index that jumps)
 
-Data for the stepped-curve measure (does it read a jump at once, or follow its past?): `--data` a set made with
-`--curves steps` (the model's card names it).
-
 Data: the test split of the texture set the model was trained on, rebuilt with the same command and seed
 (`cadenza data textures --kind wind rain engine bugs fm applause --clips 150 --duration 8 --seed 1`); the model
 never saw these clips, nor did the sound classifier (trained on the seed-0 set). For each test clip the model plays
-the clip's own class and parameter curve, 8 s from nothing.
+the clip's own class and parameter curve, 8 s from nothing. With `--data` a set made with `--curves steps` (its
+parameters jump and hold; the model's card names it), the same measures say whether the model reads a jump at once
+or follows its own past.
 
 Three sets per class, measured alike:
 - `real`: the test clips themselves;
