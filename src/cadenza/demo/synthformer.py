@@ -24,6 +24,8 @@ def build(out_dir: Path) -> Section:
         "rain": ("density", np.interp(t, [0, 3, 6, 10], [0.05, 0.9, 0.9, 0.1]), "a drizzle grows to a downpour"),
         "engine": ("rate", np.interp(t, [0, 4, 7, 10], [0.1, 0.9, 0.9, 0.3]), "an engine revs up, holds, slows"),
         "wind": ("strength", 0.5 + 0.4 * np.sin(2 * np.pi * t / 5), "wind in two slow gusts"),
+        "fm": ("index", np.repeat([0.05, 0.9, 0.3, 1.0, 0.05], len(t) // 5 + 1)[: len(t)],
+               "an FM tone whose index jumps and holds: pure, rich, half, richest, pure"),
     }  # fmt: skip
     items = []
     for i, (kind, (param, curve, what)) in enumerate(drawn.items()):
@@ -49,6 +51,7 @@ def build(out_dir: Path) -> Section:
         f"Each plays with guidance {model.GUIDANCE:g} (`--guidance`, the default): the sound is pushed away from what "
         "the model plays with its parameter at the middle of its range. The wind also plays with guidance 1 (the "
         "model alone) and 3: more guidance follows the curve more closely and sounds less like the real texture "
-        "(BENCHMARKS.md).",
+        "(BENCHMARKS.md). The fm tone's index jumps: the model learned to read a jump at once from textures whose "
+        "parameters jump and hold (its card).",
         items,
     )
