@@ -66,27 +66,25 @@ def fm_plot(out: str, models: dict[str, str], seeds: int = 8, guidance: float = 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from scipy.signal import stft
 
+    from cadenza.audio.dsp import stft_magnitude
     from cadenza.audio.textures import fm
 
-    sr, n_frames, rate = 16000, 400, 50.0
+    loaded = {name: Synthformer.from_pretrained(path) for name, path in models.items()}
+    first = next(iter(loaded.values()))
+    sr, rate, n_frames = first.codec.sample_rate, first.cfg.frame_rate, 400
     curve = np.repeat([0.05, 0.9, 0.3, 1.0, 0.05], n_frames // 5).astype(np.float32)
 
     def held(k: int, _rng: np.random.Generator) -> np.ndarray:
         return np.interp(np.linspace(0, 1, k), np.linspace(0, 1, len(curve)), curve)
 
     def brightness(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        f, t, z = stft(x, sr, nperseg=1024, noverlap=768)
-        p = np.abs(z) ** 2
+        p = stft_magnitude(torch.as_tensor(x, dtype=torch.float32), 1024, 256).numpy() ** 2
+        f, t = np.fft.rfftfreq(1024, 1 / sr), np.arange(p.shape[1]) * 256 / sr
         return t, 10 * np.log10((p[f > 1000].sum(0) + 1e-12) / (p.sum(0) + 1e-12))
 
-    played = {}
-    for name, path in models.items():
-        m = Synthformer.from_pretrained(path)
-        sr, rate = m.codec.sample_rate, m.cfg.frame_rate
-        played[name] = [m.codec.decode_chunked(m.generate("fm", {"index": curve}, n_frames, seed=s, guidance=guidance))
-                        [0, 0].numpy() for s in range(seeds)]  # fmt: skip
+    played = {name: [m.codec.decode_chunked(m.generate("fm", {"index": curve}, n_frames, seed=s, guidance=guidance))
+                     [0, 0].numpy() for s in range(seeds)] for name, m in loaded.items()}  # fmt: skip
     real = [fm(round(n_frames / rate * sr), sr, np.random.default_rng(s), curve=held)[0] for s in range(seeds)]
     clips = {"real (the texture's synthesis)": real, **played}
     fig, axes = plt.subplots(len(clips) + 2, 1, figsize=(9, 2.2 * len(clips) + 4.4), sharex=True,
