@@ -4,6 +4,7 @@ as the number of sampling passes grows, how well it fills a gap, how fast it pla
 usage: python benchmarks/vampnet.py [--model vampnet-music] [--data /work/data/codec-train] [--clips 24]
        python benchmarks/vampnet.py --valid-loss MODEL [MODEL ...]   (cross-entropy per codebook: context used?)
        python benchmarks/vampnet.py --c2f vampnet-c2f --result vampnet_c2f   (what the finer codebooks add)
+       python benchmarks/vampnet.py --tune --model M --compare vampnet-music --result vampnet_tune   (keep the tune?)
 
 Data: the set the model was trained on, rebuilt with the same command and seed (see `models/codec-vocos`'s
 card); its test split gives the inputs (pieces the model never heard), its valid split the reference set of
@@ -181,6 +182,62 @@ def coarse_to_fine(coarse_name: str, c2f_name: str, data: str, n_clips: int, res
                                           f"--clips {n_clips} --result {result}")  # fmt: skip
 
 
+def tune_check(name: str, compare: list[str], data: str, n_clips: int, result: str) -> None:
+    """`--tune`: what the tune condition (`vamp(..., tune=dominant_notes(input))`, `vamp --keep-tune`) keeps.
+
+    On the same held-out windows and seeds, at the defaults of `vamp` (24 passes, guidance 1.0): periodic:7 and
+    periodic:3 variations and every token generated (the tune alone), each with and without the tune, beside the
+    models of `compare` (without it) and the codec (the ceiling): pYIN's share of the inputs' voiced frames off by
+    more than 50 cents, the share of the frames whose dominant note (the condition itself) the output keeps, and
+    FAD / KAD to other held-out renders."""
+    from cadenza.audio.vampnet import dominant_notes
+
+    model = VampNet.from_pretrained(name)
+    if not model.cfg.tune_bins:
+        raise SystemExit(f"{name} was trained without the tune (vampnet train --tune)")
+    others = {c: VampNet.from_pretrained(c) for c in compare}
+    codec, cfg = model.codec, model.cfg
+    sr, hop, n = codec.sample_rate, codec.cfg.hop, cfg.context
+    inputs, reference = openings(data, "test", n_clips, sr, n * hop), openings(data, "valid", 100, sr, n * hop)
+    codes = [codec.encode_chunked(torch.tensor(x)[None, None], cfg.n_codebooks)[..., :n] for x in inputs]
+    tunes = [torch.from_numpy(dominant_notes(x, sr, cfg.frame_rate, n))[None] for x in inputs]
+
+    def decode(c: torch.Tensor) -> np.ndarray:
+        return codec.decode_chunked(c)[0, 0].numpy()
+
+    masks = {p: prompt_mask([p], n, cfg) for p in ("periodic:7", "periodic:3")}
+    masks["everything generated"] = torch.ones(1, cfg.n_codebooks, n, dtype=torch.bool)
+    sets: dict[str, list[np.ndarray]] = {"real": inputs, "codec": [decode(c) for c in codes]}
+    t_speed: dict[str, float] = {}
+    for prompt, m in masks.items():
+        for label, vn in [(name, model), *others.items()]:
+            if label != name and prompt == "everything generated":
+                continue
+            for tuned in (False, True) if label == name else (False,):
+                t0 = time.perf_counter()
+                sets[f"{label}, {prompt}{', tune kept' if tuned else ''}"] = [
+                    decode(vn.vamp(c, m, steps=24, guidance=1.0, seed=i, tune=tn if tuned else None))
+                    for i, (c, tn) in enumerate(zip(codes, tunes))
+                ]
+                if prompt == "periodic:7" and label == name:
+                    t_speed[f"tune {tuned}"] = round(len(codes) * n / cfg.frame_rate / (time.perf_counter() - t0), 2)
+        print(prompt, "vamped", flush=True)
+    figures: dict[str, Any] = {"model": name, "compare": compare, "codec_model": cfg.codec, "clips": len(inputs),
+                               "window_s": n / cfg.frame_rate, "steps": 24, "guidance": 1.0,
+                               "audio_s_per_s_periodic_7": t_speed}  # fmt: skip
+    for set_name, outs in sets.items():
+        if set_name == "real":
+            continue
+        kept = [np.mean(dominant_notes(y[: len(x)], sr, cfg.frame_rate, n)[t[0].numpy() >= 0]
+                        == t[0].numpy()[t[0].numpy() >= 0]) for y, x, t in zip(outs, inputs, tunes)]  # fmt: skip
+        figures[set_name] = {"pitch_gross_share": pitch_gross(outs, inputs, sr),
+                             "dominant_note_kept_share": round(float(np.mean(kept)), 3)}  # fmt: skip
+        print(set_name, figures[set_name], flush=True)
+    distances(sets, reference, sr, figures)
+    write_result(result, figures, command=f"python benchmarks/vampnet.py --tune --model {name} --compare "
+                                          f"{' '.join(compare)} --clips {n_clips} --result {result}")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="vampnet-music")
@@ -195,6 +252,8 @@ def main() -> None:
         "ratios 0.3 / 0.6 / 0.9 (how much it reads from its context; results/vampnet_valid_loss.json)",
     )
     ap.add_argument("--c2f", metavar="MODEL", help="instead: what this coarse-to-fine model adds (see coarse_to_fine)")
+    ap.add_argument("--tune", action="store_true", help="instead: what the tune condition keeps (see tune_check)")
+    ap.add_argument("--compare", nargs="*", default=[], metavar="MODEL", help="--tune: models to score beside")
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.valid_loss:
@@ -202,6 +261,9 @@ def main() -> None:
         return
     if args.c2f:
         coarse_to_fine(args.model, args.c2f, args.data, args.clips, args.result)
+        return
+    if args.tune:
+        tune_check(args.model, args.compare, args.data, args.clips, args.result)
         return
     model = VampNet.from_pretrained(args.model)
     codec, cfg = model.codec, model.cfg

@@ -12,7 +12,7 @@ import torch
 from tests.test_cli import assert_user_error, run
 
 from cadenza.audio.codec import Codec, CodecConfig
-from cadenza.audio.vampnet import VampNet, VampNetConfig, prompt_mask
+from cadenza.audio.vampnet import TUNE_LOW, VampNet, VampNetConfig, dominant_notes, prompt_mask
 from cadenza.errors import InputError
 
 TINY = VampNetConfig(n_codebooks=3, cardinality=16, context=20, n_layer=2, n_head=2, n_embd=32, frame_rate=10.0)
@@ -126,6 +126,64 @@ def test_a_tiny_model_learns_to_inpaint() -> None:
     assert float((out[mask] == codes[mask]).float().mean()) > 0.9
 
 
+def test_dominant_notes_follow_the_tune() -> None:
+    """A harmonic tone (its second partial louder than its first) on A3 then E4, then silence: the fundamental is
+    read, the octave kept, and silence is -1."""
+    sr, rate = 16000, 50.0
+    t = np.arange(sr) / sr
+    tones = []
+    for midi in (57, 64):
+        f0 = 440.0 * 2 ** ((midi - 69) / 12)
+        tones.append(sum(a * np.sin(2 * np.pi * h * f0 * t) for h, a in ((1, 0.2), (2, 0.3), (3, 0.15), (4, 0.1))))
+    audio = np.concatenate([*tones, np.zeros(sr)]).astype(np.float32)
+    notes = dominant_notes(audio, sr, rate, n_frames=160)
+    assert notes.shape == (160,) and notes.dtype == np.int64
+    assert np.mean(notes[5:45] == 57) > 0.95 and np.mean(notes[55:95] == 64) > 0.95
+    assert (notes[105:] == -1).all()
+
+
+def test_a_tiny_model_learns_to_follow_the_tune() -> None:
+    """The tune's weights start at zero (a model fine-tuned from one without it starts as that model); codes that
+    are a function of the note of their frame, every token masked: only a model that reads the tune fills them."""
+    from cadenza.audio.vampnet_train import CodeWindows
+
+    cfg = VampNetConfig(**{**TINY.__dict__, "tune_bins": 12})
+    torch.manual_seed(0)
+    model = VampNet(cfg)
+    codes = torch.randint(0, 16, (2, 3, 20))
+    notes = torch.randint(TUNE_LOW, TUNE_LOW + 12, (2, 20))
+    assert torch.equal(model(codes, notes), model(codes))
+
+    def make(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        notes = TUNE_LOW + torch.randint(0, 12, (n, 20), generator=g)
+        return (notes[:, None] - TUNE_LOW + torch.arange(3)[None, :, None]) % 16, notes
+
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(150):
+        c, n = make(16, g)
+        loss = model.loss(c, torch.ones_like(c, dtype=torch.bool), n)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    c, n = make(1, g)
+    everything = torch.ones_like(c, dtype=torch.bool)
+    followed = model.vamp(c, everything, tune=n, steps=4, guidance=0.0, typical_mass=1.0, seed=0)
+    assert float((followed == c).float().mean()) > 0.9
+    assert float((model.vamp(c, everything, steps=4, guidance=0.0, seed=0) == c).float().mean()) < 0.5
+    with pytest.raises(ValueError, match="one note per frame"):
+        model.vamp(c, everything, tune=n[:, :5])
+    with pytest.raises(ValueError, match="without the tune"):
+        tiny().vamp(c, everything, tune=n)
+    # training windows carry the tune's row, dropped (all -1) from a share of them
+    clip = np.concatenate([c[0].numpy(), n.numpy()]).astype(np.int16)
+    batch = CodeWindows(model, [clip] * 4, 20, 400, tune_dropout=0.3).batch(0)
+    assert batch["codes"].shape == (400, 3, 20) and batch["tune"].shape == (400, 20)
+    dropped = (batch["tune"] == -1).all(1).float().mean()
+    assert 0.2 < float(dropped) < 0.4 and torch.equal(batch["tune"][~(batch["tune"] == -1).all(1)][0], n[0])
+
+
 def test_prompts() -> None:
     cfg = VampNetConfig(**{**TINY.__dict__, "n_conditioning": 0})
     m = prompt_mask(["periodic:5"], 20, cfg)[0]
@@ -234,6 +292,25 @@ def test_train_vamp_and_fine_tune(trained: dict[str, Path]) -> None:
             "--embedding", "learned", "--steps", "2", "-o", str(trained["root"] / "by-table"))  # fmt: skip
     assert p.returncode == 0, p.stderr
     assert VampNet.from_pretrained(trained["root"] / "by-table").cfg.embedding == "learned"
+
+
+def test_fine_tune_with_the_tune_and_keep_it(trained: dict[str, Path]) -> None:
+    import soundfile as sf
+
+    tuned, wav, out = trained["root"] / "tune", str(trained["data"] / "tone3.wav"), trained["root"] / "kept.wav"
+    assert_user_error(run("vampnet", "vamp", wav, "--model", str(trained["model"]), "--keep-tune", "-o", str(out)),
+                      "trained without the tune")  # fmt: skip
+    assert not out.exists()
+    p = run("vampnet", "train", "--data", str(trained["data"]), "--init-from", str(trained["model"]), "--tune",
+            "--steps", "2", "--threads", "1", "--batch-size", "2", "-o", str(tuned))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    model = VampNet.from_pretrained(tuned)
+    assert model.cfg.tune_bins == 73 and "valid_loss_no_tune" in model.figures
+    p = run("vampnet", "vamp", wav, "--model", str(tuned), "--keep-tune", "--steps", "2", "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    assert "keeping the input's tune" in p.stdout
+    y, sr = sf.read(out)
+    assert sr == 16000 and len(y) == 32000 and np.isfinite(y).all()
 
 
 def test_vamp_with_a_coarse_to_fine_model(trained: dict[str, Path]) -> None:

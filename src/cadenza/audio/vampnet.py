@@ -17,6 +17,11 @@ A prompt says which tokens to keep (`prompt_mask`): `periodic:7` (every 7th fram
 5 s), `suffix:2s`, `inpaint:10s-14s`, `codebooks:1` (the coarsest codebook everywhere), `beat` (the frames on
 detected beats); several prompts keep what any of them keeps.
 
+The tune (`tune_bins` > 0): a model trained with the input's dominant note per frame (`dominant_notes`: the argmax of
+a harmonic-sum pitch salience, one-hot over MIDI 28-100, as MusicGen-melody conditions on its dominant chroma bin,
+but with the octave) keeps the tune through a variation: `vamp(..., tune=notes)`, `cadenza vampnet vamp
+--keep-tune`. The condition is dropped from a share of the training windows, so the same model vamps without it.
+
     model = VampNet.from_pretrained()                       # models/vampnet-music
     codes = model.codec.encode(audio)[:, : model.cfg.n_codebooks]
     mask = prompt_mask(["periodic:7"], codes.shape[-1], model.cfg)   # True: generate
@@ -35,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cadenza.audio.dsp import SALIENCE_NOTES
 from cadenza.errors import InputError
 from cadenza.nn.gpt import GPT
 from cadenza.nn.rotary import rotary
@@ -60,6 +66,9 @@ class VampNetConfig:
     # start near each other, instead of 1,024 unrelated rows per codebook to learn from little data
     embedding: str = "learned"  # (the default of configs saved before the choice; `vampnet train` picks "codec")
     code_dim: int = 8  # the codec's code vectors' size ("codec" embedding)
+    # > 0: the model also reads the input's dominant note of each frame (`dominant_notes`), one-hot over these
+    # semitones from MIDI `TUNE_LOW`, so that a variation keeps the tune (0: no such input)
+    tune_bins: int = 0
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:
@@ -68,6 +77,9 @@ class VampNetConfig:
             raise ValueError(f"embedding must be 'learned' or 'codec', not {self.embedding!r}")
         if not 0 <= self.n_conditioning < self.n_codebooks:
             raise ValueError("n_conditioning must leave at least one codebook to generate")
+
+
+TUNE_LOW = SALIENCE_NOTES[0]  # MIDI note of the tune condition's first bin
 
 
 class Attention(nn.Module):
@@ -132,6 +144,9 @@ class VampNet(Pretrained, nn.Module):
         self.ln_f = nn.LayerNorm(c)
         self.head = nn.Linear(c, cfg.n_codebooks * cfg.cardinality)
         self.apply(GPT._init)  # nanoGPT's initialization
+        if cfg.tune_bins:  # starts at zero: a model fine-tuned from one without it starts as that model
+            self.tune = nn.Linear(cfg.tune_bins, c, bias=False)
+            nn.init.zeros_(self.tune.weight)
         self._codec: Any = None
 
     def use_code_vectors(self, codec: Any) -> None:
@@ -156,10 +171,19 @@ class VampNet(Pretrained, nn.Module):
         assert isinstance(x, torch.Tensor)
         return x
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Tokens [B, K, T] (`mask_id` where masked) -> logits [B, K, T, cardinality]."""
+    def tune_onehot(self, notes: torch.Tensor) -> torch.Tensor:
+        """Dominant MIDI notes [B, T] (-1: none) -> one-hot [B, T, tune_bins] (zeros where none or out of range)."""
+        i = notes.long() - TUNE_LOW
+        ok = (notes >= 0) & (i >= 0) & (i < self.cfg.tune_bins)
+        return F.one_hot(i.clamp(0, self.cfg.tune_bins - 1), self.cfg.tune_bins).float() * ok[..., None]
+
+    def forward(self, tokens: torch.Tensor, tune: torch.Tensor | None = None) -> torch.Tensor:
+        """Tokens [B, K, T] (`mask_id` where masked), optionally the dominant notes [B, T] (-1: none; a model with
+        `tune_bins`) -> logits [B, K, T, cardinality]."""
         b, k, t = tokens.shape
         x = self.embed_tokens(tokens)
+        if tune is not None and self.cfg.tune_bins:
+            x = x + self.tune(self.tune_onehot(tune).to(x))
         for block in self.blocks:
             x = block(x)
         return self.head(self.ln_f(x)).view(b, t, k, self.cfg.cardinality).transpose(1, 2)
@@ -173,15 +197,17 @@ class VampNet(Pretrained, nn.Module):
         mask[:, : self.cfg.n_conditioning] = False
         return mask
 
-    def token_losses(self, codes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of each masked token of codes [B, K, T] given the rest, 0 where not masked: [B, K, T]."""
-        logits = self(codes.masked_fill(mask, self.mask_id))
+    def token_losses(self, codes: torch.Tensor, mask: torch.Tensor, tune: torch.Tensor | None = None
+                     ) -> torch.Tensor:  # fmt: skip
+        """Cross-entropy of each masked token of codes [B, K, T] given the rest (and the tune [B, T], if given),
+        0 where not masked: [B, K, T]."""
+        logits = self(codes.masked_fill(mask, self.mask_id), tune)
         ce = F.cross_entropy(logits.reshape(-1, self.cfg.cardinality), codes.reshape(-1), reduction="none")
         return ce.reshape(codes.shape) * mask
 
-    def loss(self, codes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy of the masked tokens of codes [B, K, T] given the rest."""
-        return self.token_losses(codes, mask).sum() / mask.sum().clamp_min(1)
+    def loss(self, codes: torch.Tensor, mask: torch.Tensor, tune: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean cross-entropy of the masked tokens of codes [B, K, T] given the rest (and the tune [B, T])."""
+        return self.token_losses(codes, mask, tune).sum() / mask.sum().clamp_min(1)
 
     # ---- MaskGIT sampling
     @torch.no_grad()
@@ -196,9 +222,12 @@ class VampNet(Pretrained, nn.Module):
         typical_mass: float = 0.15,
         top_p: float = 1.0,
         guidance: float = 1.0,
+        tune: torch.Tensor | None = None,
         g: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Fill the masked tokens (mask True) of codes [1, K, T] (T <= context) in `steps` passes."""
+        """Fill the masked tokens (mask True) of codes [1, K, T] (T <= context) in `steps` passes, following the
+        dominant notes `tune` [1, T] if given (guidance then pushes away from the model that hears neither the
+        prompt nor the tune)."""
         from cadenza.sample import apply_temperature, top_p_filter, typical_filter
 
         x = codes.masked_fill(mask, self.mask_id)
@@ -211,7 +240,7 @@ class VampNet(Pretrained, nn.Module):
             where = (x == self.mask_id).view(-1).nonzero()[:, 0]  # only the masked tokens are filtered and drawn
             if len(where) == 0:
                 break
-            logits = self(x).float().reshape(-1, self.cfg.cardinality)[where]
+            logits = self(x, tune).float().reshape(-1, self.cfg.cardinality)[where]
             if guidance > 0:  # classifier-free guidance against the model that hears no prompt
                 free_logits = self(free).float().reshape(-1, self.cfg.cardinality)[where]
                 logits = classifier_free(logits, free_logits, 1.0 + guidance)
@@ -233,8 +262,9 @@ class VampNet(Pretrained, nn.Module):
 
     @torch.no_grad()
     def vamp(self, codes: torch.Tensor, mask: torch.Tensor, *, seed: int | None = 0, overlap: float = 0.5,
-             progress: bool = False, **sampling: Any) -> torch.Tensor:  # fmt: skip
-        """Codes [1, K, T] of any length with a mask [1, K, T] (True: generate) -> codes [1, K, T].
+             progress: bool = False, tune: torch.Tensor | None = None, **sampling: Any) -> torch.Tensor:  # fmt: skip
+        """Codes [1, K, T] of any length with a mask [1, K, T] (True: generate) -> codes [1, K, T]; `tune` [1, T]:
+        the dominant notes to keep (`dominant_notes`; a model trained with `tune_bins`).
 
         Windows of `context` frames move left to right, each overlapping the last by `overlap`: what a window made
         in the overlap is given to the next, so the music goes on across windows."""
@@ -242,6 +272,11 @@ class VampNet(Pretrained, nn.Module):
 
         if codes.shape[1] != self.cfg.n_codebooks or mask.shape != codes.shape:
             raise ValueError(f"codes and mask must be [1, {self.cfg.n_codebooks}, T]")
+        if tune is not None:
+            if not self.cfg.tune_bins:
+                raise ValueError("this model was trained without the tune (tune_bins 0): it cannot follow one")
+            if tune.shape != (1, codes.shape[-1]):
+                raise ValueError(f"tune must be [1, {codes.shape[-1]}] (one note per frame)")
         g = torch.Generator().manual_seed(seed) if seed is not None else None
         t, w = codes.shape[-1], self.cfg.context
         hop = max(1, round(w * (1 - overlap)))
@@ -252,7 +287,8 @@ class VampNet(Pretrained, nn.Module):
         for s in tqdm(starts, desc="vamp", unit="window", disable=not progress):
             e = min(t, s + w)
             if todo[..., s:e].any():
-                out[..., s:e] = self.vamp_window(out[..., s:e], todo[..., s:e], g=g, **sampling)
+                window_tune = None if tune is None else tune[:, s:e]
+                out[..., s:e] = self.vamp_window(out[..., s:e], todo[..., s:e], g=g, tune=window_tune, **sampling)
                 todo[..., s:e] = False
         return out
 
@@ -371,3 +407,24 @@ def detect_beats(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
     _, frames = librosa.beat.beat_track(y=audio.astype(np.float32), sr=sample_rate)
     return np.asarray(librosa.frames_to_time(frames, sr=sample_rate), dtype=np.float64)
+
+
+def dominant_notes(audio: np.ndarray, sample_rate: int, frame_rate: float, n_frames: int | None = None,
+                   silence_db: float = -45.0) -> np.ndarray:  # fmt: skip
+    """The tune condition: the dominant MIDI note of each codec frame of `audio` (the argmax of the harmonic-sum
+    `pitch_salience` over MIDI 28-100, its fundamental where one tone sounds, the loudest where several do), -1
+    where the frame is more than `silence_db` below the loudest frame. int64 [n_frames]."""
+    from cadenza.audio.dsp import pitch_salience
+
+    hop = int(round(sample_rate / frame_rate))
+    x = torch.as_tensor(np.asarray(audio, dtype=np.float32))[None]
+    with torch.no_grad():
+        sal = pitch_salience(x, sample_rate, hop)[0]  # [notes, T]
+        frames = x[0, : sal.shape[1] * hop].reshape(-1, hop) if sal.shape[1] else x[0, :0].reshape(0, hop)
+        rms = frames.pow(2).mean(1).sqrt()
+    notes = (sal.argmax(0) + SALIENCE_NOTES[0]).numpy().astype(np.int64)
+    level = 20 * np.log10(np.maximum(rms.numpy(), 1e-9) / max(float(rms.max()) if len(rms) else 0.0, 1e-9))
+    notes[level < silence_db] = -1
+    if n_frames is not None:
+        notes = np.pad(notes, (0, max(0, n_frames - len(notes))), constant_values=-1)[:n_frames]
+    return notes

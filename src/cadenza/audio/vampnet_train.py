@@ -14,15 +14,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cadenza.audio.vampnet import VampNet, VampNetConfig, code_vectors
+from cadenza.audio.vampnet import VampNet, VampNetConfig, code_vectors, dominant_notes
 from cadenza.errors import InputError
 from cadenza.train.loop import TrainConfig
 
 
 def encode_folders(folders: list[str | Path], codec: Any, n_codebooks: int, cache: Path | None,
-                   progress: bool = True, min_seconds: float = 0.0
+                   progress: bool = True, min_seconds: float = 0.0, tune: bool = False
                    ) -> tuple[list[np.ndarray], list[np.ndarray]]:  # fmt: skip
-    """(train, valid) codes [K, T] int16 of every clip (`training_audio`'s split), cached in `cache` (.npz).
+    """(train, valid) codes [K, T] int16 of every clip (`training_audio`'s split), cached in `cache` (.npz); with
+    `tune`, each clip's dominant notes (`dominant_notes`) as one more row: [K + 1, T].
 
     Raises:
         InputError: NaN in the audio, or less than `min_seconds` of training audio."""
@@ -41,8 +42,12 @@ def encode_folders(folders: list[str | Path], codec: Any, n_codebooks: int, cach
     seconds = sum(len(c) for c in train) / codec.sample_rate
     if seconds < min_seconds:
         raise InputError(source, f"{seconds:.1f} s of training audio is too little (give at least {min_seconds:g} s)")
-    coded = [codec.encode_chunked(torch.tensor(x)[None, None], n_codebooks)[0].numpy().astype(np.int16)
-             for x in tqdm(train + valid, desc="coding clips", unit="clip", disable=not progress)]  # fmt: skip
+    coded = []
+    for x in tqdm(train + valid, desc="coding clips", unit="clip", disable=not progress):
+        c = codec.encode_chunked(torch.tensor(x)[None, None], n_codebooks)[0].numpy().astype(np.int16)
+        if tune:
+            c = np.concatenate([c, dominant_notes(x, codec.sample_rate, codec.frame_rate, c.shape[-1])[None]])
+        coded.append(c.astype(np.int16))
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(cache.name + ".tmp.npz")
@@ -53,10 +58,11 @@ def encode_folders(folders: list[str | Path], codec: Any, n_codebooks: int, cach
 
 class CodeWindows:
     """Random windows of `n` frames (clips drawn in proportion to their length) and their training masks; a pure
-    function of (seed, step, rank)."""
+    function of (seed, step, rank). For a model with `tune_bins`, the clips' last row is the tune, given with each
+    batch and dropped (all -1) from a share `tune_dropout` of its windows, so that the model also vamps without it."""
 
     def __init__(self, model: VampNet, clips: list[np.ndarray], n: int, batch_size: int, seed: int = 0,
-                 source: str = "--data") -> None:  # fmt: skip
+                 source: str = "--data", tune_dropout: float = 0.3) -> None:  # fmt: skip
         self.clips = [c for c in clips if c.shape[-1] >= n]
         if not self.clips:
             raise InputError(
@@ -65,6 +71,7 @@ class CodeWindows:
         lengths = np.array([c.shape[-1] - n + 1 for c in self.clips], float)
         self.p = lengths / lengths.sum()
         self.model, self.n, self.batch_size, self.seed = model, n, batch_size, seed
+        self.tune_dropout = tune_dropout
 
     def batch(self, step: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, step, rank])
@@ -73,7 +80,12 @@ class CodeWindows:
         codes = torch.stack([torch.from_numpy(self.clips[i][:, s : s + self.n].astype(np.int64))
                              for i, s in zip(idx, starts)])  # fmt: skip
         g = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        return {"codes": codes, "mask": self.model.training_mask(tuple(codes.shape), g)}  # type: ignore[arg-type]
+        if not self.model.cfg.tune_bins:
+            return {"codes": codes, "mask": self.model.training_mask(tuple(codes.shape), g)}  # type: ignore[arg-type]
+        codes, tune = codes[:, :-1], codes[:, -1]
+        drop = torch.rand(len(tune), generator=g) < self.tune_dropout
+        tune = tune.masked_fill(drop[:, None], -1)
+        return {"codes": codes, "mask": self.model.training_mask(tuple(codes.shape), g), "tune": tune}  # type: ignore[arg-type]
 
 
 class VampNetTrainer(nn.Module):
@@ -81,15 +93,16 @@ class VampNetTrainer(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, codes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.model.loss(codes, mask)
+    def forward(self, codes: torch.Tensor, mask: torch.Tensor, tune: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model.loss(codes, mask, tune)
 
 
 @torch.no_grad()
 def validation_loss(model: VampNet, clips: list[np.ndarray], ratios: tuple[float, ...] = (0.3, 0.6, 0.9),
-                    per_clip: int = 2) -> dict[str, float]:  # fmt: skip
+                    per_clip: int = 2, with_tune: bool = True) -> dict[str, float]:  # fmt: skip
     """Cross-entropy (nats per masked token) of fixed windows of the held-out clips at fixed mask ratios, in all
-    (`loss_mask_R`) and per codebook (`loss_mask_R_cbK`: how much the context tells about each codebook)."""
+    (`loss_mask_R`) and per codebook (`loss_mask_R_cbK`: how much the context tells about each codebook). Clips
+    with a tune row ([K + 1, T]) are scored with the tune given; `with_tune=False` scores them without it."""
     model.eval()
     n = model.cfg.context
     wins = [torch.from_numpy(c[:, s : s + n].astype(np.int64)) for c in clips if c.shape[-1] >= n
@@ -97,6 +110,10 @@ def validation_loss(model: VampNet, clips: list[np.ndarray], ratios: tuple[float
     if not wins:
         return {}
     codes = torch.stack(wins)
+    tune = None
+    if codes.shape[1] > model.cfg.n_codebooks:  # the tune's row
+        codes, tune = codes[:, : model.cfg.n_codebooks], codes[:, model.cfg.n_codebooks]
+        tune = tune if with_tune else None
     out = {}
     for r in ratios:
         g = torch.Generator().manual_seed(0)
@@ -106,7 +123,7 @@ def validation_loss(model: VampNet, clips: list[np.ndarray], ratios: tuple[float
         losses = []
         for i in range(0, len(codes), 8):
             m = mask[i : i + 8]
-            ce = model.token_losses(codes[i : i + 8], m)
+            ce = model.token_losses(codes[i : i + 8], m, None if tune is None else tune[i : i + 8])
             losses.append(float(ce.sum() / m.sum().clamp_min(1)))
             total, count = total + ce.sum((0, 2)), count + m.sum((0, 2))
         out[f"loss_mask_{r:g}"] = float(np.mean(losses))
@@ -118,8 +135,10 @@ def validation_loss(model: VampNet, clips: list[np.ndarray], ratios: tuple[float
 
 def train_vampnet(folders: list[str | Path], out_dir: str | Path, base: VampNetConfig, tc: TrainConfig, *,
                   batch_size: int = 8, init_from: str | None = None, progress: bool = True,
-                  new_segment: bool = False) -> tuple[VampNet, dict[str, Any]]:  # fmt: skip
-    """Code the folders with the codec (once), train (resumable; from `init_from`'s weights to fine-tune), measure."""
+                  new_segment: bool = False, tune_dropout: float = 0.3) -> tuple[VampNet, dict[str, Any]]:  # fmt: skip
+    """Code the folders with the codec (once), train (resumable; from `init_from`'s weights to fine-tune), measure.
+    `base.tune_bins` > 0 adds the tune condition (to a model fine-tuned from one without it too: its weights
+    start at zero)."""
     from cadenza.audio.codec import Codec, model_id
     from cadenza.train.loop import train
 
@@ -129,7 +148,7 @@ def train_vampnet(folders: list[str | Path], out_dir: str | Path, base: VampNetC
     start: VampNet | None = None
     if init_from is not None:
         start = VampNet.from_pretrained(init_from)
-        base = start.cfg
+        base = replace(start.cfg, tune_bins=max(start.cfg.tune_bins, base.tune_bins))
     codec = Codec.from_pretrained(base.codec)
     if base.n_codebooks > codec.n_codebooks:
         raise InputError(base.codec, f"has {codec.n_codebooks} codebooks, fewer than the {base.n_codebooks} asked")
@@ -143,23 +162,29 @@ def train_vampnet(folders: list[str | Path], out_dir: str | Path, base: VampNetC
     if start is not None and start.cfg.codec_id and start.cfg.codec_id != cfg.codec_id:
         raise InputError(init_from or "", "was trained on another codec's codes")
     run = Path(out_dir)
-    train_codes, valid_codes = encode_folders(folders, codec, cfg.n_codebooks,
-                                              run / f"tokens-{cfg.codec_id}-{cfg.n_codebooks}.npz", progress,
-                                              min_seconds=4 * cfg.context / cfg.frame_rate)  # fmt: skip
+    tune = cfg.tune_bins > 0
+    cache = run / f"tokens-{cfg.codec_id}-{cfg.n_codebooks}{'-tune' if tune else ''}.npz"
+    train_codes, valid_codes = encode_folders(folders, codec, cfg.n_codebooks, cache, progress,
+                                              min_seconds=4 * cfg.context / cfg.frame_rate, tune=tune)  # fmt: skip
     frames = sum(c.shape[-1] for c in train_codes)
     torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     model = VampNet(cfg)
     if start is not None:
-        model.load_state_dict(start.state_dict())
+        missing, _ = model.load_state_dict(start.state_dict(), strict=False)
+        if set(missing) - {"tune.weight"}:
+            raise InputError(init_from or "", f"does not hold this model's weights ({', '.join(missing)})")
     elif cfg.embedding == "codec":
         model.use_code_vectors(codec)
-    batches = CodeWindows(model, train_codes, cfg.context, batch_size, tc.seed, source)
+    batches = CodeWindows(model, train_codes, cfg.context, batch_size, tc.seed, source, tune_dropout)
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
         r = validation_loss(m.model, valid_codes)  # type: ignore[arg-type]
         return {"valid/loss": r["loss"]} if r else {}
 
-    result = train(VampNetTrainer(model), batches, lambda m, b: m(b["codes"], b["mask"]), tc, out_dir=run,
+    def step(m: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        return m(b["codes"], b["mask"], b.get("tune"))
+
+    result = train(VampNetTrainer(model), batches, step, tc, out_dir=run,
                    eval_fn=eval_fn, model_config={"vampnet": asdict(cfg), "batch_size": batch_size,
                                                   "init_from": init_from},
                    progress=progress, new_segment=new_segment,
@@ -169,6 +194,9 @@ def train_vampnet(folders: list[str | Path], out_dir: str | Path, base: VampNetC
                                "train_minutes_of_audio": round(frames / cfg.frame_rate / 60, 1),
                                "uniform_loss": round(float(np.log(cfg.cardinality)), 4)}  # fmt: skip
     figures.update({f"valid_{k}": round(v, 4) for k, v in validation_loss(model, valid_codes).items()})
+    if tune:  # the same windows without the tune: what it adds
+        figures.update({f"valid_{k}_no_tune": round(v, 4) for k, v in
+                        validation_loss(model, valid_codes, with_tune=False).items() if "_cb" not in k})  # fmt: skip
     model.extra = {"segments": result.segments, "batch_size": batch_size, "init_from": init_from}
     return model, figures
 

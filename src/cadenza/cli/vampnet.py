@@ -12,18 +12,21 @@ from cadenza.errors import InputError
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from cadenza.audio.dsp import SALIENCE_NOTES
     from cadenza.audio.vampnet import VampNetConfig
     from cadenza.audio.vampnet_train import CARD, card_fields, train_vampnet
 
     try:
         base = VampNetConfig(codec=args.codec, n_codebooks=args.codebooks, n_conditioning=args.conditioning,
                              context=args.context, n_layer=args.layers, n_head=args.heads,
-                             n_embd=args.width, embedding=args.embedding)  # fmt: skip
+                             n_embd=args.width, embedding=args.embedding,
+                             tune_bins=SALIENCE_NOTES[1] - SALIENCE_NOTES[0] + 1 if args.tune else 0)  # fmt: skip
     except ValueError as e:
         raise InputError("vampnet config", str(e)) from None
     tc = common.train_config(args, warmup_steps=min(200, args.steps // 10), betas=(0.9, 0.95))
     model, figures = train_vampnet(args.data, Path(args.output) / "run", base, tc, batch_size=args.batch_size,
-                                   init_from=args.init_from, new_segment=args.new_segment)  # fmt: skip
+                                   init_from=args.init_from, new_segment=args.new_segment,
+                                   tune_dropout=args.tune_dropout)  # fmt: skip
     print(", ".join(f"{k} {v}" for k, v in figures.items() if k.startswith(("valid_", "uniform"))))
     common.save_trained(model, args, figures, CARD, name=Path(args.output).name,
                         **card_fields(model, args.data, figures))  # fmt: skip
@@ -38,7 +41,7 @@ def cmd_vamp(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from cadenza.audio.vampnet import VampNet, detect_beats, prompt_mask
+    from cadenza.audio.vampnet import VampNet, detect_beats, dominant_notes, prompt_mask
     from cadenza.core.audio import AudioClip
     from cadenza.io.audio import write_audio
 
@@ -50,6 +53,8 @@ def cmd_vamp(args: argparse.Namespace) -> int:
     if args.loop < 1:
         raise InputError("--loop", f"must be at least 1, got {args.loop}")
     model = VampNet.from_pretrained(args.model)
+    if args.keep_tune and not model.cfg.tune_bins:
+        raise InputError(args.model, "was trained without the tune (vampnet train --tune): it cannot keep one")
     codec = model.codec
     k = model.cfg.n_codebooks
     c2f = _coarse_to_fine(args.c2f, model) if args.c2f else None
@@ -65,7 +70,7 @@ def cmd_vamp(args: argparse.Namespace) -> int:
         n_samples *= args.loop
         x = (
             codec.decode_chunked(codes)[0, 0, :n_samples].numpy()
-            if any(p == "beat" for p in args.prompt or [])
+            if args.keep_tune or any(p == "beat" for p in args.prompt or [])
             else None
         )
     else:
@@ -81,7 +86,12 @@ def cmd_vamp(args: argparse.Namespace) -> int:
     mask = prompt_mask(prompts, n, model.cfg, beats=beats)
     sampling = {"temperature": args.temperature, "top_p": args.top_p, "typical_mass": args.typical,
                 "mask_temperature": args.mask_temperature, "seed": args.seed}  # fmt: skip
-    out = model.vamp(codes, mask, steps=args.steps, guidance=args.guidance, progress=n > model.cfg.context, **sampling)
+    tune = None
+    if args.keep_tune:
+        assert x is not None
+        tune = torch.from_numpy(dominant_notes(x, codec.sample_rate, codec.frame_rate, n))[None]
+    out = model.vamp(codes, mask, steps=args.steps, guidance=args.guidance, progress=n > model.cfg.context,
+                     tune=tune, **sampling)  # fmt: skip
     if c2f is not None:  # the finer codebooks, given the coarse ones everywhere
         out = c2f.refine(out, mask, fine, steps=args.c2f_steps, guidance=0.0, progress=n > c2f.cfg.context, **sampling)
     if args.output.endswith(".codes"):
@@ -93,8 +103,9 @@ def cmd_vamp(args: argparse.Namespace) -> int:
         path = write_audio(AudioClip(y.astype(np.float32), codec.sample_rate), args.output)
     share = float(mask[:, model.cfg.n_conditioning :].float().mean())
     fine_note = f", {k_all - k} finer codebooks by {args.c2f} in {args.c2f_steps} steps" if c2f else ""
+    tune_note = ", keeping the input's tune" if tune is not None else ""
     print(f"wrote {path} ({n_samples / codec.sample_rate:.1f} s, {' '.join(prompts)}: {share:.0%} of the tokens "
-          f"generated in {args.steps} steps{fine_note}, seed {args.seed})")  # fmt: skip
+          f"generated in {args.steps} steps{fine_note}{tune_note}, seed {args.seed})")  # fmt: skip
     return 0
 
 
@@ -138,6 +149,15 @@ def register(sub: Any) -> None:
     t.add_argument("--embedding", choices=["codec", "learned"], default="codec",
                    help="how codes enter: the codec's own code vectors, projected (VampNet's way; the default), or a "
                    "learned table per codebook (the first shipped model's)")  # fmt: skip
+    t.add_argument("--tune", action="store_true",
+                   help="also read the input's dominant note per frame, so that vamp --keep-tune keeps the tune "
+                        "(added to a model fine-tuned with --init-from too)")  # fmt: skip
+    t.add_argument(
+        "--tune-dropout",
+        type=float,
+        default=0.3,
+        help="share of training windows without the tune (so the model also vamps without it)",
+    )
     t.add_argument("--batch-size", type=int, default=8)
     common.add_training(t, steps=6000, lr=6e-4, eval_every=500)
     t.set_defaults(func=cmd_train)
@@ -155,6 +175,9 @@ def register(sub: Any) -> None:
                    help="a coarse-to-fine model (trained with vampnet train --conditioning N) that adds the "
                         "codec's finer codebooks")  # fmt: skip
     x.add_argument("--c2f-steps", type=int, default=12, help="its sampling passes (default 12)")
+    x.add_argument("--keep-tune", action="store_true",
+                   help="keep the input's tune: its dominant note per frame guides every generated frame (a model "
+                        "trained with --tune, as vampnet-music is)")  # fmt: skip
     x.add_argument("--loop", type=int, default=1, help="play the input N times first (a loop that varies)")
     x.add_argument("--typical", type=float, default=0.15, help="typical filtering mass (default 0.15; 1: off)")
     x.add_argument(
