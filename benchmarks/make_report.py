@@ -80,8 +80,14 @@ TITLES = {
     "synthformer_control_smooth_jumps": "The smooth-curve control on held-out stepped curves",
     "vampnet": "VampNet at 3,000 steps (its first segment) on held-out renders: FAD/KAD as the sampling passes grow, "
     "beside the codec (ceiling) and unigram tokens (floor); inpainting; speed",
-    "vampnet_6000": "VampNet at 6,000 steps (the shipped model: the same run resumed for a second segment), the same "
-    "benchmark and seeds",
+    "vampnet_6000": "VampNet at 6,000 steps (the same run resumed for a second segment; shipped until its third), the "
+    "same benchmark and seeds",
+    "vampnet_tune_model": "VampNet at 9,000 steps (the shipped model: a third segment that added the tune condition), "
+    "the same benchmark and seeds, without the tune",
+    "vampnet_tune": "VampNet's tune condition: periodic:7 / periodic:3 variations and every token generated, with the "
+    "input's dominant notes given (not guided on them) and without, beside the model before the segment and the codec",
+    "vampnet_tune_guided": "VampNet's tune condition as `vamp --follow-tune` uses it (guided 3 on the tune): the same "
+    "windows and seeds",
     "vampnet_learned_embedding": "The first VampNet (a learned embedding table per codebook), the same benchmark in "
     "the same state of the codec: the other arm of the embedding ablation",
     "codec_24000": "The default codec's last stage carried to the end of its 24,000-step schedule (107 min more on one "

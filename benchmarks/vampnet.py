@@ -182,14 +182,15 @@ def coarse_to_fine(coarse_name: str, c2f_name: str, data: str, n_clips: int, res
                                           f"--clips {n_clips} --result {result}")  # fmt: skip
 
 
-def tune_check(name: str, compare: list[str], data: str, n_clips: int, result: str) -> None:
-    """`--tune`: what the tune condition (`vamp(..., tune=dominant_notes(input))`, `vamp --keep-tune`) keeps.
+def tune_check(name: str, compare: list[str], data: str, n_clips: int, result: str, tune_guidance: float,
+               prompts: list[str]) -> None:  # fmt: skip
+    """`--tune`: what the tune condition (`vamp(..., tune=dominant_notes(input))`, `vamp --follow-tune`) keeps.
 
-    On the same held-out windows and seeds, at the defaults of `vamp` (24 passes, guidance 1.0): periodic:7 and
-    periodic:3 variations and every token generated (the tune alone), each with and without the tune, beside the
-    models of `compare` (without it) and the codec (the ceiling): pYIN's share of the inputs' voiced frames off by
-    more than 50 cents, the share of the frames whose dominant note (the condition itself) the output keeps, and
-    FAD / KAD to other held-out renders."""
+    On the same held-out windows and seeds, at the defaults of `vamp` (24 passes, guidance 1.0): variations with
+    each of `prompts` (`all`: every token generated, the tune alone), each with and without the tune (guided with
+    `tune_guidance`), beside the models of `compare` (without it) and the codec (the ceiling): pYIN's share of the
+    inputs' voiced frames off by more than 50 cents, the share of the frames whose dominant note (the condition
+    itself) the output keeps, and FAD / KAD to other held-out renders."""
     from cadenza.audio.vampnet import dominant_notes
 
     model = VampNet.from_pretrained(name)
@@ -205,8 +206,9 @@ def tune_check(name: str, compare: list[str], data: str, n_clips: int, result: s
     def decode(c: torch.Tensor) -> np.ndarray:
         return codec.decode_chunked(c)[0, 0].numpy()
 
-    masks = {p: prompt_mask([p], n, cfg) for p in ("periodic:7", "periodic:3")}
-    masks["everything generated"] = torch.ones(1, cfg.n_codebooks, n, dtype=torch.bool)
+    masks = {p: prompt_mask([p], n, cfg) for p in prompts if p != "all"}
+    if "all" in prompts:
+        masks["everything generated"] = torch.ones(1, cfg.n_codebooks, n, dtype=torch.bool)
     sets: dict[str, list[np.ndarray]] = {"real": inputs, "codec": [decode(c) for c in codes]}
     t_speed: dict[str, float] = {}
     for prompt, m in masks.items():
@@ -216,7 +218,17 @@ def tune_check(name: str, compare: list[str], data: str, n_clips: int, result: s
             for tuned in (False, True) if label == name else (False,):
                 t0 = time.perf_counter()
                 sets[f"{label}, {prompt}{', tune kept' if tuned else ''}"] = [
-                    decode(vn.vamp(c, m, steps=24, guidance=1.0, seed=i, tune=tn if tuned else None))
+                    decode(
+                        vn.vamp(
+                            c,
+                            m,
+                            steps=24,
+                            guidance=1.0,
+                            seed=i,
+                            tune=tn if tuned else None,
+                            tune_guidance=tune_guidance,
+                        )
+                    )
                     for i, (c, tn) in enumerate(zip(codes, tunes))
                 ]
                 if prompt == "periodic:7" and label == name:
@@ -224,7 +236,7 @@ def tune_check(name: str, compare: list[str], data: str, n_clips: int, result: s
         print(prompt, "vamped", flush=True)
     figures: dict[str, Any] = {"model": name, "compare": compare, "codec_model": cfg.codec, "clips": len(inputs),
                                "window_s": n / cfg.frame_rate, "steps": 24, "guidance": 1.0,
-                               "audio_s_per_s_periodic_7": t_speed}  # fmt: skip
+                               "tune_guidance": tune_guidance, "audio_s_per_s_periodic_7": t_speed}  # fmt: skip
     for set_name, outs in sets.items():
         if set_name == "real":
             continue
@@ -235,7 +247,8 @@ def tune_check(name: str, compare: list[str], data: str, n_clips: int, result: s
         print(set_name, figures[set_name], flush=True)
     distances(sets, reference, sr, figures)
     write_result(result, figures, command=f"python benchmarks/vampnet.py --tune --model {name} --compare "
-                                          f"{' '.join(compare)} --clips {n_clips} --result {result}")  # fmt: skip
+                                          f"{' '.join(compare)} --tune-guidance {tune_guidance:g} --prompts "
+                                          f"{' '.join(prompts)} --clips {n_clips} --result {result}")  # fmt: skip
 
 
 def main() -> None:
@@ -254,6 +267,8 @@ def main() -> None:
     ap.add_argument("--c2f", metavar="MODEL", help="instead: what this coarse-to-fine model adds (see coarse_to_fine)")
     ap.add_argument("--tune", action="store_true", help="instead: what the tune condition keeps (see tune_check)")
     ap.add_argument("--compare", nargs="*", default=[], metavar="MODEL", help="--tune: models to score beside")
+    ap.add_argument("--tune-guidance", type=float, default=3.0, help="--tune: the tune's guidance (vamp's default)")
+    ap.add_argument("--prompts", nargs="+", default=["periodic:7", "periodic:3", "all"], help="--tune: prompts")
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.valid_loss:
@@ -263,7 +278,7 @@ def main() -> None:
         coarse_to_fine(args.model, args.c2f, args.data, args.clips, args.result)
         return
     if args.tune:
-        tune_check(args.model, args.compare, args.data, args.clips, args.result)
+        tune_check(args.model, args.compare, args.data, args.clips, args.result, args.tune_guidance, args.prompts)
         return
     model = VampNet.from_pretrained(args.model)
     codec, cfg = model.codec, model.cfg

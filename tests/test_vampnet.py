@@ -171,6 +171,8 @@ def test_a_tiny_model_learns_to_follow_the_tune() -> None:
     everything = torch.ones_like(c, dtype=torch.bool)
     followed = model.vamp(c, everything, tune=n, steps=4, guidance=0.0, typical_mass=1.0, seed=0)
     assert float((followed == c).float().mean()) > 0.9
+    guided = model.vamp(c, everything, tune=n, tune_guidance=3.0, steps=4, guidance=1.0, typical_mass=1.0, seed=0)
+    assert float((guided == c).float().mean()) > 0.9
     assert float((model.vamp(c, everything, steps=4, guidance=0.0, seed=0) == c).float().mean()) < 0.5
     with pytest.raises(ValueError, match="one note per frame"):
         model.vamp(c, everything, tune=n[:, :5])
@@ -298,7 +300,7 @@ def test_fine_tune_with_the_tune_and_keep_it(trained: dict[str, Path]) -> None:
     import soundfile as sf
 
     tuned, wav, out = trained["root"] / "tune", str(trained["data"] / "tone3.wav"), trained["root"] / "kept.wav"
-    assert_user_error(run("vampnet", "vamp", wav, "--model", str(trained["model"]), "--keep-tune", "-o", str(out)),
+    assert_user_error(run("vampnet", "vamp", wav, "--model", str(trained["model"]), "--follow-tune", "-o", str(out)),
                       "trained without the tune")  # fmt: skip
     assert not out.exists()
     p = run("vampnet", "train", "--data", str(trained["data"]), "--init-from", str(trained["model"]), "--tune",
@@ -306,9 +308,11 @@ def test_fine_tune_with_the_tune_and_keep_it(trained: dict[str, Path]) -> None:
     assert p.returncode == 0, p.stderr
     model = VampNet.from_pretrained(tuned)
     assert model.cfg.tune_bins == 73 and "valid_loss_no_tune" in model.figures
-    p = run("vampnet", "vamp", wav, "--model", str(tuned), "--keep-tune", "--steps", "2", "-o", str(out))
+    assert_user_error(run("vampnet", "vamp", wav, "--model", str(tuned), "--follow-tune", "-1", "-o", str(out)),
+                      "--follow-tune", ">= 0")  # fmt: skip
+    p = run("vampnet", "vamp", wav, "--model", str(tuned), "--follow-tune", "--steps", "2", "-o", str(out))
     assert p.returncode == 0, p.stderr
-    assert "keeping the input's tune" in p.stdout
+    assert "following the input's tune" in p.stdout
     y, sr = sf.read(out)
     assert sr == 16000 and len(y) == 32000 and np.isfinite(y).all()
 

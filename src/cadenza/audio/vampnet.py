@@ -19,8 +19,9 @@ detected beats); several prompts keep what any of them keeps.
 
 The tune (`tune_bins` > 0): a model trained with the input's dominant note per frame (`dominant_notes`: the argmax of
 a harmonic-sum pitch salience, one-hot over MIDI 28-100, as MusicGen-melody conditions on its dominant chroma bin,
-but with the octave) keeps the tune through a variation: `vamp(..., tune=notes)`, `cadenza vampnet vamp
---keep-tune`. The condition is dropped from a share of the training windows, so the same model vamps without it.
+but with the octave) leans towards the tune through a variation: `vamp(..., tune=notes, tune_guidance=3)`, `cadenza
+vampnet vamp --follow-tune`. The condition is dropped from a share of the training windows, so the same model vamps
+without it. Over codec-vocos it keeps part of the tune, not all (the codec's first code does not hold a note; card).
 
     model = VampNet.from_pretrained()                       # models/vampnet-music
     codes = model.codec.encode(audio)[:, : model.cfg.n_codebooks]
@@ -223,11 +224,13 @@ class VampNet(Pretrained, nn.Module):
         top_p: float = 1.0,
         guidance: float = 1.0,
         tune: torch.Tensor | None = None,
+        tune_guidance: float = 0.0,
         g: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Fill the masked tokens (mask True) of codes [1, K, T] (T <= context) in `steps` passes, following the
         dominant notes `tune` [1, T] if given (guidance then pushes away from the model that hears neither the
-        prompt nor the tune)."""
+        prompt nor the tune; `tune_guidance` > 0 pushes away from the model that hears the prompt without the tune
+        too, one more pass per step)."""
         from cadenza.sample import apply_temperature, top_p_filter, typical_filter
 
         x = codes.masked_fill(mask, self.mask_id)
@@ -241,9 +244,13 @@ class VampNet(Pretrained, nn.Module):
             if len(where) == 0:
                 break
             logits = self(x, tune).float().reshape(-1, self.cfg.cardinality)[where]
+            cond = logits
             if guidance > 0:  # classifier-free guidance against the model that hears no prompt
                 free_logits = self(free).float().reshape(-1, self.cfg.cardinality)[where]
-                logits = classifier_free(logits, free_logits, 1.0 + guidance)
+                logits = classifier_free(cond, free_logits, 1.0 + guidance)
+            if tune is not None and tune_guidance > 0:  # and against the model that hears the prompt, not the tune
+                untuned = self(x).float().reshape(-1, self.cfg.cardinality)[where]
+                logits = logits + tune_guidance * (cond - untuned)
             logits = typical_filter(top_p_filter(apply_temperature(logits, temperature), top_p), typical_mass)
             probs = torch.softmax(logits, -1)
             sampled = torch.multinomial(probs, 1, generator=g)[:, 0]
@@ -264,7 +271,8 @@ class VampNet(Pretrained, nn.Module):
     def vamp(self, codes: torch.Tensor, mask: torch.Tensor, *, seed: int | None = 0, overlap: float = 0.5,
              progress: bool = False, tune: torch.Tensor | None = None, **sampling: Any) -> torch.Tensor:  # fmt: skip
         """Codes [1, K, T] of any length with a mask [1, K, T] (True: generate) -> codes [1, K, T]; `tune` [1, T]:
-        the dominant notes to keep (`dominant_notes`; a model trained with `tune_bins`).
+        the dominant notes to follow (`dominant_notes`; a model trained with `tune_bins`; `tune_guidance` in
+        `sampling`).
 
         Windows of `context` frames move left to right, each overlapping the last by `overlap`: what a window made
         in the overlap is given to the next, so the music goes on across windows."""

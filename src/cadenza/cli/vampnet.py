@@ -53,7 +53,9 @@ def cmd_vamp(args: argparse.Namespace) -> int:
     if args.loop < 1:
         raise InputError("--loop", f"must be at least 1, got {args.loop}")
     model = VampNet.from_pretrained(args.model)
-    if args.keep_tune and not model.cfg.tune_bins:
+    if args.follow_tune is not None and args.follow_tune < 0:
+        raise InputError("--follow-tune", f"the tune's guidance weight must be >= 0, got {args.follow_tune:g}")
+    if args.follow_tune is not None and not model.cfg.tune_bins:
         raise InputError(args.model, "was trained without the tune (vampnet train --tune): it cannot keep one")
     codec = model.codec
     k = model.cfg.n_codebooks
@@ -70,7 +72,7 @@ def cmd_vamp(args: argparse.Namespace) -> int:
         n_samples *= args.loop
         x = (
             codec.decode_chunked(codes)[0, 0, :n_samples].numpy()
-            if args.keep_tune or any(p == "beat" for p in args.prompt or [])
+            if args.follow_tune is not None or any(p == "beat" for p in args.prompt or [])
             else None
         )
     else:
@@ -87,11 +89,11 @@ def cmd_vamp(args: argparse.Namespace) -> int:
     sampling = {"temperature": args.temperature, "top_p": args.top_p, "typical_mass": args.typical,
                 "mask_temperature": args.mask_temperature, "seed": args.seed}  # fmt: skip
     tune = None
-    if args.keep_tune:
+    if args.follow_tune is not None:
         assert x is not None
         tune = torch.from_numpy(dominant_notes(x, codec.sample_rate, codec.frame_rate, n))[None]
     out = model.vamp(codes, mask, steps=args.steps, guidance=args.guidance, progress=n > model.cfg.context,
-                     tune=tune, **sampling)  # fmt: skip
+                     tune=tune, tune_guidance=args.follow_tune or 0.0, **sampling)  # fmt: skip
     if c2f is not None:  # the finer codebooks, given the coarse ones everywhere
         out = c2f.refine(out, mask, fine, steps=args.c2f_steps, guidance=0.0, progress=n > c2f.cfg.context, **sampling)
     if args.output.endswith(".codes"):
@@ -103,7 +105,7 @@ def cmd_vamp(args: argparse.Namespace) -> int:
         path = write_audio(AudioClip(y.astype(np.float32), codec.sample_rate), args.output)
     share = float(mask[:, model.cfg.n_conditioning :].float().mean())
     fine_note = f", {k_all - k} finer codebooks by {args.c2f} in {args.c2f_steps} steps" if c2f else ""
-    tune_note = ", keeping the input's tune" if tune is not None else ""
+    tune_note = ", following the input's tune" if tune is not None else ""
     print(f"wrote {path} ({n_samples / codec.sample_rate:.1f} s, {' '.join(prompts)}: {share:.0%} of the tokens "
           f"generated in {args.steps} steps{fine_note}{tune_note}, seed {args.seed})")  # fmt: skip
     return 0
@@ -150,7 +152,7 @@ def register(sub: Any) -> None:
                    help="how codes enter: the codec's own code vectors, projected (VampNet's way; the default), or a "
                    "learned table per codebook (the first shipped model's)")  # fmt: skip
     t.add_argument("--tune", action="store_true",
-                   help="also read the input's dominant note per frame, so that vamp --keep-tune keeps the tune "
+                   help="also read the input's dominant note per frame, which vamp --follow-tune then follows "
                         "(added to a model fine-tuned with --init-from too)")  # fmt: skip
     t.add_argument(
         "--tune-dropout",
@@ -175,9 +177,10 @@ def register(sub: Any) -> None:
                    help="a coarse-to-fine model (trained with vampnet train --conditioning N) that adds the "
                         "codec's finer codebooks")  # fmt: skip
     x.add_argument("--c2f-steps", type=int, default=12, help="its sampling passes (default 12)")
-    x.add_argument("--keep-tune", action="store_true",
-                   help="keep the input's tune: its dominant note per frame guides every generated frame (a model "
-                        "trained with --tune, as vampnet-music is)")  # fmt: skip
+    x.add_argument("--follow-tune", nargs="?", type=float, const=3.0, metavar="WEIGHT",
+                   help="lean towards the input's tune: its dominant note per frame conditions every generated "
+                        "frame, guided with WEIGHT (default 3; 0: the condition alone, one pass less per step). "
+                        "A model trained with --tune, as vampnet-music is; it keeps part of a tune")  # fmt: skip
     x.add_argument("--loop", type=int, default=1, help="play the input N times first (a loop that varies)")
     x.add_argument("--typical", type=float, default=0.15, help="typical filtering mass (default 0.15; 1: off)")
     x.add_argument(
