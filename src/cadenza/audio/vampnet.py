@@ -68,7 +68,7 @@ class VampNetConfig:
     embedding: str = "learned"  # (the default of configs saved before the choice; `vampnet train` picks "codec")
     code_dim: int = 8  # the codec's code vectors' size ("codec" embedding)
     # > 0: the model also reads the input's dominant note of each frame (`dominant_notes`), one-hot over these
-    # semitones from MIDI `TUNE_LOW`, so that a variation keeps the tune (0: no such input)
+    # semitones from MIDI `TUNE_LOW`, that a variation can follow (`vamp(tune=...)`; 0: no such input)
     tune_bins: int = 0
 
     def __post_init__(self) -> None:

@@ -56,7 +56,7 @@ def cmd_vamp(args: argparse.Namespace) -> int:
     if args.follow_tune is not None and args.follow_tune < 0:
         raise InputError("--follow-tune", f"the tune's guidance weight must be >= 0, got {args.follow_tune:g}")
     if args.follow_tune is not None and not model.cfg.tune_bins:
-        raise InputError(args.model, "was trained without the tune (vampnet train --tune): it cannot keep one")
+        raise InputError(args.model, "was trained without the tune (vampnet train --tune): it cannot follow one")
     codec = model.codec
     k = model.cfg.n_codebooks
     c2f = _coarse_to_fine(args.c2f, model) if args.c2f else None
