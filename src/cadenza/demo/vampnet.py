@@ -1,4 +1,5 @@
-"""Demo section: VampNet: variations, an inpainted gap and a loop that varies, on a tune it never heard."""
+"""Demo section: VampNet: variations (one following the tune), an inpainted gap and a loop that varies, on a tune it
+never heard."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ def build(out_dir: Path) -> Section:
     import numpy as np
     import torch
 
-    from cadenza.audio.vampnet import VampNet, prompt_mask
+    from cadenza.audio.vampnet import VampNet, dominant_notes, prompt_mask
     from cadenza.core.audio import AudioClip
     from cadenza.evaluate.plots import spectrograms_png
     from cadenza.io.audio import write_audio
@@ -21,20 +22,25 @@ def build(out_dir: Path) -> Section:
     codec, sr, k = model.codec, model.codec.sample_rate, model.cfg.n_codebooks
     src = render_clip(held_out_tune(2).replace(tempo_bpm=100.0), "clarinet").slice_s(0, 10.0)
 
-    def vamp(x: np.ndarray, prompts: list[str], seed: int) -> AudioClip:
+    def vamp(x: np.ndarray, prompts: list[str], seed: int, follow_tune: bool = False) -> AudioClip:
         codes = codec.encode_chunked(torch.tensor(x)[None, None], k)
-        out = model.vamp(codes, prompt_mask(prompts, codes.shape[-1], model.cfg), steps=24, seed=seed)  # guided (1.0)
+        n = codes.shape[-1]
+        tune = torch.from_numpy(dominant_notes(x, sr, model.cfg.frame_rate, n))[None] if follow_tune else None
+        out = model.vamp(codes, prompt_mask(prompts, n, model.cfg), steps=24, seed=seed,  # guided (1.0)
+                         tune=tune, tune_guidance=3.0)  # as `vamp --follow-tune`  # fmt: skip
         return AudioClip(codec.decode_chunked(out)[0, :, : len(x)].numpy(), sr)
 
     x = src.samples[0]
     variation = vamp(x, ["periodic:7"], 0)
+    tuned = vamp(x, ["periodic:7"], 0, follow_tune=True)
     gap = vamp(x, ["inpaint:4s-6s"], 1)
     bar = x[: round(2.5 * sr)]
     loop = vamp(np.tile(bar, 4), ["periodic:9", "codebooks:1"], 2)
-    for name, clip in (("src", src), ("variation", variation), ("gap", gap), ("loop", loop)):
+    for name, clip in (("src", src), ("variation", variation), ("tune", tuned), ("gap", gap), ("loop", loop)):
         write_audio(clip, out_dir / f"vn_{name}.wav")
     spectrograms_png([("a clarinet plays a held-out Essen tune (FluidSynth)", src),
                       ("VampNet variation: every 7th frame kept (periodic:7)", variation),
+                      ("the same, following the tune (--follow-tune)", tuned),
                       ("4 s - 6 s masked and filled in (inpaint:4s-6s)", gap)], out_dir / "vn.png")  # fmt: skip
     spectrograms_png([("2.5 s played four times, vamped (periodic:9 + codebooks:1)", loop)], out_dir / "vn_loop.png")
     f = model.figures
@@ -43,12 +49,15 @@ def build(out_dir: Path) -> Section:
         "A bidirectional Transformer over 4 codebooks of cadenza's codec, trained here to fill masked tokens "
         f"(held-out cross-entropy {f['valid_loss']:.2f} nats per masked token; knowing nothing: "
         f"{f['uniform_loss']:.2f}), sampled MaskGIT-style in 24 passes (Garcia et al. 2023). "
-        "`cadenza vampnet vamp song.wav --prompt periodic:7 -o out.wav`; `--prompt inpaint:4s-6s`, "
+        "`cadenza vampnet vamp song.wav --prompt periodic:7 -o out.wav`; `--follow-tune` (the input's dominant note "
+        "of each frame guides the variation; it keeps part of a tune, not all: codec-vocos's codes do not hold a note "
+        "well, see the model's card), `--prompt inpaint:4s-6s`, "
         "`--prompt continue:5s`, `--loop 4`; `cadenza vampnet train --init-from vampnet-music --data MY_FOLDER` "
         "fine-tunes it on your audio.",
         [
             Item("A tune the model never heard", audio="vn_src.wav", image="vn.png"),
             Item("A variation: every 7th frame kept, the rest generated", audio="vn_variation.wav"),
+            Item("The same variation following the tune (--follow-tune)", audio="vn_tune.wav"),
             Item("Two seconds masked and filled in", audio="vn_gap.wav"),
             Item("A loop that varies: one bar four times", audio="vn_loop.wav", image="vn_loop.png"),
         ],
