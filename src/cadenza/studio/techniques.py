@@ -301,17 +301,26 @@ def rave(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
 def vampnet(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
     import torch
 
-    from cadenza.audio.vampnet import VampNet, prompt_mask
+    from cadenza.audio.vampnet import VampNet, dominant_notes, prompt_mask
     from cadenza.core.audio import AudioClip
 
     model = VampNet.from_pretrained()
     codec = model.codec
     clip = _audio(upload, codec.sample_rate, seconds=20.0)
     codes = codec.encode_chunked(torch.tensor(clip.samples[0])[None, None], model.cfg.n_codebooks)
-    mask = prompt_mask([f"periodic:{s['periodic']}"], codes.shape[-1], model.cfg)
-    out = model.vamp(codes, mask, steps=s["steps"], temperature=s["temperature"], seed=s["seed"], progress=True)
+    n = codes.shape[-1]
+    mask = prompt_mask([f"periodic:{s['periodic']}"], n, model.cfg)
+    follow = s["follow_tune"] > 0 and model.cfg.tune_bins > 0  # as `vamp --follow-tune WEIGHT`
+    tune = (
+        torch.from_numpy(dominant_notes(clip.samples[0], codec.sample_rate, codec.frame_rate, n))[None]
+        if follow
+        else None
+    )
+    out = model.vamp(codes, mask, steps=s["steps"], temperature=s["temperature"], seed=s["seed"], progress=True,
+                     tune=tune, tune_guidance=s["follow_tune"])  # fmt: skip
     y = codec.decode_chunked(out)[0, 0, : clip.n_samples].numpy()
-    return AudioClip(y, codec.sample_rate), [f"a variation keeping every {s['periodic']}th frame's codes"]
+    note = f", following its tune (guidance {s['follow_tune']:g})" if follow else ""
+    return AudioClip(y, codec.sample_rate), [f"a variation keeping every {s['periodic']}th frame's codes{note}"]
 
 
 def synthformer(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
@@ -417,6 +426,7 @@ TECHNIQUES: tuple[Technique, ...] = (
                      Field("fidelity", "fidelity", "float", 0.95, 0.05, 1.0)), upload="audio", upload_required=True),
     Technique("vampnet", "VampNet variation", "audio", "Mask codec tokens and let the model fill them in.", vampnet,
               (Field("periodic", "keep every Nth frame", "int", 7, 1, 64), Field("steps", "steps", "int", 12, 1, 64),
+               Field("follow_tune", "follow its tune (guidance; 0: off)", "float", 0.0, 0, 8),
                TEMPERATURE, SEED), upload="audio", upload_required=True),
     Technique("synthformer", "Synthformer texture", "audio",
               "A codec-token Transformer that plays a texture as its parameters move (curves: NAME=T:V,T:V; ...).",
