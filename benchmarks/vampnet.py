@@ -200,16 +200,27 @@ def tune_check(name: str, compare: list[str], data: str, n_clips: int, result: s
     codec, cfg = model.codec, model.cfg
     sr, hop, n = codec.sample_rate, codec.cfg.hop, cfg.context
     inputs, reference = openings(data, "test", n_clips, sr, n * hop), openings(data, "valid", 100, sr, n * hop)
-    codes = [codec.encode_chunked(torch.tensor(x)[None, None], cfg.n_codebooks)[..., :n] for x in inputs]
-    tunes = [torch.from_numpy(dominant_notes(x, sr, cfg.frame_rate, n))[None] for x in inputs]
+    tunes = [model.tune_of(x, sr, n) for x in inputs]
+    coded: dict[str, list[torch.Tensor]] = {}  # each codec's codes of the inputs (a compared model may read another)
 
-    def decode(c: torch.Tensor) -> np.ndarray:
-        return codec.decode_chunked(c)[0, 0].numpy()
+    def codes_of(vn: VampNet) -> list[torch.Tensor]:
+        if vn.cfg.codec_id not in coded:
+            if vn.codec.sample_rate != sr or vn.cfg.context != n:
+                raise SystemExit(f"{vn.cfg.codec} / context {vn.cfg.context}: not comparable with {name}'s")
+            coded[vn.cfg.codec_id] = [vn.codec.encode_chunked(torch.tensor(x)[None, None], vn.cfg.n_codebooks)[..., :n]
+                                      for x in inputs]  # fmt: skip
+        return coded[vn.cfg.codec_id]
+
+    def decode(vn: VampNet, c: torch.Tensor) -> np.ndarray:
+        return vn.codec.decode_chunked(c)[0, 0].numpy()
 
     masks = {p: prompt_mask([p], n, cfg) for p in prompts if p != "all"}
     if "all" in prompts:
         masks["everything generated"] = torch.ones(1, cfg.n_codebooks, n, dtype=torch.bool)
-    sets: dict[str, list[np.ndarray]] = {"real": inputs, "codec": [decode(c) for c in codes]}
+    sets: dict[str, list[np.ndarray]] = {"real": inputs, "codec": [decode(model, c) for c in codes_of(model)]}
+    for vn in others.values():  # the ceiling of each other codec
+        if f"codec {vn.cfg.codec}" not in sets and vn.cfg.codec_id != cfg.codec_id:
+            sets[f"codec {vn.cfg.codec}"] = [decode(vn, c) for c in codes_of(vn)]
     t_speed: dict[str, float] = {}
     for prompt, m in masks.items():
         for label, vn in [(name, model), *others.items()]:
@@ -219,6 +230,7 @@ def tune_check(name: str, compare: list[str], data: str, n_clips: int, result: s
                 t0 = time.perf_counter()
                 sets[f"{label}, {prompt}{', tune kept' if tuned else ''}"] = [
                     decode(
+                        vn,
                         vn.vamp(
                             c,
                             m,
@@ -227,12 +239,12 @@ def tune_check(name: str, compare: list[str], data: str, n_clips: int, result: s
                             seed=i,
                             tune=tn if tuned else None,
                             tune_guidance=tune_guidance,
-                        )
+                        ),
                     )
-                    for i, (c, tn) in enumerate(zip(codes, tunes))
+                    for i, (c, tn) in enumerate(zip(codes_of(vn), tunes))
                 ]
                 if prompt == "periodic:7" and label == name:
-                    t_speed[f"tune {tuned}"] = round(len(codes) * n / cfg.frame_rate / (time.perf_counter() - t0), 2)
+                    t_speed[f"tune {tuned}"] = round(len(inputs) * n / cfg.frame_rate / (time.perf_counter() - t0), 2)
         print(prompt, "vamped", flush=True)
     figures: dict[str, Any] = {"model": name, "compare": compare, "codec_model": cfg.codec, "clips": len(inputs),
                                "window_s": n / cfg.frame_rate, "steps": 24, "guidance": 1.0,

@@ -140,6 +140,9 @@ def test_dominant_notes_follow_the_tune() -> None:
     assert notes.shape == (160,) and notes.dtype == np.int64
     assert np.mean(notes[5:45] == 57) > 0.95 and np.mean(notes[55:95] == 64) > 0.95
     assert (notes[105:] == -1).all()
+    model = VampNet(VampNetConfig(**{**TINY.__dict__, "frame_rate": rate, "tune_bins": 12}))
+    tune = model.tune_of(audio, sr, 160)  # what vamp reads: the same notes at the model's frame rate, [1, T]
+    assert tune.shape == (1, 160) and torch.equal(tune[0], torch.from_numpy(notes))
 
 
 def test_a_tiny_model_learns_to_follow_the_tune() -> None:

@@ -267,6 +267,11 @@ class VampNet(Pretrained, nn.Module):
                 flat[where[conf.topk(remain, largest=False).indices]] = self.mask_id
         return x
 
+    def tune_of(self, audio: np.ndarray, sample_rate: int, n_frames: int) -> torch.Tensor:
+        """The tune condition of `audio` (mono, at `sample_rate`) for `vamp`: its dominant notes, one per frame of
+        this model's codec, [1, n_frames]."""
+        return torch.from_numpy(dominant_notes(audio, sample_rate, self.cfg.frame_rate, n_frames))[None]
+
     @torch.no_grad()
     def vamp(self, codes: torch.Tensor, mask: torch.Tensor, *, seed: int | None = 0, overlap: float = 0.5,
              progress: bool = False, tune: torch.Tensor | None = None, **sampling: Any) -> torch.Tensor:  # fmt: skip

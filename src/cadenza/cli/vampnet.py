@@ -41,7 +41,7 @@ def cmd_vamp(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from cadenza.audio.vampnet import VampNet, detect_beats, dominant_notes, prompt_mask
+    from cadenza.audio.vampnet import VampNet, detect_beats, prompt_mask
     from cadenza.core.audio import AudioClip
     from cadenza.io.audio import write_audio
 
@@ -91,7 +91,7 @@ def cmd_vamp(args: argparse.Namespace) -> int:
     tune = None
     if args.follow_tune is not None:
         assert x is not None
-        tune = torch.from_numpy(dominant_notes(x, codec.sample_rate, codec.frame_rate, n))[None]
+        tune = model.tune_of(x, codec.sample_rate, n)
     out = model.vamp(codes, mask, steps=args.steps, guidance=args.guidance, progress=n > model.cfg.context,
                      tune=tune, tune_guidance=args.follow_tune or 0.0, **sampling)  # fmt: skip
     if c2f is not None:  # the finer codebooks, given the coarse ones everywhere

@@ -12,7 +12,7 @@ def build(out_dir: Path) -> Section:
     import numpy as np
     import torch
 
-    from cadenza.audio.vampnet import VampNet, dominant_notes, prompt_mask
+    from cadenza.audio.vampnet import VampNet, prompt_mask
     from cadenza.core.audio import AudioClip
     from cadenza.evaluate.plots import spectrograms_png
     from cadenza.io.audio import write_audio
@@ -25,7 +25,7 @@ def build(out_dir: Path) -> Section:
     def vamp(x: np.ndarray, prompts: list[str], seed: int, follow_tune: bool = False) -> AudioClip:
         codes = codec.encode_chunked(torch.tensor(x)[None, None], k)
         n = codes.shape[-1]
-        tune = torch.from_numpy(dominant_notes(x, sr, model.cfg.frame_rate, n))[None] if follow_tune else None
+        tune = model.tune_of(x, sr, n) if follow_tune else None
         out = model.vamp(codes, prompt_mask(prompts, n, model.cfg), steps=24, seed=seed,  # guided (1.0)
                          tune=tune, tune_guidance=3.0)  # as `vamp --follow-tune`  # fmt: skip
         return AudioClip(codec.decode_chunked(out)[0, :, : len(x)].numpy(), sr)

@@ -301,7 +301,7 @@ def rave(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
 def vampnet(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
     import torch
 
-    from cadenza.audio.vampnet import VampNet, dominant_notes, prompt_mask
+    from cadenza.audio.vampnet import VampNet, prompt_mask
     from cadenza.core.audio import AudioClip
 
     model = VampNet.from_pretrained()
@@ -311,11 +311,7 @@ def vampnet(s: dict[str, Any], upload: Path | None) -> tuple[Any, list[str]]:
     n = codes.shape[-1]
     mask = prompt_mask([f"periodic:{s['periodic']}"], n, model.cfg)
     follow = s["follow_tune"] > 0 and model.cfg.tune_bins > 0  # as `vamp --follow-tune WEIGHT`
-    tune = (
-        torch.from_numpy(dominant_notes(clip.samples[0], codec.sample_rate, codec.frame_rate, n))[None]
-        if follow
-        else None
-    )
+    tune = model.tune_of(clip.samples[0], codec.sample_rate, n) if follow else None
     out = model.vamp(codes, mask, steps=s["steps"], temperature=s["temperature"], seed=s["seed"], progress=True,
                      tune=tune, tune_guidance=s["follow_tune"])  # fmt: skip
     y = codec.decode_chunked(out)[0, 0, : clip.n_samples].numpy()
