@@ -88,6 +88,11 @@ TITLES = {
     "input's dominant notes given (not guided on them) and without, beside the model before the segment and the codec",
     "vampnet_tune_guided": "VampNet's tune condition as `vamp --follow-tune` uses it (guided 3 on the tune): the same "
     "windows and seeds",
+    "vampnet_codec": "VampNet over the default codec (`models/codec`, whose decoder keeps the pitch best) instead of "
+    "codec-vocos: trained from scratch with the tune, 6,000 steps, 84 min on two threads (not shipped), the same "
+    "benchmark and seeds",
+    "vampnet_codec_tune": "That model's tune condition guided 3 (`--follow-tune`), beside the shipped model without "
+    "it and both codecs' ceilings, on the same windows and seeds",
     "vampnet_learned_embedding": "The first VampNet (a learned embedding table per codebook), the same benchmark in "
     "the same state of the codec: the other arm of the embedding ablation",
     "codec_24000": "The default codec's last stage carried to the end of its 24,000-step schedule (107 min more on one "
