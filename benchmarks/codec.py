@@ -257,9 +257,10 @@ def streamed_realtime(codec: Codec, x: torch.Tensor, frames: int) -> dict[str, f
 def speeds(codec: Codec, x: torch.Tensor) -> dict[str, Any]:
     """Encode + decode real-time factors on one core, of this codec and of its causal variant of the same size (an
     untrained one serves: speed does not depend on the weights; a Vocos decoder's iSTFT frames overlap the next, so
-    a Vocos codec's causal variant has the transposed-convolution decoder)."""
+    a Vocos codec's causal variant has the transposed-convolution decoder, and a note-codebook codec's has learned
+    codes only: the note's pitch salience looks ahead)."""
     torch.set_num_threads(1)
-    causal = Codec(replace(codec.cfg, causal=True, decoder="conv")).eval()
+    causal = Codec(replace(codec.cfg, causal=True, decoder="conv", note_codebook=False)).eval()
     return {
         "realtime_factor_1_core": realtime(codec, x),
         "realtime_factor_1_core_causal": {"decoder": causal.cfg.decoder, **realtime(causal, x),

@@ -474,3 +474,68 @@ def test_note_weight_needs_a_trainable_encoder(tmp_path: Path) -> None:
             "--note-weight", "1", "--steps", "1", "-o", str(tmp_path / "out"))  # fmt: skip
     assert_user_error(p, "--note-weight", "--decoder-only")
     assert not (tmp_path / "out").exists()
+
+
+def test_note_codebook_codes_each_frames_note_and_starts_as_the_codec_it_came_from() -> None:
+    from cadenza.audio.codec import N_NOTE_CODES, note_codes
+
+    x = torch.tensor(np.stack([tone(0.5, 440), tone(0.5, 220)]))[:, None]
+    x[1, :, 2400:4000] = 0  # a rest
+    notes = note_codes(x, SR, 160)  # A4 (MIDI 69) is code 1 + 69 - 28; A3 twelve below; a rest is 0
+    assert notes.shape == (2, 50) and (notes[0] == 42).all() and (notes[1, 2:12] == 30).all()
+    assert (notes[1, 17:23] == 0).all()
+    with pytest.raises(ValueError, match="note codebook"):
+        replace(TINY, note_codebook=True)  # 16 codes cannot hold the notes
+    with pytest.raises(ValueError, match="note codebook"):
+        replace(TINY, cardinality=128, note_codebook=True, causal=True)
+    torch.manual_seed(0)
+    start = Codec(replace(TINY, cardinality=128)).eval()
+    codec = Codec(replace(start.cfg, note_codebook=True)).eval()
+    ct.start_from(codec, start)  # the note table starts at zeros, the residual codebooks are the start's first 3
+    codes = codec.encode(x)
+    assert codes.shape == (2, 4, 50) and torch.equal(codes[:, 0], notes)
+    assert torch.equal(codes[:, 1:], start.encode(x)[:, :3])
+    assert torch.allclose(codec.decode(codes), start.decode(codes[:, 1:]), atol=1e-6)
+    assert torch.equal(codec.encode_chunked(x, chunk_frames=7), codes)
+    assert ct.model_id(codec) != ct.model_id(start)
+    with torch.no_grad():
+        codec.notes.weight.normal_()
+    slip = codes.clone()
+    slip[:, 0] = N_NOTE_CODES + 5  # a code no note has reads as no note
+    assert torch.allclose(codec.dequantize(slip), codec.dequantize(codes.clone().index_fill_(1, torch.tensor([0]), 0)))
+    assert torch.allclose(codec.dequantize(codes[:, :1]), codec.notes(notes).transpose(1, 2))
+    vectors = codec.code_vectors(2)  # the note table padded to the cardinality, then the first residual codebook
+    assert vectors.shape == (2, 128, 8) and torch.equal(vectors[0, :N_NOTE_CODES], codec.notes.weight)
+    assert (vectors[0, N_NOTE_CODES:] == 0).all()
+
+
+def test_note_codebook_trains_its_table_and_decodes_from_the_note_alone() -> None:
+    torch.manual_seed(0)
+    cfg = replace(TINY, cardinality=128, note_codebook=True, quantizer_dropout=1.0, decoder="vocos", decoder_layers=1)
+    model = ct.CodecGAN(cfg, ct.CodecLossConfig())
+    model.train()
+    x = torch.tensor(np.stack([tone(0.2, f) for f in (220, 330, 440, 550)] * 4))[:, None]
+    q = model.codec.quantize(x)
+    assert q.codes.shape == (16, 4, 20)
+    # with dropout on every item, a quarter of them (1 / n_codebooks) on average decode from the note alone
+    alone = [bool(torch.allclose(q.z_q[i], q.first[i])) for i in range(16)]
+    assert 0 < sum(alone) < 16
+    terms = model(x)
+    terms["loss"].backward()
+    assert model.codec.notes.weight.grad[42].abs().sum() > 0  # A4's vector learns
+    assert model.codec.notes.weight.grad[0].abs().sum() == 0  # no frame is silent
+    with pytest.raises(ValueError, match="already is"):
+        ct.CodecGAN(cfg, ct.CodecLossConfig(note_weight=1.0))
+    with pytest.raises(ValueError, match="morph"):
+        ct.morph(model.codec.eval(), AudioClip(x[0].numpy(), SR), AudioClip(x[1].numpy(), SR), steps=3)
+
+
+def test_note_codebook_flag_refuses_what_it_cannot_be(tmp_path: Path) -> None:
+    (tmp_path / "c").mkdir()
+    p = run("codec", "train", "--data", str(tmp_path), "--note-codebook", "--note-weight", "1", "--steps", "1",
+            "-o", str(tmp_path / "out"))  # fmt: skip
+    assert_user_error(p, "--note-weight", "--note-codebook")
+    p = run("codec", "train", "--data", str(tmp_path), "--note-codebook", "--cardinality", "16", "--steps", "1",
+            "-o", str(tmp_path / "out"))  # fmt: skip
+    assert_user_error(p, "--note-codebook", "cardinality")
+    assert not (tmp_path / "out").exists()

@@ -46,10 +46,27 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
-from cadenza.audio.dsp import PQMF, mel_filterbank
+from cadenza.audio.dsp import PQMF, SALIENCE_NOTES, mel_filterbank, pitch_salience
 from cadenza.nn.quantize import QuantizerOutput, ResidualVQ
 from cadenza.nn.streaming import CausalConv1d, CausalPQMF, CausalUpsample, StreamCache, streaming
 from cadenza.pretrained import Pretrained
+
+# the note codebook's codes: 0 where no note sounds (the frame below `NOTE_FLOOR_DB`), then each note of
+# `SALIENCE_NOTES` (MIDI 28-100) from the lowest
+N_NOTE_CODES = SALIENCE_NOTES[1] - SALIENCE_NOTES[0] + 2
+NOTE_FLOOR_DB = -60.0  # frame RMS in dBFS: an absolute floor, so a frame's code does not depend on its neighbours
+
+
+def note_codes(audio: torch.Tensor, sample_rate: int, hop: int) -> torch.Tensor:
+    """The note codebook's codes of audio [B, 1, N]: [B, N // hop], each frame's dominant note (the argmax of the
+    harmonic-sum pitch salience: the fundamental where one tone sounds, the loudest where several do) as 1 + its
+    offset from MIDI `SALIENCE_NOTES[0]`, or 0 where the frame's RMS is below `NOTE_FLOOR_DB`."""
+    x = audio[:, 0]
+    t = x.shape[-1] // hop
+    with torch.no_grad():
+        notes = pitch_salience(x, sample_rate, hop).argmax(1)[:, :t] + 1  # [B, T]
+        rms_db = 10 * torch.log10(x[:, : t * hop].reshape(x.shape[0], t, hop).pow(2).mean(-1) + 1e-20)
+    return torch.where(rms_db > NOTE_FLOOR_DB, notes, torch.zeros_like(notes))
 
 
 class CompressionModel(Protocol):
@@ -88,6 +105,9 @@ class CodecConfig:
     encoder: str = "waveform"
     mel_fft: int = 2048  # the "mel" encoder's STFT size (frames centred on their hop; causal: ending at its end)
     n_mels: int = 128
+    # True: the first codebook is the note, not a learned code: each frame's dominant note (harmonic-sum pitch
+    # salience, `note_codes`), looked up in a learned table, and the residual quantizers code what it leaves
+    note_codebook: bool = False
 
     def __post_init__(self) -> None:
         if self.decoder not in ("conv", "vocos"):
@@ -98,6 +118,9 @@ class CodecConfig:
             raise ValueError(f"the mel encoder's FFT ({self.mel_fft}) must be even and at least the hop ({self.hop})")
         if self.decoder == "vocos" and self.causal:
             raise ValueError("the vocos decoder is not causal (its iSTFT frames overlap the next); use decoder='conv'")
+        if self.note_codebook and (self.causal or self.n_codebooks < 2 or self.cardinality < N_NOTE_CODES):
+            raise ValueError(f"a note codebook needs a non-causal codec (its pitch salience looks ahead), 2 or more "
+                             f"codebooks and a cardinality of at least {N_NOTE_CODES}")  # fmt: skip
 
     @property
     def hop(self) -> int:
@@ -365,8 +388,13 @@ class Codec(Pretrained, nn.Module):
         self.encoder: Encoder | MelEncoder = (
             MelEncoder(cfg.sample_rate, cfg.mel_fft, cfg.hop, cfg.n_mels, 8 * cfg.channels, cfg.latent_dim, cfg.causal)
             if cfg.encoder == "mel" else Encoder(cfg))  # fmt: skip
-        self.quantizer = ResidualVQ(cfg.latent_dim, cfg.n_codebooks, cfg.cardinality, cfg.codebook_dim,
-                                    cfg.quantizer_dropout, cfg.factorized, cfg.ema)  # fmt: skip
+        # with a note codebook the residual quantizers are the codebooks after it
+        self.quantizer = ResidualVQ(cfg.latent_dim, cfg.n_codebooks - cfg.note_codebook, cfg.cardinality,
+                                    cfg.codebook_dim, cfg.quantizer_dropout, cfg.factorized, cfg.ema)  # fmt: skip
+        self.notes: nn.Embedding | None = None
+        if cfg.note_codebook:  # zeros at first: a codec started from one without it codes as before
+            self.notes = nn.Embedding(N_NOTE_CODES, cfg.latent_dim)
+            nn.init.zeros_(self.notes.weight)
         self.decoder = VocosDecoder(cfg) if cfg.decoder == "vocos" else Decoder(cfg)
         self.sample_rate = cfg.sample_rate
         self.frame_rate = cfg.frame_rate
@@ -422,21 +450,69 @@ class Codec(Pretrained, nn.Module):
 
     def forward(self, audio: torch.Tensor, n_quantizers: int | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
         """Audio [B, 1, N] -> (reconstruction [B, 1, N], quantizer output) for training."""
-        q = self.quantizer(self.analysis(audio), n_quantizers)
+        q = self.quantize(audio, n_quantizers)
         return self.synthesis(q.z_q), q
+
+    # ---- the codes
+    def quantize(self, audio: torch.Tensor, n_quantizers: int | None = None) -> QuantizerOutput:
+        """Audio [B, 1, N] (whole frames) -> its latent quantized with the first `n_quantizers` codebooks (all by
+        default; in training with quantizer dropout, a random number per item). With a note codebook, the first
+        code of each frame is its note (`note_codes`) and the residual quantizers code the latent minus that note's
+        vector; in training a share `quantizer_dropout / n_codebooks` of the items decode from the note alone."""
+        z = self.analysis(audio)
+        if self.notes is None:
+            return self.quantizer(z, n_quantizers)
+        notes = note_codes(audio, self.cfg.sample_rate, self.cfg.hop)[..., : z.shape[-1]]
+        z_note = self.notes(notes).transpose(1, 2)
+        if n_quantizers == 1:
+            zero = z.new_zeros(())
+            return QuantizerOutput(z_note, notes[:, None], zero, zero, z_note)
+        q = self.quantizer(z - z_note, None if n_quantizers is None else n_quantizers - 1)
+        z_rest = q.z_q
+        if self.training and n_quantizers is None and self.cfg.quantizer_dropout > 0:
+            alone = torch.rand(z.shape[0], device=z.device) < self.cfg.quantizer_dropout / self.n_codebooks
+            z_rest = z_rest * (~alone).to(z)[:, None, None]
+        codes = torch.cat([notes[:, None], q.codes], 1)
+        return QuantizerOutput(z_note + z_rest, codes, q.commitment_loss, q.codebook_loss, z_note)
+
+    def dequantize(self, codes: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
+        """Codes [B, K, T] (any K <= n_codebooks) -> the quantized latent [B, D, T]. `active` [B]: how many of its
+        first codebooks each item sums (all by default; at least the first). A note code outside the notes' range
+        (a token model's slip) reads as no note."""
+        parts = []
+        rest = codes
+        if self.notes is not None:
+            notes = codes[:, 0]
+            parts.append(self.notes(torch.where(notes < N_NOTE_CODES, notes, 0)).transpose(1, 2))
+            rest = codes[:, 1:]
+        quantizers = self.quantizer.quantizers
+        parts += [quantizers[i].decode(rest[:, i]) for i in range(rest.shape[1])]  # type: ignore[operator]
+        z = parts[0]
+        for i, part in enumerate(parts[1:], 1):
+            z = z + (part if active is None else part * (i < active).to(part)[:, None, None])
+        return z
+
+    def code_vectors(self, n_codebooks: int) -> torch.Tensor:
+        """The vectors the first `n_codebooks` codebooks look up: [n_codebooks, cardinality, size] (the note table
+        padded with zeros to the cardinality). Token models may start their embeddings from them."""
+        tables = [q.codebook.weight.detach().float() for q in self.quantizer.quantizers]  # type: ignore[union-attr,operator]
+        if self.notes is not None:
+            notes = self.notes.weight.detach().float()
+            tables.insert(0, F.pad(notes, (0, 0, 0, self.cardinality - len(notes))))
+        return torch.stack(tables[:n_codebooks])
 
     # ---- CompressionModel
     @torch.no_grad()
     def encode(self, audio: torch.Tensor, n_codebooks: int | None = None) -> torch.Tensor:
         """Audio [B, 1, N] -> codes [B, K, ceil((N + delay) / hop)] (zero-padded to whole frames, and for a causal
         codec to cover the delay too). In a stream, N must be a whole number of frames."""
-        z = self.analysis(audio if self._streaming else self.pad_to_frames(audio))
-        return self.quantizer(z, n_codebooks or self.n_codebooks).codes
+        audio = audio if self._streaming else self.pad_to_frames(audio)
+        return self.quantize(audio, n_codebooks or self.n_codebooks).codes
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes [B, K, T] (any K <= n_codebooks) -> audio [B, 1, T * hop]."""
-        return self.synthesis(self.quantizer.decode(codes))
+        return self.synthesis(self.dequantize(codes))
 
     def pad_to_frames(self, audio: torch.Tensor) -> torch.Tensor:
         """Zeros at the end, to whole frames that cover the audio and the causal delay."""
@@ -475,7 +551,7 @@ class Codec(Pretrained, nn.Module):
         out = []
         for start in range(0, n_frames, chunk_frames):
             a, b = max(0, start - ctx), min(n_frames, start + chunk_frames + ctx)
-            codes = self.quantizer(self.analysis(audio[..., a * hop : b * hop]), n_codebooks or self.n_codebooks).codes
+            codes = self.quantize(audio[..., a * hop : b * hop], n_codebooks or self.n_codebooks).codes
             out.append(codes[..., start - a : start - a + min(chunk_frames, n_frames - start)])
         return torch.cat(out, -1)
 
@@ -517,7 +593,7 @@ def codec_for(name: str | Path, expected_id: str = "") -> Codec:
 _ABSENT = object()
 # config fields added after codecs had shipped: at these values they stay out of the id, so the ids (and the token
 # models that record them) hold
-_ID_SINCE: dict[str, Any] = {"encoder": "waveform", "mel_fft": 2048, "n_mels": 128}
+_ID_SINCE: dict[str, Any] = {"encoder": "waveform", "mel_fft": 2048, "n_mels": 128, "note_codebook": False}
 
 
 def model_id(codec: Codec) -> str:

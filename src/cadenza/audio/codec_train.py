@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ class CodecGAN(nn.Module):
         self.disc = Discriminator(channels=loss.disc_channels) if loss.adversarial else None
         if loss.note_weight and loss.decoder_only:  # a frozen first codebook cannot learn the notes
             raise ValueError("note_weight teaches the encoder's first codebook, which decoder_only freezes")
+        if loss.note_weight and cfg.note_codebook:
+            raise ValueError("note_weight teaches the first codebook the notes, which a note codebook already is")
         self.note_head = (
             nn.Conv1d(cfg.latent_dim, SALIENCE_NOTES[1] - SALIENCE_NOTES[0] + 1, 1) if loss.note_weight else None
         )
@@ -81,7 +83,8 @@ class CodecGAN(nn.Module):
 
     def frozen(self) -> list[nn.Module]:
         """The parts that a decoder-only run keeps as they are (in eval mode: no moving averages, no revival)."""
-        return [m for m in (self.codec.pqmf, self.codec.encoder, self.codec.quantizer) if m is not None]
+        parts = (self.codec.pqmf, self.codec.encoder, self.codec.quantizer, self.codec.notes)
+        return [m for m in parts if m is not None]
 
     def train(self, mode: bool = True) -> CodecGAN:
         super().train(mode)
@@ -94,22 +97,19 @@ class CodecGAN(nn.Module):
     def frozen_latent(self, audio: torch.Tensor) -> QuantizerOutput:
         """The start model's quantized latent, with quantizer dropout: a random share of the items decode from
         their first 1..K codebooks only, so that the decoder keeps serving every bitrate."""
-        codes = self.codec.quantizer(self.codec.analysis(audio)).codes  # [B, K, T]
+        codes = self.codec.quantize(audio).codes  # [B, K, T]
         b, k = codes.shape[:2]
         active = torch.full((b,), k, device=codes.device)
         drop = torch.rand(b, device=codes.device) < self.codec.cfg.quantizer_dropout
         active = torch.where(drop, torch.randint(1, k + 1, (b,), device=codes.device), active)
-        quantizers = self.codec.quantizer.quantizers
-        z_q = quantizers[0].decode(codes[:, 0])  # type: ignore[operator]  # every item keeps its first codebook
-        for i in range(1, k):
-            z_q = z_q + quantizers[i].decode(codes[:, i]) * (i < active).to(audio)[:, None, None]  # type: ignore[operator]
+        z_q = self.codec.dequantize(codes, active)  # every item keeps its first codebook
         zero = audio.new_zeros(())
         return QuantizerOutput(z_q, codes, zero, zero)
 
     def forward(self, audio: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.loss_cfg
         spec = None
-        q = self.frozen_latent(audio) if cfg.decoder_only else self.codec.quantizer(self.codec.analysis(audio))
+        q = self.frozen_latent(audio) if cfg.decoder_only else self.codec.quantize(audio)
         if (cfg.phase_weight or cfg.magnitude_weight) and isinstance(self.codec.decoder, VocosDecoder):
             spec = self.codec.decoder.spectrum(q.z_q)
             recon = self.codec.decoder.istft(spec)[:, None]
@@ -191,6 +191,20 @@ def magnitude_loss(pred: torch.Tensor, target: torch.Tensor, floor: float = 1e-2
         pred, target: complex STFT frames [B, T, F] of the same framing.
     """
     return (torch.log(pred.abs().clamp_min(floor)) - torch.log(target.abs().clamp_min(floor))).abs().mean()
+
+
+def start_from(codec: Codec, start: Codec) -> None:
+    """Load `start`'s weights into `codec`, which has its architecture, or that architecture with a note codebook
+    added (`note_codebook`): then the residual quantizers are the start's first K - 1 and the note table starts at
+    zeros, so that the codec first codes as the start did with its last codebook dropped."""
+    if asdict(replace(start.cfg, note_codebook=codec.cfg.note_codebook)) != asdict(codec.cfg):
+        raise ValueError("the start codec's architecture differs from this one's")
+    state = start.state_dict()
+    if codec.cfg.note_codebook and not start.cfg.note_codebook:
+        last = f"quantizer.quantizers.{start.cfg.n_codebooks - 1}."
+        state = {k: v for k, v in state.items() if not k.startswith(last)}
+        state["notes.weight"] = torch.zeros_like(codec.state_dict()["notes.weight"])
+    codec.load_state_dict(state)
 
 
 def codec_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -300,7 +314,7 @@ def train_codec(
     torch.manual_seed(tc.seed)  # the initial weights: a run is repeatable from its seed
     model = CodecGAN(cfg, loss)
     if init_from is not None:
-        model.codec.load_state_dict(Codec.from_pretrained(init_from).state_dict())
+        start_from(model.codec, Codec.from_pretrained(init_from))
     n = round(loss.segment_s * cfg.sample_rate / cfg.hop) * cfg.hop
     batches = WaveBatches(train_clips, n, loss.batch_size, tc.seed, ", ".join(map(str, folders)))
 
@@ -365,7 +379,11 @@ def lookup_text(cfg: CodecConfig) -> str:
     if cfg.factorized:
         return f"{cfg.codebook_dim}-d factorized L2-normalized lookups, as DAC"
     learned = "moving-average (k-means) codebooks, as EnCodec" if cfg.ema else "codebook loss"
-    return f"Euclidean lookups in the {cfg.latent_dim}-d latent, {learned}"
+    text = f"Euclidean lookups in the {cfg.latent_dim}-d latent, {learned}"
+    if cfg.note_codebook:
+        text = (f"the first codebook is each frame's dominant note (harmonic-sum pitch salience; code 0: none) and a "
+                f"learned vector per note; the others: {text}, coding what the note leaves")  # fmt: skip
+    return text
 
 
 # ------------------------------------------------------------------------------------------------ codes files
@@ -468,6 +486,8 @@ def morph(codec: Codec, a: AudioClip, b: AudioClip, steps: int, space: str = "la
         raise ValueError("clips shorter than one codec frame")
     xa = torch.tensor(a.mono().samples[:, :n])[None]
     xb = torch.tensor(b.mono().samples[:, :n])[None]
+    if codec.cfg.note_codebook:
+        raise ValueError("a codec whose first codebook is the note finds it in the audio: its latents do not morph")
     za, zb = codec.analysis(xa), codec.analysis(xb)
     if space == "codes":
         za, zb = codec.quantizer(za).z_q, codec.quantizer(zb).z_q

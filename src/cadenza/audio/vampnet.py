@@ -118,11 +118,6 @@ def mask_ratio(r: torch.Tensor) -> torch.Tensor:
     return torch.cos(r * math.pi / 2)
 
 
-def code_vectors(codec: Any, n_codebooks: int) -> torch.Tensor:
-    """The lookup vectors of a codec's first `n_codebooks` quantizers: [n_codebooks, cardinality, code size]."""
-    return torch.stack([q.codebook.weight.detach().float() for q in codec.quantizer.quantizers[:n_codebooks]])
-
-
 class VampNet(Pretrained, nn.Module):
     kind: ClassVar[str] = "vampnet"
     config_cls: ClassVar[type] = VampNetConfig
@@ -152,7 +147,7 @@ class VampNet(Pretrained, nn.Module):
 
     def use_code_vectors(self, codec: Any) -> None:
         """Take the codec's code vectors (each codebook's, scaled to unit RMS) as the "codec" embedding's."""
-        books = code_vectors(codec, self.cfg.n_codebooks)
+        books = codec.code_vectors(self.cfg.n_codebooks)
         if books.shape[1:] != self.code_vectors.shape[1:]:
             raise ValueError(f"the codec's code vectors are {tuple(books.shape[1:])}, the model's "
                              f"{tuple(self.code_vectors.shape[1:])}")  # fmt: skip

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cadenza.audio.vampnet import VampNet, VampNetConfig, code_vectors, dominant_notes
+from cadenza.audio.vampnet import VampNet, VampNetConfig, dominant_notes
 from cadenza.errors import InputError
 from cadenza.train.loop import TrainConfig
 
@@ -157,7 +157,7 @@ def train_vampnet(folders: list[str | Path], out_dir: str | Path, base: VampNetC
         codec_id=model_id(codec),
         frame_rate=codec.frame_rate,
         cardinality=codec.cardinality,
-        code_dim=code_vectors(codec, 1).shape[-1] if base.embedding == "codec" else base.code_dim,
+        code_dim=codec.code_vectors(1).shape[-1] if base.embedding == "codec" else base.code_dim,
     )
     if start is not None and start.cfg.codec_id and start.cfg.codec_id != cfg.codec_id:
         raise InputError(init_from or "", "was trained on another codec's codes")

@@ -13,7 +13,7 @@ from cadenza.errors import InputError
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
 
     from cadenza.audio.codec import CodecConfig
     from cadenza.audio.codec_train import CARD, CodecLossConfig, decoder_text, encoder_text, lookup_text, train_codec
@@ -23,10 +23,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise InputError("--decoder-only", "needs --init-from: the codec whose encoder and codebooks stay as they are")
     if args.note_weight and args.decoder_only:
         raise InputError("--note-weight", "teaches the encoder's first codebook, which --decoder-only freezes")
+    if args.note_weight and args.note_codebook:
+        raise InputError("--note-weight", "teaches the first codebook the notes, which --note-codebook makes it")
     if args.init_from:  # the start model's architecture, whatever the architecture options say
         from cadenza.audio.codec import Codec
 
         cfg = Codec.from_pretrained(args.init_from).cfg
+        if args.note_codebook and not cfg.note_codebook:  # the start's last codebook gives way to the note
+            cfg = replace(cfg, note_codebook=True)
     elif args.vqvae:  # van den Oord et al.: one codebook learned by the codebook loss
         cfg = CodecConfig(n_codebooks=1, factorized=False, ema=False, quantizer_dropout=0.0,
                           cardinality=args.cardinality)  # fmt: skip
@@ -35,9 +39,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             cfg = CodecConfig(n_codebooks=args.codebooks, cardinality=args.cardinality, channels=args.channels,
                               decoder_channels=args.decoder_channels, factorized=args.factorized, causal=args.causal,
                               decoder=args.decoder, decoder_layers=args.decoder_layers, latent_dim=args.latent_dim,
-                              strides=tuple(args.strides), encoder=args.encoder)  # fmt: skip
+                              strides=tuple(args.strides), encoder=args.encoder,
+                              note_codebook=args.note_codebook)  # fmt: skip
         except ValueError as e:
-            raise InputError("--encoder" if "encoder" in str(e) else "--decoder", str(e)) from None
+            flag = next((f for f in ("note", "encoder") if f in str(e)), "decoder")
+            raise InputError({"note": "--note-codebook"}.get(flag, f"--{flag}"), str(e)) from None
     for flag, weight in (("--phase-weight", args.phase_weight), ("--magnitude-weight", args.magnitude_weight)):
         if weight and cfg.decoder != "vocos":  # these losses read a Vocos decoder's STFT frames
             raise InputError(flag, f"needs a Vocos decoder (this codec's decoder is '{cfg.decoder}')")
@@ -47,6 +53,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                            phase_weight=args.phase_weight)  # fmt: skip
     lr = args.lr or (3e-4 if args.adversarial else 1e-3)
     groups = (ParamGroup("discriminator", "disc.", lr=args.disc_lr),) if args.adversarial else ()
+    if cfg.note_codebook:  # the note table starts at zeros under a latent of spread ~4: it moves 30x faster
+        groups += (ParamGroup("notes", "codec.notes.", lr=30 * lr, weight_decay=0.0),)
     tc = common.train_config(args, lr=lr, warmup_steps=min(100 if args.adversarial else 200, args.steps // 10),
                              betas=(0.8, 0.99), groups=groups)  # fmt: skip
     codec, figures = train_codec(args.data, Path(args.output) / "run", cfg, loss, tc, init_from=args.init_from,
@@ -246,6 +254,12 @@ def register(sub: Any) -> None:
         default=0.0,
         help="weight of a loss that makes the first codebook alone predict the input's notes (harmonic-sum pitch "
         "salience), so that the first codes hold the tune for the token models (default 0)",
+    )
+    t.add_argument(
+        "--note-codebook",
+        action="store_true",
+        help="make the first codebook each frame's dominant note (harmonic-sum pitch salience; 0: none), the "
+        "residual codebooks code the rest; with --init-from, the start's last codebook gives way to it",
     )
     common.add_training(t, steps=4000, lr=None, eval_every=500,
                         lr_help="learning rate (default 1e-3; 3e-4 with --adversarial)")  # fmt: skip
