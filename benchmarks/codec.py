@@ -541,6 +541,44 @@ def probe(models: list[str], train: list[np.ndarray], sets: dict[str, list[np.nd
     write_result(result, out, command=f"python benchmarks/codec.py --probe {' '.join(models)} --result {result}")
 
 
+def note_accuracy(models: list[str], sets: dict[str, list[np.ndarray]], result: str) -> Path:
+    """Note-codebook codecs: how often the first code is pYIN's note (frames pYIN hears as voiced with confidence
+    over 0.5, the note rounded to the semitone), its octave errors, and what pYIN hears when the note codes alone are
+    decoded (the same frames, output voiced too)."""
+    from cadenza.audio.codec import SALIENCE_NOTES, note_codes
+
+    figures: dict[str, Any] = {name: len(clips) for name, clips in sets.items()}
+    for model in models:
+        codec = Codec.from_pretrained(model).eval()
+        if not codec.cfg.note_codebook:
+            raise SystemExit(f"{model}: has no note codebook")
+        for name, clips in sets.items():
+            code, heard = [], []
+            for x in clips:
+                f0, conf = _f0_of_input(x)
+                f0, conf = f0[::2], conf[::2]  # pYIN's 100 frames per second -> the codec's 50
+                notes = note_codes(torch.tensor(x)[None, None], SR, codec.cfg.hop)
+                y = codec.decode(notes[:, None])[0].numpy()
+                fy, cy = f0_pyin(AudioClip(y, SR))
+                n = min(notes.shape[-1], len(f0), len(fy[::2]))
+                ok = (conf[:n] > 0.5) & (notes[0, :n].numpy() > 0)
+                midi = 69 + 12 * np.log2(f0[:n] / 440)
+                code.append(notes[0, :n].numpy()[ok] - 1 + SALIENCE_NOTES[0] - midi[ok])
+                both = ok & (cy[::2][:n] > 0.5)
+                heard.append(12 * np.log2(fy[::2][:n][both] / f0[:n][both]))
+            d, h = np.concatenate(code), np.concatenate(heard)
+            figures[f"{model}: {name}"] = {
+                "frames": len(d),
+                "note code right (within half a semitone of pYIN)": round(float(np.mean(np.abs(d) < 0.5)), 3),
+                "note code an octave above": round(float(np.mean(np.abs(d - 12) < 0.5)), 3),
+                "note code an octave below": round(float(np.mean(np.abs(d + 12) < 0.5)), 3),
+                "note codes alone decoded: frames voiced": len(h),
+                "note codes alone decoded: right": round(float(np.mean(np.abs(h) < 0.5)), 3),
+                "note codes alone decoded: median semitones off": round(float(np.median(h)), 2),
+            }
+    return write_result(result, figures, command=f"python benchmarks/codec.py --note-accuracy {' '.join(models)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="codec")
@@ -572,6 +610,9 @@ def main() -> None:
     ap.add_argument("--probe", nargs="+", metavar="MODEL",
                     help="is the pitch in each codec's latent? an MLP probe's note accuracy from its latent, against "
                     "the input's log-mel (writes results/codec_probe.json)")  # fmt: skip
+    ap.add_argument("--note-accuracy", nargs="+", metavar="MODEL",
+                    help="note-codebook codecs: is the first code pYIN's note, and what do the notes alone decode to? "
+                    "(writes results/codec_note_accuracy.json)")  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     seen = held_out("multi-40min-seed0", SEEN, args.seconds)
@@ -588,6 +629,10 @@ def main() -> None:
         mono = {s: [x for x, m in sets[s] if m] for s in ("seen", "unseen instruments")}
         train = [x for x, m in held_out("multi-40min-seed0", SEEN, args.seconds, train=True) if m][:60]
         probe(args.probe, train, mono, args.result or "codec_probe")
+        return
+    if args.note_accuracy:
+        mono_sets = {s: [x for x, m in sets[s] if m] for s in sets}
+        print("wrote", note_accuracy(args.note_accuracy, mono_sets, "codec_note_accuracy"))
         return
     if args.pitch_floor:
         pitch_floor({"seen": sets["seen"], "unseen instruments": sets["unseen instruments"]})
