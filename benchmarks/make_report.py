@@ -97,6 +97,11 @@ TITLES = {
     "the same state of the codec: the other arm of the embedding ablation",
     "codec_24000": "The default codec's last stage carried to the end of its 24,000-step schedule (107 min more on one "
     "core; not shipped: about 2% better on seen instruments, 2% worse on unseen ones), the full codec benchmark",
+    "codec_note": "A note codebook (`codec train --note-codebook`: the first code is each frame's dominant note, the "
+    "residual codebooks code the rest), started from the default codec (its last codebook given to the note), 4,857 "
+    "steps in 55 min on two threads; not shipped: the full codec benchmark",
+    "codec_note_accuracy": "The note codebook: is the first code pYIN's note, and what do the note codes alone decode "
+    "to? (monophonic held-out clips of the three sets)",
     "vampnet_c2f_3200": "VampNet's coarse-to-fine stage (codebooks 5-12 given 1-4; 3,200 steps, 46 min, not shipped) "
     "on 2.56 s held-out windows: what it adds to the coarse codes, beside the codec at 4 and 12 codebooks",
     "vampnet_valid_loss": "VampNet's cross-entropy per codebook on held-out codes at 30 / 60 / 90% masked: the codec's "
