@@ -538,4 +538,7 @@ def test_note_codebook_flag_refuses_what_it_cannot_be(tmp_path: Path) -> None:
     p = run("codec", "train", "--data", str(tmp_path), "--note-codebook", "--cardinality", "16", "--steps", "1",
             "-o", str(tmp_path / "out"))  # fmt: skip
     assert_user_error(p, "--note-codebook", "cardinality")
+    p = run("codec", "train", "--data", str(tmp_path), "--init-from", str(tmp_path / "c"), "--decoder-only",
+            "--note-codebook", "--steps", "1", "-o", str(tmp_path / "out"))  # fmt: skip
+    assert_user_error(p, "--note-codebook", "--decoder-only")
     assert not (tmp_path / "out").exists()

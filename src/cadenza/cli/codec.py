@@ -23,6 +23,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise InputError("--decoder-only", "needs --init-from: the codec whose encoder and codebooks stay as they are")
     if args.note_weight and args.decoder_only:
         raise InputError("--note-weight", "teaches the encoder's first codebook, which --decoder-only freezes")
+    if args.note_codebook and args.decoder_only:
+        raise InputError("--note-codebook", "makes new codes, which --decoder-only keeps as the start model's")
     if args.note_weight and args.note_codebook:
         raise InputError("--note-weight", "teaches the first codebook the notes, which --note-codebook makes it")
     if args.init_from:  # the start model's architecture, whatever the architecture options say
