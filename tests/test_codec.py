@@ -524,6 +524,11 @@ def test_note_codebook_trains_its_table_and_decodes_from_the_note_alone() -> Non
     terms["loss"].backward()
     assert model.codec.notes.weight.grad[42].abs().sum() > 0  # A4's vector learns
     assert model.codec.notes.weight.grad[0].abs().sum() == 0  # no frame is silent
+    model = ct.CodecGAN(cfg, ct.CodecLossConfig(note_alone=1.0)).train()  # every item from the note alone
+    q = model.codec.quantize(x, note_alone=1.0)
+    assert torch.allclose(q.z_q, q.first) and q.codes.shape == (16, 4, 20)
+    with pytest.raises(ValueError, match="share"):
+        ct.CodecGAN(replace(cfg, note_codebook=False), ct.CodecLossConfig(note_alone=0.5))
     with pytest.raises(ValueError, match="already is"):
         ct.CodecGAN(cfg, ct.CodecLossConfig(note_weight=1.0))
     with pytest.raises(ValueError, match="morph"):
@@ -541,4 +546,8 @@ def test_note_codebook_flag_refuses_what_it_cannot_be(tmp_path: Path) -> None:
     p = run("codec", "train", "--data", str(tmp_path), "--init-from", str(tmp_path / "c"), "--decoder-only",
             "--note-codebook", "--steps", "1", "-o", str(tmp_path / "out"))  # fmt: skip
     assert_user_error(p, "--note-codebook", "--decoder-only")
+    p = run(
+        "codec", "train", "--data", str(tmp_path), "--note-alone", "0.3", "--steps", "1", "-o", str(tmp_path / "out")
+    )
+    assert_user_error(p, "--note-alone", "--note-codebook")
     assert not (tmp_path / "out").exists()

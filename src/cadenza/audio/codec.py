@@ -454,11 +454,13 @@ class Codec(Pretrained, nn.Module):
         return self.synthesis(q.z_q), q
 
     # ---- the codes
-    def quantize(self, audio: torch.Tensor, n_quantizers: int | None = None) -> QuantizerOutput:
+    def quantize(self, audio: torch.Tensor, n_quantizers: int | None = None,
+                 note_alone: float | None = None) -> QuantizerOutput:  # fmt: skip
         """Audio [B, 1, N] (whole frames) -> its latent quantized with the first `n_quantizers` codebooks (all by
         default; in training with quantizer dropout, a random number per item). With a note codebook, the first
         code of each frame is its note (`note_codes`) and the residual quantizers code the latent minus that note's
-        vector; in training a share `quantizer_dropout / n_codebooks` of the items decode from the note alone."""
+        vector; in training a share `note_alone` of the items (default `quantizer_dropout / n_codebooks`) decode
+        from the note alone: only they teach the note's vectors, which the residual codes otherwise cancel."""
         z = self.analysis(audio)
         if self.notes is None:
             return self.quantizer(z, n_quantizers)
@@ -469,8 +471,9 @@ class Codec(Pretrained, nn.Module):
             return QuantizerOutput(z_note, notes[:, None], zero, zero, z_note)
         q = self.quantizer(z - z_note, None if n_quantizers is None else n_quantizers - 1)
         z_rest = q.z_q
-        if self.training and n_quantizers is None and self.cfg.quantizer_dropout > 0:
-            alone = torch.rand(z.shape[0], device=z.device) < self.cfg.quantizer_dropout / self.n_codebooks
+        share = self.cfg.quantizer_dropout / self.n_codebooks if note_alone is None else note_alone
+        if self.training and n_quantizers is None and share > 0:
+            alone = torch.rand(z.shape[0], device=z.device) < share
             z_rest = z_rest * (~alone).to(z)[:, None, None]
         codes = torch.cat([notes[:, None], q.codes], 1)
         return QuantizerOutput(z_note + z_rest, codes, q.commitment_loss, q.codebook_loss, z_note)

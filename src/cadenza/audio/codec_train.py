@@ -60,6 +60,8 @@ class CodecLossConfig:
     # into a distribution over notes) through a 1x1 head that is not part of the codec: the first codes learn the
     # notes, as SpeechTokenizer distils HuBERT into its first level (the head is dropped when the codec is saved)
     note_weight: float = 0.0
+    # a note codebook's share of items decoded from the note alone (None: quantizer_dropout / n_codebooks)
+    note_alone: float | None = None
 
 
 class CodecGAN(nn.Module):
@@ -72,6 +74,8 @@ class CodecGAN(nn.Module):
         self.disc = Discriminator(channels=loss.disc_channels) if loss.adversarial else None
         if loss.note_weight and loss.decoder_only:  # a frozen first codebook cannot learn the notes
             raise ValueError("note_weight teaches the encoder's first codebook, which decoder_only freezes")
+        if loss.note_alone is not None and not (cfg.note_codebook and 0 <= loss.note_alone <= 1):
+            raise ValueError("note_alone is a share in [0, 1] of the items a note codebook decodes from the note alone")
         if loss.note_weight and cfg.note_codebook:
             raise ValueError("note_weight teaches the first codebook the notes, which a note codebook already is")
         self.note_head = (
@@ -109,7 +113,7 @@ class CodecGAN(nn.Module):
     def forward(self, audio: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.loss_cfg
         spec = None
-        q = self.frozen_latent(audio) if cfg.decoder_only else self.codec.quantize(audio)
+        q = self.frozen_latent(audio) if cfg.decoder_only else self.codec.quantize(audio, note_alone=cfg.note_alone)
         if (cfg.phase_weight or cfg.magnitude_weight) and isinstance(self.codec.decoder, VocosDecoder):
             spec = self.codec.decoder.spectrum(q.z_q)
             recon = self.codec.decoder.istft(spec)[:, None]

@@ -46,15 +46,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         except ValueError as e:
             flag = next((f for f in ("note", "encoder") if f in str(e)), "decoder")
             raise InputError({"note": "--note-codebook"}.get(flag, f"--{flag}"), str(e)) from None
+    if args.note_alone is not None and not (cfg.note_codebook and 0 <= args.note_alone <= 1):
+        raise InputError("--note-alone", "is a share in [0, 1], for a codec with a note codebook (--note-codebook)")
     for flag, weight in (("--phase-weight", args.phase_weight), ("--magnitude-weight", args.magnitude_weight)):
         if weight and cfg.decoder != "vocos":  # these losses read a Vocos decoder's STFT frames
             raise InputError(flag, f"needs a Vocos decoder (this codec's decoder is '{cfg.decoder}')")
     loss = CodecLossConfig(adversarial=args.adversarial, batch_size=args.batch_size,
                            spectral_weight=args.spectral_weight, decoder_only=args.decoder_only,
                            magnitude_weight=args.magnitude_weight, note_weight=args.note_weight,
+                           note_alone=args.note_alone,
                            phase_weight=args.phase_weight)  # fmt: skip
     lr = args.lr or (3e-4 if args.adversarial else 1e-3)
-    groups = (ParamGroup("discriminator", "disc.", lr=args.disc_lr),) if args.adversarial else ()
+    groups: tuple[ParamGroup, ...] = (
+        (ParamGroup("discriminator", "disc.", lr=args.disc_lr),) if args.adversarial else ()
+    )
     if cfg.note_codebook:  # the note table starts at zeros under a latent of spread ~4: it moves 30x faster
         groups += (ParamGroup("notes", "codec.notes.", lr=30 * lr, weight_decay=0.0),)
     tc = common.train_config(args, lr=lr, warmup_steps=min(100 if args.adversarial else 200, args.steps // 10),
@@ -262,6 +267,12 @@ def register(sub: Any) -> None:
         action="store_true",
         help="make the first codebook each frame's dominant note (harmonic-sum pitch salience; 0: none), the "
         "residual codebooks code the rest; with --init-from, the start's last codebook gives way to it",
+    )
+    t.add_argument(
+        "--note-alone",
+        type=float,
+        help="note codebook: the share of training items decoded from the note alone, the only ones that teach the "
+        "note's vectors (default: the quantizer dropout / the codebooks, 0.04)",
     )
     common.add_training(t, steps=4000, lr=None, eval_every=500,
                         lr_help="learning rate (default 1e-3; 3e-4 with --adversarial)")  # fmt: skip
