@@ -560,12 +560,14 @@ def note_accuracy(models: list[str], sets: dict[str, list[np.ndarray]], result: 
                 notes = note_codes(torch.tensor(x)[None, None], SR, codec.cfg.hop)
                 y = codec.decode(notes[:, None])[0].numpy()
                 fy, cy = f0_pyin(AudioClip(y, SR))
-                n = min(notes.shape[-1], len(f0), len(fy[::2]))
-                ok = (conf[:n] > 0.5) & (notes[0, :n].numpy() > 0)
-                midi = 69 + 12 * np.log2(f0[:n] / 440)
-                code.append(notes[0, :n].numpy()[ok] - 1 + SALIENCE_NOTES[0] - midi[ok])
-                both = ok & (cy[::2][:n] > 0.5)
-                heard.append(12 * np.log2(fy[::2][:n][both] / f0[:n][both]))
+                fy, cy = fy[::2], cy[::2]
+                n = min(notes.shape[-1], len(f0), len(fy))
+                f0, conf, fy, cy, note = f0[:n], conf[:n], fy[:n], cy[:n], notes[0, :n].numpy()
+                ok = (conf > 0.5) & (note > 0)
+                midi = 69 + 12 * np.log2(f0 / 440)
+                code.append(note[ok] - 1 + SALIENCE_NOTES[0] - midi[ok])
+                both = ok & (cy > 0.5)
+                heard.append(12 * np.log2(fy[both] / f0[both]))
             d, h = np.concatenate(code), np.concatenate(heard)
             figures[f"{model}: {name}"] = {
                 "frames": len(d),

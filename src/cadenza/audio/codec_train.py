@@ -482,6 +482,8 @@ def morph(codec: Codec, a: AudioClip, b: AudioClip, steps: int, space: str = "la
             codebook; "codes" interpolates the quantized latents (the sums of the chosen code vectors) and
             decodes them without quantizing again.
     """
+    if codec.cfg.note_codebook:
+        raise ValueError("a codec whose first codebook is the note finds it in the audio: its latents do not morph")
     if steps < 2:
         raise ValueError("a morph needs at least 2 steps")
     hop = codec.cfg.hop
@@ -490,8 +492,6 @@ def morph(codec: Codec, a: AudioClip, b: AudioClip, steps: int, space: str = "la
         raise ValueError("clips shorter than one codec frame")
     xa = torch.tensor(a.mono().samples[:, :n])[None]
     xb = torch.tensor(b.mono().samples[:, :n])[None]
-    if codec.cfg.note_codebook:
-        raise ValueError("a codec whose first codebook is the note finds it in the audio: its latents do not morph")
     za, zb = codec.analysis(xa), codec.analysis(xb)
     if space == "codes":
         za, zb = codec.quantizer(za).z_q, codec.quantizer(zb).z_q

@@ -44,8 +44,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                               strides=tuple(args.strides), encoder=args.encoder,
                               note_codebook=args.note_codebook)  # fmt: skip
         except ValueError as e:
-            flag = next((f for f in ("note", "encoder") if f in str(e)), "decoder")
-            raise InputError({"note": "--note-codebook"}.get(flag, f"--{flag}"), str(e)) from None
+            flag = "--note-codebook" if "note" in str(e) else "--encoder" if "encoder" in str(e) else "--decoder"
+            raise InputError(flag, str(e)) from None
     if args.note_alone is not None and not (cfg.note_codebook and 0 <= args.note_alone <= 1):
         raise InputError("--note-alone", "is a share in [0, 1], for a codec with a note codebook (--note-codebook)")
     for flag, weight in (("--phase-weight", args.phase_weight), ("--magnitude-weight", args.magnitude_weight)):
