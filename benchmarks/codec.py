@@ -544,7 +544,9 @@ def probe(models: list[str], train: list[np.ndarray], sets: dict[str, list[np.nd
 def note_accuracy(models: list[str], sets: dict[str, list[np.ndarray]], result: str) -> Path:
     """Note-codebook codecs: how often the first code is pYIN's note (frames pYIN hears as voiced with confidence
     over 0.5, the note rounded to the semitone), its octave errors, and what pYIN hears when the note codes alone are
-    decoded (the same frames, output voiced too)."""
+    decoded (the same frames, output voiced too); and which codes the decoder takes the pitch from when they
+    disagree: the token models' four codebooks with the residual codes rolled by one second, on the frames where the
+    note there and the note the residual codes came from differ by a semitone or more."""
     from cadenza.audio.codec import SALIENCE_NOTES, note_codes
 
     figures: dict[str, Any] = {name: len(clips) for name, clips in sets.items()}
@@ -553,7 +555,8 @@ def note_accuracy(models: list[str], sets: dict[str, list[np.ndarray]], result: 
         if not codec.cfg.note_codebook:
             raise SystemExit(f"{model}: has no note codebook")
         for name, clips in sets.items():
-            code, heard = [], []
+            code, heard, follows = [], [], []
+            shift = SR // codec.cfg.hop  # one second of frames
             for x in clips:
                 f0, conf = _f0_of_input(x)
                 f0, conf = f0[::2], conf[::2]  # pYIN's 100 frames per second -> the codec's 50
@@ -568,7 +571,14 @@ def note_accuracy(models: list[str], sets: dict[str, list[np.ndarray]], result: 
                 code.append(note[ok] - 1 + SALIENCE_NOTES[0] - midi[ok])
                 both = ok & (cy > 0.5)
                 heard.append(12 * np.log2(fy[both] / f0[both]))
-            d, h = np.concatenate(code), np.concatenate(heard)
+                codes = codec.encode(torch.tensor(x)[None, None], 4)
+                codes[:, 1:] = torch.roll(codes[:, 1:], shift, -1)
+                fm, cm = f0_pyin(AudioClip(codec.decode(codes)[0].numpy(), SR))
+                fm, cm = fm[::2][:n], cm[::2][:n]
+                fr, cr = np.roll(f0, shift), np.roll(conf, shift)
+                apart = (conf > 0.5) & (cr > 0.5) & (cm > 0.5) & (np.abs(12 * np.log2(fr / f0)) >= 1)
+                follows.append(np.stack([12 * np.log2(fm[apart] / f0[apart]), 12 * np.log2(fm[apart] / fr[apart])]))
+            d, h, m = np.concatenate(code), np.concatenate(heard), np.abs(np.concatenate(follows, 1)) < 0.5
             figures[f"{model}: {name}"] = {
                 "frames": len(d),
                 "note code right (within half a semitone of pYIN)": round(float(np.mean(np.abs(d) < 0.5)), 3),
@@ -577,6 +587,9 @@ def note_accuracy(models: list[str], sets: dict[str, list[np.ndarray]], result: 
                 "note codes alone decoded: frames voiced": len(h),
                 "note codes alone decoded: right": round(float(np.mean(np.abs(h) < 0.5)), 3),
                 "note codes alone decoded: median semitones off": round(float(np.median(h)), 2),
+                "residual codes of 1 s later: frames where their note differs": m.shape[1],
+                "residual codes of 1 s later: output at the note codes' pitch": round(float(m[0].mean()), 3),
+                "residual codes of 1 s later: output at the residual codes' pitch": round(float(m[1].mean()), 3),
             }
     return write_result(result, figures, command=f"python benchmarks/codec.py --note-accuracy {' '.join(models)}")
 
@@ -613,7 +626,8 @@ def main() -> None:
                     help="is the pitch in each codec's latent? an MLP probe's note accuracy from its latent, against "
                     "the input's log-mel (writes results/codec_probe.json)")  # fmt: skip
     ap.add_argument("--note-accuracy", nargs="+", metavar="MODEL",
-                    help="note-codebook codecs: is the first code pYIN's note, and what do the notes alone decode to? "
+                    help="note-codebook codecs: is the first code pYIN's note, what do the notes alone decode to, "
+                    "and does the pitch follow them or the residual codes? "
                     "(writes results/codec_note_accuracy.json)")  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
