@@ -535,6 +535,30 @@ def test_note_codebook_trains_its_table_and_decodes_from_the_note_alone() -> Non
         ct.morph(model.codec.eval(), AudioClip(x[0].numpy(), SR), AudioClip(x[1].numpy(), SR), steps=3)
 
 
+def test_pitch_adversary_reverses_its_gradient_into_the_codec_only() -> None:
+    x = torch.randn(5, requires_grad=True)
+    (ct.reverse_gradient(x, 0.5) * torch.arange(5.0)).sum().backward()
+    assert torch.equal(x.grad, -0.5 * torch.arange(5.0))  # forwards unchanged, backwards reversed and scaled
+    torch.manual_seed(0)
+    cfg = replace(TINY, cardinality=128, note_codebook=True, decoder="vocos", decoder_layers=1)
+    x = torch.tensor(np.stack([tone(0.2, f) for f in (220, 330, 440, 550)] * 2))[:, None]
+    heads = {}
+    for weight in (1.0, 2.0):
+        torch.manual_seed(1)
+        model = ct.CodecGAN(cfg, ct.CodecLossConfig(pitch_adversary=weight, note_alone=0.0)).train()
+        terms = model(x)
+        assert terms["pitch_adversary"] > 0  # a cross-entropy over the voiced frames
+        terms["pitch_adversary"].backward()
+        heads[weight] = (model.pitch_head[0].weight.grad.clone(), next(model.codec.encoder.parameters()).grad.clone())
+    # the head learns with its own gradient whatever the weight; the encoder's is reversed and scales with it
+    assert torch.allclose(heads[1.0][0], heads[2.0][0], atol=1e-6)
+    assert torch.allclose(2 * heads[1.0][1], heads[2.0][1], atol=1e-6) and heads[1.0][1].abs().sum() > 0
+    assert ct.CodecGAN(cfg, ct.CodecLossConfig()).pitch_head is None
+    for bad in (replace(cfg, note_codebook=False), cfg):
+        with pytest.raises(ValueError, match="pitch_adversary"):
+            ct.CodecGAN(bad, ct.CodecLossConfig(pitch_adversary=-1.0 if bad is cfg else 1.0))
+
+
 def test_note_codebook_flag_refuses_what_it_cannot_be(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
     p = run("codec", "train", "--data", str(tmp_path), "--note-codebook", "--note-weight", "1", "--steps", "1",
@@ -550,4 +574,7 @@ def test_note_codebook_flag_refuses_what_it_cannot_be(tmp_path: Path) -> None:
         "codec", "train", "--data", str(tmp_path), "--note-alone", "0.3", "--steps", "1", "-o", str(tmp_path / "out")
     )
     assert_user_error(p, "--note-alone", "--note-codebook")
+    p = run("codec", "train", "--data", str(tmp_path), "--pitch-adversary", "1", "--steps", "1",
+            "-o", str(tmp_path / "out"))  # fmt: skip
+    assert_user_error(p, "--pitch-adversary", "--note-codebook")
     assert not (tmp_path / "out").exists()

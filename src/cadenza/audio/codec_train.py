@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from cadenza.audio.codec import Codec, CodecConfig, VocosDecoder, model_id
+from cadenza.audio.codec import N_NOTE_CODES, Codec, CodecConfig, VocosDecoder, model_id
 from cadenza.audio.discriminators import Discriminator, adversarial_terms
 from cadenza.audio.dsp import SALIENCE_NOTES, mel_distance, multiscale_spectral_distance, pitch_salience, si_sdr
 from cadenza.core.audio import AudioClip
@@ -62,6 +62,10 @@ class CodecLossConfig:
     note_weight: float = 0.0
     # a note codebook's share of items decoded from the note alone (None: quantizer_dropout / n_codebooks)
     note_alone: float | None = None
+    # a note codebook's residual codes made to forget the note (FACodec's adversarial classifier): a small head
+    # learns to name each frame's note code from the residual codes' sum, and its gradient reaches the encoder and
+    # the note table reversed (times this weight), so that the pitch has to travel in the note's vector
+    pitch_adversary: float = 0.0
 
 
 class CodecGAN(nn.Module):
@@ -78,6 +82,13 @@ class CodecGAN(nn.Module):
             raise ValueError("note_alone is a share in [0, 1] of the items a note codebook decodes from the note alone")
         if loss.note_weight and cfg.note_codebook:
             raise ValueError("note_weight teaches the first codebook the notes, which a note codebook already is")
+        if loss.pitch_adversary and not (cfg.note_codebook and not loss.decoder_only and loss.pitch_adversary > 0):
+            raise ValueError("pitch_adversary is a weight > 0 on a note codebook's residual codes (not decoder_only)")
+        self.pitch_head = (
+            nn.Sequential(nn.Conv1d(cfg.latent_dim, 256, 3, padding=1), nn.GELU(), nn.Conv1d(256, N_NOTE_CODES, 1))
+            if loss.pitch_adversary
+            else None
+        )
         self.note_head = (
             nn.Conv1d(cfg.latent_dim, SALIENCE_NOTES[1] - SALIENCE_NOTES[0] + 1, 1) if loss.note_weight else None
         )
@@ -140,12 +151,36 @@ class CodecGAN(nn.Module):
         if self.note_head is not None and q.first is not None:
             terms["note"] = note_loss(self.note_head(q.first), audio[:, 0], sr, self.codec.cfg.hop)
             total = total + cfg.note_weight * terms["note"]
+        if self.pitch_head is not None and q.first is not None:
+            rest = reverse_gradient(q.z_q - q.first, cfg.pitch_adversary)
+            notes = q.codes[:, 0]
+            ce = nn.functional.cross_entropy(self.pitch_head(rest), notes, reduction="none")
+            coded = rest.detach().abs().amax((1, 2)) > 0  # not the items decoded from the note alone
+            voiced = ((notes > 0) & coded[:, None]).to(ce)
+            terms["pitch_adversary"] = (ce * voiced).sum() / voiced.sum().clamp(min=1)
+            total = total + terms["pitch_adversary"]  # the head descends it; the codec, reversed, ascends it
         if self.disc is not None:
             terms.update(adversarial_terms(self.disc, audio, recon))
             total = total + terms["disc"] + cfg.adversarial_weight * terms["adversarial"]
             total = total + cfg.feature_weight * terms["feature"]
         terms["loss"] = total
         return terms
+
+
+class _ReverseGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: float) -> torch.Tensor:
+        ctx.weight = weight
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return -ctx.weight * grad, None
+
+
+def reverse_gradient(x: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
+    """x unchanged forwards; its gradient times -`weight` backwards (Ganin & Lempitsky's gradient reversal)."""
+    return _ReverseGradient.apply(x, weight)  # type: ignore[no-any-return]
 
 
 def note_loss(logits: torch.Tensor, audio: torch.Tensor, sample_rate: int, hop: int, sharpness: float = 4.0,

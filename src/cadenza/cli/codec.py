@@ -48,13 +48,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise InputError(flag, str(e)) from None
     if args.note_alone is not None and not (cfg.note_codebook and 0 <= args.note_alone <= 1):
         raise InputError("--note-alone", "is a share in [0, 1], for a codec with a note codebook (--note-codebook)")
+    if args.pitch_adversary and not (cfg.note_codebook and args.pitch_adversary > 0 and not args.decoder_only):
+        raise InputError("--pitch-adversary", "is a weight > 0 for a note codebook's residual codes (--note-codebook), "
+                         "which --decoder-only freezes")  # fmt: skip
     for flag, weight in (("--phase-weight", args.phase_weight), ("--magnitude-weight", args.magnitude_weight)):
         if weight and cfg.decoder != "vocos":  # these losses read a Vocos decoder's STFT frames
             raise InputError(flag, f"needs a Vocos decoder (this codec's decoder is '{cfg.decoder}')")
     loss = CodecLossConfig(adversarial=args.adversarial, batch_size=args.batch_size,
                            spectral_weight=args.spectral_weight, decoder_only=args.decoder_only,
                            magnitude_weight=args.magnitude_weight, note_weight=args.note_weight,
-                           note_alone=args.note_alone,
+                           note_alone=args.note_alone, pitch_adversary=args.pitch_adversary,
                            phase_weight=args.phase_weight)  # fmt: skip
     lr = args.lr or (3e-4 if args.adversarial else 1e-3)
     groups: tuple[ParamGroup, ...] = (
@@ -273,6 +276,14 @@ def register(sub: Any) -> None:
         type=float,
         help="note codebook: the share of training items decoded from the note alone, the only ones that teach the "
         "note's vectors (default: the quantizer dropout / the codebooks, 0.04)",
+    )
+    t.add_argument(
+        "--pitch-adversary",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="note codebook: a classifier learns each frame's note from the residual codes, and the codec is trained "
+        "against it (reversed gradient x WEIGHT), so that the note's vector carries the pitch (default 0: off)",
     )
     common.add_training(t, steps=4000, lr=None, eval_every=500,
                         lr_help="learning rate (default 1e-3; 3e-4 with --adversarial)")  # fmt: skip
