@@ -101,8 +101,12 @@ TITLES = {
     "residual codebooks code the rest), started from the default codec (its last codebook given to the note), 4,857 "
     "steps in 55 min on two threads; not shipped: the full codec benchmark",
     "codec_note_accuracy": "The note codebook: is the first code pYIN's note, and what do the note codes alone decode "
-    "to? (monophonic held-out clips of the three sets), after 55 min at 4% of items decoded from the note alone "
-    "and after 22 min more at 30%",
+    "to, and which codes set the pitch when note and residual codes disagree? (monophonic held-out clips of the "
+    "three sets), after 55 min at 4% of items decoded from the note alone, after 22 min more at 30%, and after 38 min "
+    "more against a pitch classifier on the residual codes (`--pitch-adversary 2`)",
+    "vampnet_note_tune": "VampNet over the note codec (its first codebook is the note; trained from scratch with the "
+    "tune, 6,000 steps, 62 min on two threads, not shipped), beside the same model over the default codec: what "
+    "periodic variations, the notes kept everywhere (`codebooks:1`) and the tune alone keep, same windows and seeds",
     "vampnet_c2f_3200": "VampNet's coarse-to-fine stage (codebooks 5-12 given 1-4; 3,200 steps, 46 min, not shipped) "
     "on 2.56 s held-out windows: what it adds to the coarse codes, beside the codec at 4 and 12 codebooks",
     "vampnet_valid_loss": "VampNet's cross-entropy per codebook on held-out codes at 30 / 60 / 90% masked: the codec's "
