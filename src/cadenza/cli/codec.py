@@ -49,8 +49,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.note_alone is not None and not (cfg.note_codebook and 0 <= args.note_alone <= 1):
         raise InputError("--note-alone", "is a share in [0, 1], for a codec with a note codebook (--note-codebook)")
     if args.pitch_adversary and not (cfg.note_codebook and args.pitch_adversary > 0 and not args.decoder_only):
-        raise InputError("--pitch-adversary", "is a weight > 0 for a note codebook's residual codes (--note-codebook), "
-                         "which --decoder-only freezes")  # fmt: skip
+        raise InputError("--pitch-adversary", "is a weight > 0, for a codec with a note codebook (--note-codebook) "
+                         "whose codes train (not --decoder-only)")  # fmt: skip
     for flag, weight in (("--phase-weight", args.phase_weight), ("--magnitude-weight", args.magnitude_weight)):
         if weight and cfg.decoder != "vocos":  # these losses read a Vocos decoder's STFT frames
             raise InputError(flag, f"needs a Vocos decoder (this codec's decoder is '{cfg.decoder}')")
