@@ -101,6 +101,11 @@ def test_keep_best_keeps_the_checkpoint_of_the_best_evaluation_across_a_resume(t
     scores = iter([0.2, 0.9, 0.5, 0.1])
     train(model, data, lm_loss, replace(cfg, keep_best=""), out_dir=plain, progress=False, eval_fn=score)
     assert sorted(p.name for p in (plain / "checkpoints").glob("step-*")) == ["step-0000006", "step-0000008"]
+    lowest = tmp_path / "lowest"  # "-valid/loss": lower is better
+    losses = iter([3.0, 2.0, 2.5, 2.6])
+    train(model, data, lm_loss, replace(cfg, keep_best="-valid/loss"), out_dir=lowest, progress=False,
+          eval_fn=lambda m: {"valid/loss": next(losses)})  # fmt: skip
+    assert sorted(p.name for p in (lowest / "checkpoints").glob("step-*")) == [f"step-000000{i}" for i in (4, 6, 8)]
 
 
 class FakeClock:

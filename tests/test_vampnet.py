@@ -362,6 +362,9 @@ def test_commands_refuse_bad_input(trained: dict[str, Path]) -> None:
     short = _tone_folder(trained["root"] / "few", n=2, seconds=0.3)
     assert_user_error(run("vampnet", "train", "--data", str(short), "--codec", str(trained["codec"]), *TINY_ARGS,
                           "--steps", "2", "-o", str(trained["root"] / "y")), "too little")  # fmt: skip
+    assert_user_error(run("vampnet", "train", "--data", str(trained["data"]), "--codec", str(trained["codec"]),
+                          *TINY_ARGS, "--dropout", "1", "-o", str(trained["root"] / "y")),
+                      "dropout must be in [0, 1)")  # fmt: skip
     torch.manual_seed(1)
     Codec(TINY_CODEC).eval().save_pretrained(trained["codec"], card="card")
     assert_user_error(run("vampnet", "vamp", wav, "--model", m, "-o", o), "not the codec this model was trained on")

@@ -78,6 +78,8 @@ class VampNetConfig:
             raise ValueError(f"embedding must be 'learned' or 'codec', not {self.embedding!r}")
         if not 0 <= self.n_conditioning < self.n_codebooks:
             raise ValueError("n_conditioning must leave at least one codebook to generate")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout:g}")
 
 
 TUNE_LOW = SALIENCE_NOTES[0]  # MIDI note of the tune condition's first bin

@@ -19,11 +19,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         base = VampNetConfig(codec=args.codec, n_codebooks=args.codebooks, n_conditioning=args.conditioning,
                              context=args.context, n_layer=args.layers, n_head=args.heads,
-                             n_embd=args.width, embedding=args.embedding,
+                             n_embd=args.width, embedding=args.embedding, dropout=args.dropout,
                              tune_bins=SALIENCE_NOTES[1] - SALIENCE_NOTES[0] + 1 if args.tune else 0)  # fmt: skip
     except ValueError as e:
         raise InputError("vampnet config", str(e)) from None
-    tc = common.train_config(args, warmup_steps=min(200, args.steps // 10), betas=(0.9, 0.95))
+    tc = common.train_config(args, warmup_steps=min(200, args.steps // 10), betas=(0.9, 0.95),
+                             keep_best="-valid/loss")  # fmt: skip
     model, figures = train_vampnet(args.data, Path(args.output) / "run", base, tc, batch_size=args.batch_size,
                                    init_from=args.init_from, new_segment=args.new_segment,
                                    tune_dropout=args.tune_dropout)  # fmt: skip
@@ -148,6 +149,7 @@ def register(sub: Any) -> None:
     t.add_argument("--layers", type=int, default=6)
     t.add_argument("--heads", type=int, default=6)
     t.add_argument("--width", type=int, default=192)
+    t.add_argument("--dropout", type=float, default=0.0, help="dropout in every block (default 0)")
     t.add_argument("--embedding", choices=["codec", "learned"], default="codec",
                    help="how codes enter: the codec's own code vectors, projected (VampNet's way; the default), or a "
                    "learned table per codebook (the first shipped model's)")  # fmt: skip

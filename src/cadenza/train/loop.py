@@ -69,7 +69,8 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 leaves torch's default
     max_seconds: float = 0.0  # stop (with a checkpoint) once this run has trained this long; 0: no limit
     groups: tuple[ParamGroup, ...] = field(default_factory=tuple)  # parameters with optimizers of their own
-    keep_best: str = ""  # an evaluation metric (higher is better): the checkpoint of its best step is never pruned
+    keep_best: str = ""  # an evaluation metric, higher is better ("-valid/loss": lower is better): the checkpoint of
+    # its best step is never pruned
 
 
 # Fields that change what a step computes: a resumed run that changes one starts a new segment.
@@ -352,8 +353,9 @@ def train(
                 last_eval = _evaluate(accelerator.unwrap_model(model), eval_fn, accelerator)
                 _append_metrics(out / "metrics.jsonl", {"step": done, **last_eval})
                 bar.write(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in last_eval.items()))
-                if cfg.keep_best in last_eval and (best is None or last_eval[cfg.keep_best] > best[1]):
-                    best = (done, last_eval[cfg.keep_best])
+                score = _best_score(last_eval, cfg.keep_best)
+                if score is not None and (best is None or score > best[1]):
+                    best = (done, score)
             if done % cfg.checkpoint_every == 0 or done == cfg.max_steps or out_of_time or stops.requested:
                 accelerator.wait_for_everyone()
                 if main:
@@ -416,9 +418,15 @@ def _truncate_metrics(path: Path, step: int) -> None:
     path.write_text("".join(line + "\n" for line in keep))
 
 
+def _best_score(record: dict[str, Any], name: str) -> float | None:
+    """`name`'s value in a metrics record as a score (higher is better): "-valid/loss" reads valid/loss negated."""
+    key, sign = (name[1:], -1.0) if name.startswith("-") else (name, 1.0)
+    return sign * float(record[key]) if key and key in record else None
+
+
 def _best_step(metrics: list[dict[str, Any]], name: str) -> tuple[int, float] | None:
-    """The step and value of the highest `name` logged so far (a resumed run keeps the best of its earlier part)."""
-    scored = [(int(m["step"]), float(m[name])) for m in metrics if name and name in m]
+    """The step and score of the best `name` logged so far (a resumed run keeps the best of its earlier part)."""
+    scored = [(int(m["step"]), score) for m in metrics if (score := _best_score(m, name)) is not None]
     return max(scored, key=lambda s: s[1]) if scored else None
 
 
