@@ -121,9 +121,11 @@ def validation_loss(model: VampNet, clips: list[np.ndarray], ratios: tuple[float
         mask[:, : model.cfg.n_conditioning] = False
         total, count = torch.zeros(codes.shape[1]), torch.zeros(codes.shape[1])
         losses = []
+        dev = next(model.parameters()).device  # the windows are built on the CPU, the model may be on a GPU
         for i in range(0, len(codes), 8):
             m = mask[i : i + 8]
-            ce = model.token_losses(codes[i : i + 8], m, None if tune is None else tune[i : i + 8])
+            ce = model.token_losses(codes[i : i + 8].to(dev), m.to(dev),
+                                    None if tune is None else tune[i : i + 8].to(dev)).cpu()  # fmt: skip
             losses.append(float(ce.sum() / m.sum().clamp_min(1)))
             total, count = total + ce.sum((0, 2)), count + m.sum((0, 2))
         out[f"loss_mask_{r:g}"] = float(np.mean(losses))

@@ -33,7 +33,7 @@ KEEP_CHECKPOINTS = 2
 
 def _state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     # safetensors refuses shared storage (tied weights): store contiguous copies.
-    return {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
