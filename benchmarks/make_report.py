@@ -107,6 +107,14 @@ TITLES = {
     "vampnet_note_tune": "VampNet over the note codec (its first codebook is the note; trained from scratch with the "
     "tune, 6,000 steps, 62 min on two threads, not shipped), beside the same model over the default codec: what "
     "periodic variations, the notes kept everywhere (`codebooks:1`) and the tune alone keep, same windows and seeds",
+    "vampnet_gpu_6x192": "VampNet trained 5.7 min on a lent H200 on five render sets (491 min; shipped as "
+    "vampnet-music since 2026-12-04): FAD against the sampling passes, pitch by prompt, inpainting, speed",
+    "vampnet_gpu_8x256": "Beside it in the same GPU minutes: 8 blocks of width 256 (7.5M parameters; not shipped)",
+    "vampnet_gpu_codec_8x256": "The same 8x256 model over the default codec (`models/codec`; not shipped)",
+    "vampnet_gpu_tune": "The GPU-trained VampNet's tune condition (`--follow-tune`, guided 3) beside the CPU-trained "
+    "model it replaces: periodic:7, periodic:3 and every token from the tune alone, same windows and seeds",
+    "vampnet_gpu_valid_loss": "Held-out cross-entropy per codebook on codec-train's valid clips: the CPU-trained model "
+    "against the two GPU-trained ones over codec-vocos",
     "vampnet_c2f_3200": "VampNet's coarse-to-fine stage (codebooks 5-12 given 1-4; 3,200 steps, 46 min, not shipped) "
     "on 2.56 s held-out windows: what it adds to the coarse codes, beside the codec at 4 and 12 codebooks",
     "vampnet_valid_loss": "VampNet's cross-entropy per codebook on held-out codes at 30 / 60 / 90% masked: the codec's "

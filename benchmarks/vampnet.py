@@ -97,7 +97,7 @@ def pitch_gross(outputs: list[np.ndarray], inputs: list[np.ndarray], sr: int) ->
     return round(off / max(total, 1), 3)
 
 
-def valid_loss(models: list[str], data: str) -> None:
+def valid_loss(models: list[str], data: str, result: str = "vampnet_valid_loss") -> None:
     """`--valid-loss`: the training's own validation (fixed windows and masks of the valid split), per codebook,
     for several models over the same codec, with a bigram of the first codebook (the previous frame's code, counted
     on the train split) as the floor that a model reading its context must beat."""
@@ -127,8 +127,8 @@ def valid_loss(models: list[str], data: str) -> None:
         min(float(-np.log(lam * big[prev, nxt] + (1 - lam) * uni[nxt]).mean()) for lam in (0.5, 0.7, 0.9)), 3
     )
     figures["first codebook: consecutive frames with the same code"] = round(float(np.mean(prev == nxt)), 3)
-    write_result("vampnet_valid_loss", figures,
-                 command=f"python benchmarks/vampnet.py --data {data} --valid-loss " + " ".join(models))  # fmt: skip
+    write_result(result, figures, command=f"python benchmarks/vampnet.py --data {data} --valid-loss "
+                                          + " ".join(models) + f" --result {result}")  # fmt: skip
 
 
 def coarse_to_fine(coarse_name: str, c2f_name: str, data: str, n_clips: int, result: str) -> None:
@@ -284,7 +284,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.valid_loss:
-        valid_loss(args.valid_loss, args.data)
+        valid_loss(args.valid_loss, args.data, "vampnet_valid_loss" if args.result == "vampnet" else args.result)
         return
     if args.c2f:
         coarse_to_fine(args.model, args.c2f, args.data, args.clips, args.result)
