@@ -115,13 +115,13 @@ def validation_loss(model: VampNet, clips: list[np.ndarray], ratios: tuple[float
         codes, tune = codes[:, : model.cfg.n_codebooks], codes[:, model.cfg.n_codebooks]
         tune = tune if with_tune else None
     out = {}
+    dev = next(model.parameters()).device  # the windows are built on the CPU, the model may be on a GPU
     for r in ratios:
         g = torch.Generator().manual_seed(0)
         mask = torch.rand(codes.shape, generator=g) < r
         mask[:, : model.cfg.n_conditioning] = False
         total, count = torch.zeros(codes.shape[1]), torch.zeros(codes.shape[1])
         losses = []
-        dev = next(model.parameters()).device  # the windows are built on the CPU, the model may be on a GPU
         for i in range(0, len(codes), 8):
             m = mask[i : i + 8]
             ce = model.token_losses(codes[i : i + 8].to(dev), m.to(dev),

@@ -182,7 +182,7 @@ def register(sub: Any) -> None:
     x.add_argument("--follow-tune", nargs="?", type=float, const=3.0, metavar="WEIGHT",
                    help="lean towards the input's tune: its dominant note per frame conditions every generated "
                         "frame, guided with WEIGHT (default 3; 0: the condition alone, one pass less per step). "
-                        "A model trained with --tune, as vampnet-music is; it keeps part of a tune")  # fmt: skip
+                        "A model trained with --tune, as vampnet-music is")  # fmt: skip
     x.add_argument("--loop", type=int, default=1, help="play the input N times first (a loop that varies)")
     x.add_argument("--typical", type=float, default=0.15, help="typical filtering mass (default 0.15; 1: off)")
     x.add_argument(

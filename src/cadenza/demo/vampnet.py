@@ -50,8 +50,8 @@ def build(out_dir: Path) -> Section:
         f"(held-out cross-entropy {f['valid_loss']:.2f} nats per masked token; knowing nothing: "
         f"{f['uniform_loss']:.2f}), sampled MaskGIT-style in 24 passes (Garcia et al. 2023). "
         "`cadenza vampnet vamp song.wav --prompt periodic:7 -o out.wav`; `--follow-tune` (the input's dominant note "
-        "of each frame guides the variation; it keeps part of a tune, not all: codec-vocos's codes do not hold a note "
-        "well, see the model's card), `--prompt inpaint:4s-6s`, "
+        "of each frame guides the variation: on held-out melodies about as many frames keep their pitch as through "
+        "the codec alone, see the model's card), `--prompt inpaint:4s-6s`, "
         "`--prompt continue:5s`, `--loop 4`; `cadenza vampnet train --init-from vampnet-music --data MY_FOLDER` "
         "fine-tunes it on your audio.",
         [
