@@ -307,7 +307,7 @@ class Text2Music(Pretrained, nn.Module):
         """The prompt's memory for every layer (once per generation; every training step)."""
         b = text.tokens.shape[0]
         mem = torch.cat([self.null.expand(b, -1, -1), self.text_proj(text.tokens)], dim=1)
-        mask = torch.cat([torch.ones(b, 1, dtype=torch.bool), text.mask], dim=1)
+        mask = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=text.mask.device), text.mask], dim=1)
         kv = [cast(Block, blk).cross.memory(mem) for blk in self.blocks]
         pooled = self.pooled_proj(text.pooled)
         if self.attrs is not None:

@@ -223,6 +223,7 @@ def validation_loss(model: Text2Music, clips: list[MusicClip], n: int, per_clip:
     if model.beat is not None:
         variants["loss_no_beat"] = (own, none, everything)  # the words, without the beat clock
     out: dict[str, float] = {}
+    device = next(model.parameters()).device  # the windows go where the model is (a GPU run)
     for name, (caps, drop_text, drop_melody) in variants.items():
         total = 0.0
         for a in range(0, len(picks), 16):
@@ -232,6 +233,7 @@ def validation_loss(model: Text2Music, clips: list[MusicClip], n: int, per_clip:
                 b["text"] = b["text"]._replace(attrs=torch.zeros_like(b["text"].attrs))
             if name == "loss_no_beat":
                 b["chroma"][..., CHROMA_DIM:] = 0.0
+            b = {k: v.to(device) for k, v in b.items()}
             total += float(model.loss(b["codes"], b["text"], b["chroma"])[0]) * len(picks[sl])
         out[name] = total / len(picks)
     return out
