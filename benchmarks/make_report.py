@@ -119,9 +119,14 @@ TITLES = {
     "on 2.56 s held-out windows: what it adds to the coarse codes, beside the codec at 4 and 12 codebooks",
     "vampnet_valid_loss": "VampNet's cross-entropy per codebook on held-out codes at 30 / 60 / 90% masked: the codec's "
     "code vectors against learned tables, beside a bigram of the first codebook (does it read its context?)",
-    "text2music": "Text-to-music, token model and latent diffusion on held-out captions: adherence (instrument, "
-    "tempo, key, CLAP score against shuffled prompts) at guidance 1 / 3 / 5, FAD/KAD beside the codec (ceiling), "
-    "melody following, 'make it a cello', speed",
+    "text2music": "Text-to-music, the CPU-trained token model (text2music-small until 2026-12-04) and latent "
+    "diffusion on held-out captions: adherence (instrument, tempo, key, CLAP score against shuffled prompts) at "
+    "guidance 1 / 3 / 5, FAD/KAD beside the codec (ceiling), melody following, 'make it a cello', speed",
+    "text2music_gpu": "Text-to-music trained 9.6 min on a lent H200 (text2music-small since 2026-12-04) beside the "
+    "CPU-trained model it replaces (`baseline_cfg_3`) and latent diffusion, on the same held-out captions: adherence "
+    "at guidance 1 / 3 / 5, FAD/KAD beside the codec (ceiling), melody following, 'make it a cello', speed",
+    "text2music_gpu_6x192": "The same GPU run at the end of its first schedule (3,587 steps, 6.8 min; not shipped: "
+    "2,200 steps more followed), beside the CPU-trained model, same prompts and seeds",
     "token_parts": "Under the token models: the codecs on textures at 4 codebooks; GANSynth's representation "
     "round trips and training step",
     "listen_load": "Listening tests under load: 50 listeners rating at once through `cadenza listen serve`, SQLite "
