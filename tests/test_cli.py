@@ -183,3 +183,23 @@ def test_improvise_cli(tmp_path: Path) -> None:
     assert "rated 4 phrases in 1 rounds" in rated.stdout
     assert_user_error(run("improvise", "--chords", "Dm7 Q7", "-o", str(tmp_path / "x")), "Q7")
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_a_killed_command_leaves_no_half_built_folder(tmp_path: Path) -> None:
+    """SIGTERM unwinds as Ctrl-C does: the dataset being built under a hidden name is removed, nothing is left."""
+    import signal
+    import time
+
+    out = tmp_path / "set"
+    cmd = [sys.executable, "-m", "cadenza", "data", "textures", "--kind", "wind", "rain", "--clips", "400",
+           "--duration", "6", "-o", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    deadline = time.monotonic() + 600  # waits for the folder to appear, however slow the machine
+    while not list(tmp_path.glob(".set.*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode in (0, 130), err  # 0 only if it finished before the signal came
+    assert not list(tmp_path.glob(".set.*")), err
+    if proc.returncode == 130:
+        assert not out.exists() and "interrupted" in err and "Traceback" not in err

@@ -50,7 +50,16 @@ def with_default_verb(argv: Sequence[str]) -> list[str]:
     return argv
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt("terminated")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)  # a kill unwinds as Ctrl-C does: half-built folders are removed
     args = build_parser().parse_args(with_default_verb(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args))
