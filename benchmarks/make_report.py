@@ -125,6 +125,8 @@ TITLES = {
     "text2music_gpu": "Text-to-music trained 9.6 min on a lent H200 (text2music-small since 2026-12-04) beside the "
     "CPU-trained model it replaces (`baseline_cfg_3`) and latent diffusion, on the same held-out captions: adherence "
     "at guidance 1 / 3 / 5, FAD/KAD beside the codec (ceiling), melody following, 'make it a cello', speed",
+    "text2music_gpu_beat_sweep": "The GPU-trained text2music-small with its beat clock guided on its own at 8 and 16, "
+    "on every codebook and on the first only: how much tempo each buys and at what cost, same prompts and seeds",
     "text2music_gpu_6x192": "The same GPU run at the end of its first schedule (3,587 steps, 6.8 min; not shipped: "
     "2,200 steps more followed), beside the CPU-trained model, same prompts and seeds",
     "token_parts": "Under the token models: the codecs on textures at 4 codebooks; GANSynth's representation "
