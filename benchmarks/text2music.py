@@ -293,6 +293,10 @@ def main() -> None:
         speed[f"steps_per_s_{'cache' if use_cache else 'recompute'}"] = round(rate, 1)
     figures["speed"] = speed
     command = f"python benchmarks/text2music.py --clips {args.clips} --seconds {args.seconds:g}"
+    if args.model != "text2music-small":  # the command names what it measured
+        command += f" --model {args.model}"
+    if args.diffusion != "latent-diffusion-small":
+        command += f" --diffusion '{args.diffusion}'"
     if args.baseline:
         command += f" --baseline {args.baseline}"
     if model.beat is not None:
