@@ -185,6 +185,25 @@ def test_improvise_cli(tmp_path: Path) -> None:
     assert not (tmp_path / "x.mid").exists()
 
 
+def test_an_interrupt_inside_string_code_still_exits_130(tmp_path: Path) -> None:
+    """A Ctrl-C or kill that lands inside code run from a string (as dataclasses and namedtuple make their methods)
+    must still end `python -m ...` with exit 130, not a SIGINT death (CPython keeps a flag for that case)."""
+    (tmp_path / "interrupted_cli.py").write_text(
+        "import argparse, sys\n"
+        "import cadenza.cli as cli\n"
+        "def parser():\n"
+        "    p = argparse.ArgumentParser()\n"
+        "    p.set_defaults(func=lambda a: exec(\"raise KeyboardInterrupt('terminated')\"))\n"
+        "    return p\n"
+        "cli.build_parser = parser\n"
+        "sys.exit(cli.main([]))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-m", "interrupted_cli"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 130, proc.stderr
+    assert "cadenza: interrupted: terminated" in proc.stderr
+
+
 def test_a_killed_command_leaves_no_half_built_folder(tmp_path: Path) -> None:
     """SIGTERM unwinds as Ctrl-C does: the dataset being built under a hidden name is removed, nothing is left."""
     import signal

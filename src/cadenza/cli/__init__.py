@@ -68,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt as e:  # training checkpoints the step under way first and says so
         print(f"cadenza: interrupted{': ' + str(e) if str(e) else ''}", file=sys.stderr)
+        # CPython marks a KeyboardInterrupt that leaves code run from a string (dataclasses, namedtuple and
+        # others `exec` the methods they make) as unhandled even when it is caught further up, and `python -m
+        # cadenza` then kills itself with SIGINT instead of exiting 130. A string exec clears that mark.
+        exec("pass")
         return 130
 
 
