@@ -4,6 +4,8 @@ does it follow a given melody, how fast does it play.
 
 usage: python benchmarks/text2music.py [--model text2music-small] [--diffusion latent-diffusion-small]
                                       [--data /work/data/t2m-tempo] [--clips 24] [--seconds 8]
+       python benchmarks/text2music.py --valid-loss MODEL [MODEL ...] --data FOLDER [FOLDER ...]
+           (each model's held-out loss on the valid clips of the folders, as its training measured it)
 
 Data: the set the model was trained on, rebuilt with the command on its card; its test split gives the prompts
 (each clip's canonical caption: pieces, and so captions, the model never saw) and the `real` clips; its valid split
@@ -152,11 +154,38 @@ def make_it_a_cello(model: Text2Music, diffusion: Any, real: list[np.ndarray], e
     return out
 
 
+def valid_loss(models: list[str], data: list[str], window: int, result: str) -> None:
+    """`--valid-loss`: the training's own held-out measure for several models over the same codes: cross-entropy
+    (nats per code) of fixed windows of the valid clips of every `data` folder with their canonical captions, and
+    its controls (no prompt, another clip's caption, with the melody, without the parsed tempo and key, without the
+    beat clock). The clips are coded once, by the first model's codec."""
+    from cadenza.audio.text2music_train import beat_phases, encode_music, validation_loss
+
+    loaded = [Text2Music.from_pretrained(m) for m in models]
+    first = loaded[0]
+    for name, model in zip(models[1:], loaded[1:]):
+        if (model.cfg.codec_id, model.cfg.n_codebooks) != (first.cfg.codec_id, first.cfg.n_codebooks):
+            raise SystemExit(f"{name}: reads other codes than {models[0]}")
+    clips = encode_music(data, first.cfg, first.codec, "valid", None)
+    beat_phases(clips, first.cfg.frame_rate, first.codec.sample_rate, None)
+    minutes = sum(c.codes.shape[-1] for c in clips) / first.cfg.frame_rate / 60
+    uniform = round(float(np.log(first.cfg.cardinality)), 4)
+    figures: dict[str, Any] = {"data": data, "valid_clips": len(clips), "valid_minutes": round(minutes, 1),
+                               "window_frames": window, "uniform_loss": uniform}  # fmt: skip
+    for name, model in zip(models, loaded):
+        with torch.no_grad():
+            figures[name] = {k: round(v, 4) for k, v in validation_loss(model, clips, window).items()}
+        print(name, figures[name], flush=True)
+    write_result(result, figures, command=f"python benchmarks/text2music.py --valid-loss {' '.join(models)} "
+                                          f"--data {' '.join(data)} --window {window} --result {result}")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="text2music-small")
     ap.add_argument("--diffusion", default="latent-diffusion-small", help="the latent diffusion model ('' for none)")
-    ap.add_argument("--data", default="/work/data/t2m-tempo")
+    ap.add_argument("--data", nargs="+", default=["/work/data/t2m-tempo"],
+                    help="the render set (test and valid splits); with --valid-loss, every set trained on")  # fmt: skip
     ap.add_argument("--clips", type=int, default=24)
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--baseline", default="", help="another text-to-music model to generate from the same prompts")
@@ -164,9 +193,17 @@ def main() -> None:
                     help="the beat clock's own guidance coefficients, an arm each (default 16 32 64)")  # fmt: skip
     ap.add_argument("--beat-codebooks", type=int, default=1,
                     help="also each --beat-guidance on the first K codebooks only (default 1)")  # fmt: skip
+    ap.add_argument("--valid-loss", nargs="+", metavar="MODEL",
+                    help="instead: each model's held-out loss on the valid clips of every --data folder")  # fmt: skip
+    ap.add_argument("--window", type=int, default=250, help="--valid-loss's window in frames (training's: 250)")
     ap.add_argument("--result", default="text2music")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.valid_loss:
+        valid_loss(args.valid_loss, args.data, args.window,
+                   args.result if args.result != "text2music" else "text2music_valid_loss")  # fmt: skip
+        return
+    data = args.data[0]
     from cadenza.audio.clap import CLAP
     from cadenza.audio.classifier import SoundClassifier
     from cadenza.audio.embed import get_embedder
@@ -179,8 +216,8 @@ def main() -> None:
 
     def load(split: str, limit: int) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
         clips, entries = [], []
-        for e in read_manifest(args.data, split):
-            x = read_audio(f"{args.data}/{e['file']}", sample_rate=sr, mono=True).samples[0]
+        for e in read_manifest(data, split):
+            x = read_audio(f"{data}/{e['file']}", sample_rate=sr, mono=True).samples[0]
             if len(x) >= n * hop:
                 clips.append(x[: n * hop])
                 entries.append(e)
