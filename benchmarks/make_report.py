@@ -129,6 +129,8 @@ TITLES = {
     "on every codebook and on the first only: how much tempo each buys and at what cost, same prompts and seeds",
     "text2music_gpu_6x192": "The same GPU run at the end of its first schedule (3,587 steps, 6.8 min; not shipped: "
     "2,200 steps more followed), beside the CPU-trained model, same prompts and seeds",
+    "text2music_valid_loss": "Text-to-music's held-out loss (nats per code) on the five render sets' 159 valid clips, "
+    "the GPU-trained text2music-small beside the CPU-trained model it replaced, with the prompt's controls",
     "token_parts": "Under the token models: the codecs on textures at 4 codebooks; GANSynth's representation "
     "round trips and training step",
     "listen_load": "Listening tests under load: 50 listeners rating at once through `cadenza listen serve`, SQLite "

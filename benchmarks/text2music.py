@@ -161,22 +161,24 @@ def valid_loss(models: list[str], data: list[str], window: int, result: str) -> 
     beat clock). The clips are coded once, by the first model's codec."""
     from cadenza.audio.text2music_train import beat_phases, encode_music, validation_loss
 
-    loaded = [Text2Music.from_pretrained(m) for m in models]
+    labels = [m.split("=", 1)[0] for m in models]  # LABEL=PATH names a model folder in the result
+    loaded = [Text2Music.from_pretrained(m.split("=", 1)[-1]) for m in models]
     first = loaded[0]
-    for name, model in zip(models[1:], loaded[1:]):
+    for name, model in zip(labels[1:], loaded[1:]):
         if (model.cfg.codec_id, model.cfg.n_codebooks) != (first.cfg.codec_id, first.cfg.n_codebooks):
-            raise SystemExit(f"{name}: reads other codes than {models[0]}")
+            raise SystemExit(f"{name}: reads other codes than {labels[0]}")
     clips = encode_music(data, first.cfg, first.codec, "valid", None)
     beat_phases(clips, first.cfg.frame_rate, first.codec.sample_rate, None)
     minutes = sum(c.codes.shape[-1] for c in clips) / first.cfg.frame_rate / 60
     uniform = round(float(np.log(first.cfg.cardinality)), 4)
     figures: dict[str, Any] = {"data": data, "valid_clips": len(clips), "valid_minutes": round(minutes, 1),
                                "window_frames": window, "uniform_loss": uniform}  # fmt: skip
-    for name, model in zip(models, loaded):
+    for name, model in zip(labels, loaded):
         with torch.no_grad():
             figures[name] = {k: round(v, 4) for k, v in validation_loss(model, clips, window).items()}
         print(name, figures[name], flush=True)
-    write_result(result, figures, command=f"python benchmarks/text2music.py --valid-loss {' '.join(models)} "
+    quoted = " ".join(f"'{m}'" if " " in m else m for m in models)
+    write_result(result, figures, command=f"python benchmarks/text2music.py --valid-loss {quoted} "
                                           f"--data {' '.join(data)} --window {window} --result {result}")  # fmt: skip
 
 
@@ -193,8 +195,12 @@ def main() -> None:
                     help="the beat clock's own guidance coefficients, an arm each (default 16 32 64)")  # fmt: skip
     ap.add_argument("--beat-codebooks", type=int, default=1,
                     help="also each --beat-guidance on the first K codebooks only (default 1)")  # fmt: skip
-    ap.add_argument("--valid-loss", nargs="+", metavar="MODEL",
-                    help="instead: each model's held-out loss on the valid clips of every --data folder")  # fmt: skip
+    ap.add_argument(
+        "--valid-loss",
+        nargs="+",
+        metavar="MODEL",
+        help="instead: each model's held-out loss on the --data sets' valid clips (or LABEL=DIR)",
+    )
     ap.add_argument("--window", type=int, default=250, help="--valid-loss's window in frames (training's: 250)")
     ap.add_argument("--result", default="text2music")
     args = ap.parse_args()
